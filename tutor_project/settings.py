@@ -84,10 +84,8 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
-DATABASES["default"].setdefault("TEST", {})
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Async consumers and threads share the test database through a file.
-    DATABASES["default"]["TEST"].setdefault("NAME", str(BASE_DIR / "test_db.sqlite3"))
+    # Wait for a lock instead of failing when a consumer thread is writing.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
 
 REDIS_URL = env.str("REDIS_URL", default="")
