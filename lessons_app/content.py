@@ -109,8 +109,7 @@ def parse_transcript(transcript: str) -> list[tuple[float, float, str]]:
         captions = webvtt.WebVTT.from_buffer(io.StringIO(text + "\n"), format=kind)
     except MalformedFileError as exc:
         raise TranscriptError(
-            "The transcript is not valid WebVTT (starting with 'WEBVTT') or SRT: "
-            f"{exc}."
+            f"The transcript is not valid WebVTT (starting with 'WEBVTT') or SRT: {exc}."
         ) from exc
     return [(c.start_in_seconds, c.end_in_seconds, c.text.strip()) for c in captions]
 

@@ -72,7 +72,8 @@ class Stage(models.Model):
         ordering = ["lesson", "position", "id"]
         constraints = [
             models.CheckConstraint(
-                condition=Q(end_seconds__isnull=True) | Q(end_seconds__gt=models.F("start_seconds")),
+                condition=Q(end_seconds__isnull=True)
+                | Q(end_seconds__gt=models.F("start_seconds")),
                 name="stage_video_end_after_start",
             ),
         ]
@@ -93,7 +94,9 @@ class LessonProgress(models.Model):
     class Meta:
         verbose_name_plural = "lesson progress"
         constraints = [
-            models.UniqueConstraint(fields=["user", "lesson"], name="unique_progress_per_user_lesson")
+            models.UniqueConstraint(
+                fields=["user", "lesson"], name="unique_progress_per_user_lesson"
+            )
         ]
 
     def __str__(self) -> str:
@@ -131,7 +134,9 @@ class Message(models.Model):
         STOPPED = "stopped", "Stopped"
         ERROR = "error", "Error"
 
-    conversation = models.ForeignKey(Conversation, on_delete=models.CASCADE, related_name="messages")
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="messages"
+    )
     role = models.CharField(max_length=10, choices=Role.choices)
     content = models.TextField(blank=True)
     stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.SET_NULL)

@@ -1,0 +1,140 @@
+"""The offline demo tutor: a LiteLLM custom provider that needs no key and no network.
+
+It lets a fresh install have a working tutor before anyone enters an API key,
+and it runs through ``acompletion`` like every real provider, so the whole
+chat path is exercised. It is not clever: it echoes the lesson back, asks a
+question, and calls ``transition_to_next`` when the learner says they are ready.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import AsyncIterator
+from typing import Any
+
+import litellm
+from litellm import CustomLLM
+from litellm.types.utils import GenericStreamingChunk
+
+DEMO_PROVIDER_PREFIX = "tutor-demo"
+TRANSITION_TOOL_NAME = "transition_to_next"
+DEFAULT_WORD_DELAY_SECONDS = 0.03
+
+_READY = re.compile(
+    r"\b(ready|move on|moving on|next stage|next step|let'?s go|continue|i'?m done|got it)\b",
+    re.IGNORECASE,
+)
+_TITLE_LINE = re.compile(r"^\s*(?:#+\s*)?(lesson|stage)(?: title)?\s*:\s*(.+?)\s*$", re.I | re.M)
+
+
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):  # OpenAI content parts
+        return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return ""
+
+
+def _titles(system: str) -> dict[str, str]:
+    return {kind.lower(): title for kind, title in _TITLE_LINE.findall(system)}
+
+
+def _offers_transition(tools: list[dict] | None) -> bool:
+    return any(
+        (tool.get("function") or {}).get("name") == TRANSITION_TOOL_NAME for tool in tools or []
+    )
+
+
+def compose_reply(messages: list[dict], tools: list[dict] | None) -> tuple[str, bool]:
+    """The demo tutor's reply text and whether it calls ``transition_to_next``."""
+    system = " ".join(_text(m.get("content")) for m in messages if m.get("role") == "system")
+    turns = [m for m in messages if m.get("role") in ("user", "assistant")]
+    last_user = next((_text(m["content"]) for m in reversed(turns) if m["role"] == "user"), "")
+    titles = _titles(system)
+    topic = titles.get("stage") or titles.get("lesson") or "this lesson"
+
+    if _offers_transition(tools) and _READY.search(last_user):
+        return "Great work! You're ready for the next stage. 🎉", True
+    tutor_turns = sum(1 for m in turns if m["role"] == "assistant")
+    if tutor_turns == 0:
+        body = (
+            f"Hello! I'm your tutor for **{topic}**. Take your time with the material, "
+            "and tell me what stood out to you or what felt unclear. "
+            "What is one idea you would explain to a friend?"
+        )
+    else:
+        quoted = last_user.strip().replace("\n", " ")
+        if len(quoted) > 80:
+            quoted = quoted[:77] + "..."
+        body = (
+            f'You said: "{quoted}". That is a good start. Can you connect it to an example '
+            f"from **{topic}**? Try to put it in your own words."
+        )
+        if _offers_transition(tools):
+            body += " When you feel ready, just say so and we'll move on."
+    return body, False
+
+
+def _chunk(
+    text: str = "", *, tool_use: dict | None = None, finish_reason: str = "", usage=None
+) -> GenericStreamingChunk:
+    return {
+        "text": text,
+        "tool_use": tool_use,
+        "is_finished": bool(finish_reason),
+        "finish_reason": finish_reason,
+        "usage": usage,
+        "index": 0,
+    }
+
+
+def _word_count(text: str) -> int:
+    return len(text.split())
+
+
+class DemoTutor(CustomLLM):
+    """Streams :func:`compose_reply` word by word."""
+
+    async def astreaming(  # type: ignore[override]
+        self, model: str, messages: list, *args: Any, **kwargs: Any
+    ) -> AsyncIterator[GenericStreamingChunk]:
+        optional_params = kwargs.get("optional_params") or {}
+        delay = float(optional_params.get("word_delay", DEFAULT_WORD_DELAY_SECONDS))
+        reply, calls_transition = compose_reply(messages, optional_params.get("tools"))
+        for word in re.findall(r"\S+\s*", reply):
+            yield _chunk(word)
+            if delay:
+                await asyncio.sleep(delay)
+        if calls_transition:
+            yield _chunk(
+                tool_use={
+                    "id": "call_demo_transition",
+                    "type": "function",
+                    "function": {"name": TRANSITION_TOOL_NAME, "arguments": "{}"},
+                    "index": 0,
+                }
+            )
+        prompt_words = sum(_word_count(_text(m.get("content"))) for m in messages)
+        yield _chunk(
+            finish_reason="tool_calls" if calls_transition else "stop",
+            usage={
+                "prompt_tokens": prompt_words,
+                "completion_tokens": _word_count(reply),
+                "total_tokens": prompt_words + _word_count(reply),
+            },
+        )
+
+
+_demo_tutor = DemoTutor()
+
+
+def register_demo_provider() -> None:
+    """Make ``tutor-demo/...`` models resolvable by LiteLLM; safe to call repeatedly."""
+    if any(entry.get("provider") == DEMO_PROVIDER_PREFIX for entry in litellm.custom_provider_map):
+        return
+    litellm.custom_provider_map = [
+        *litellm.custom_provider_map,
+        {"provider": DEMO_PROVIDER_PREFIX, "custom_handler": _demo_tutor},
+    ]
+    litellm.utils.custom_llm_setup()

@@ -1,0 +1,100 @@
+"""The events the LLM seam yields, named once.
+
+The chat consumer forwards these to the browser verbatim, so these names are
+also the server-to-client frame types documented in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+
+class EventType(StrEnum):
+    TEXT = "text"
+    TOOL_USE = "tool_use"
+    USAGE = "usage"
+    DONE = "done"
+    ERROR = "error"
+
+
+class ErrorCode(StrEnum):
+    AUTH = "auth"
+    RATE_LIMITED = "rate_limited"
+    UNAVAILABLE = "unavailable"
+    TIMEOUT = "timeout"
+    BAD_REQUEST = "bad_request"
+    EMPTY_RESPONSE = "empty_response"
+    INTERNAL = "internal"
+
+
+# What a learner reads. Never the provider's own text, which may quote
+# request details; staff find the detail in the server log.
+SAFE_ERROR_MESSAGES: dict[ErrorCode, str] = {
+    ErrorCode.AUTH: (
+        "The tutor's AI provider did not accept our credentials. "
+        "Please let your teacher or an administrator know."
+    ),
+    ErrorCode.RATE_LIMITED: (
+        "The tutor is getting a lot of questions right now. Please try again in a moment."
+    ),
+    ErrorCode.UNAVAILABLE: (
+        "The tutor's AI provider is unavailable at the moment. Please try again shortly."
+    ),
+    ErrorCode.TIMEOUT: "The tutor took too long to answer. Please try again.",
+    ErrorCode.BAD_REQUEST: (
+        "The tutor could not handle that request. Please rephrase, or let your teacher know "
+        "if it keeps happening."
+    ),
+    ErrorCode.EMPTY_RESPONSE: "The tutor sent an empty reply. Please try again.",
+    ErrorCode.INTERNAL: "Something went wrong on our side. Please try again.",
+}
+
+RETRYABLE_ERRORS = frozenset(
+    {ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT, ErrorCode.EMPTY_RESPONSE}
+)
+
+
+def text_event(content: str) -> dict[str, Any]:
+    return {"type": EventType.TEXT.value, "content": content}
+
+
+def tool_use_event(name: str) -> dict[str, Any]:
+    return {"type": EventType.TOOL_USE.value, "name": name}
+
+
+def done_event() -> dict[str, Any]:
+    return {"type": EventType.DONE.value}
+
+
+def error_event(code: ErrorCode) -> dict[str, Any]:
+    return {
+        "type": EventType.ERROR.value,
+        "code": code.value,
+        "message": SAFE_ERROR_MESSAGES[code],
+        "retryable": code in RETRYABLE_ERRORS,
+    }
+
+
+def usage_event(
+    *,
+    provider: str,
+    model: str,
+    input_tokens: int | None,
+    output_tokens: int | None,
+    cost_usd: float | None,
+    finish_reason: str | None,
+    time_to_first_token_ms: int | None,
+    total_time_ms: int,
+) -> dict[str, Any]:
+    return {
+        "type": EventType.USAGE.value,
+        "provider": provider,
+        "model": model,
+        "input_tokens": input_tokens,
+        "output_tokens": output_tokens,
+        "cost_usd": cost_usd,
+        "finish_reason": finish_reason,
+        "time_to_first_token_ms": time_to_first_token_ms,
+        "total_time_ms": total_time_ms,
+    }
