@@ -115,7 +115,7 @@ def parse_transcript(transcript: str) -> list[tuple[float, float, str]]:
 
 
 def cut_transcript(transcript: str, start: float = 0, end: float | None = None) -> str:
-    """Return the text of the cues that overlap the ``start``–``end`` span, one per line."""
+    """Return the text of the cues that overlap the ``start``-``end`` span, one per line."""
     lines = [
         text
         for cue_start, cue_end, text in parse_transcript(transcript)

@@ -51,8 +51,6 @@ class ProviderConfigForm(forms.ModelForm):
             ].help_text = (
                 "A key is stored. Leave empty to keep it, or type a new one to replace it."
             )
-        else:
-            del self.fields["clear_api_key"]
 
     def clean_api_key(self) -> str:
         new_key = self.cleaned_data.get("api_key", "")
@@ -85,8 +83,10 @@ class ProviderConfigAdmin(admin.ModelAdmin):
         return obj.has_api_key
 
     def get_fields(self, request, obj=None):
-        fields = list(super().get_fields(request, obj))
-        return [f for f in fields if f not in self.readonly_fields] + list(self.readonly_fields)
+        fields = [f for f in super().get_fields(request, obj) if f not in self.readonly_fields]
+        if obj is None or not obj.has_api_key:
+            fields.remove("clear_api_key")
+        return [*fields, *self.readonly_fields]
 
     @admin.action(description="Make default")
     def make_default(self, request: HttpRequest, queryset: QuerySet[ProviderConfig]) -> None:

@@ -18,6 +18,9 @@ class EventType(StrEnum):
     ERROR = "error"
 
 
+TERMINAL_EVENTS = frozenset({EventType.DONE, EventType.ERROR})
+
+
 class ErrorCode(StrEnum):
     AUTH = "auth"
     RATE_LIMITED = "rate_limited"

@@ -64,7 +64,8 @@ def build_completion_kwargs(
         message for message in messages if message.get("role") != "system"
     ]
     if provider.max_tokens:
-        max_tokens = min(max_tokens, provider.max_tokens)
+        # Staff set this in the admin for this provider; it beats the caller's default.
+        max_tokens = provider.max_tokens
     kwargs: dict[str, Any] = {
         key: value for key, value in provider.extra_params.items() if key not in _RESERVED_PARAMS
     }
@@ -149,14 +150,18 @@ def _usage_numbers(chunk: Any) -> tuple[int | None, int | None]:
 
 
 def _cost(model: str, input_tokens: int | None, output_tokens: int | None) -> float | None:
+    """The cost in USD from LiteLLM's bundled price map; ``None`` when the model is unpriced."""
     if input_tokens is None or output_tokens is None:
         return None
     try:
-        prompt_cost, completion_cost = litellm.cost_per_token(
-            model=model, prompt_tokens=input_tokens, completion_tokens=output_tokens
-        )
-    except Exception:  # noqa: BLE001 - unpriced models simply have no cost
+        info = litellm.get_model_info(model)
+    except Exception:  # noqa: BLE001 - LiteLLM raises plain Exception for unknown models
         return None
+    if info.get("input_cost_per_token") is None:
+        return None
+    prompt_cost, completion_cost = litellm.cost_per_token(
+        model=model, prompt_tokens=input_tokens, completion_tokens=output_tokens
+    )
     return round(prompt_cost + completion_cost, 8)
 
 

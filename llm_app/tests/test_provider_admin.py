@@ -1,0 +1,115 @@
+import pytest
+from django.urls import reverse
+
+from llm_app.models import ProviderConfig
+from llm_app.providers import DEMO_MODEL
+
+pytestmark = pytest.mark.django_db
+
+SECRET = "sk-live-do-not-show-0123456789"
+
+
+@pytest.fixture
+def keyed_provider():
+    return ProviderConfig.objects.create(
+        name="Claude", model="anthropic/claude-sonnet-4-20250514", api_key=SECRET
+    )
+
+
+def test_key_never_appears_in_list_or_change_pages(admin_client, keyed_provider):
+    changelist = admin_client.get(reverse("admin:llm_app_providerconfig_changelist"))
+    change = admin_client.get(
+        reverse("admin:llm_app_providerconfig_change", args=[keyed_provider.pk])
+    )
+    assert changelist.status_code == 200
+    assert change.status_code == 200
+    for page in (changelist, change):
+        html = page.content.decode()
+        assert SECRET not in html
+        assert "fernet:" not in html
+    assert "A key is stored" in change.content.decode()
+
+
+def change_data(provider: ProviderConfig, **overrides) -> dict:
+    data = {
+        "name": provider.name,
+        "model": provider.model,
+        "api_base": provider.api_base,
+        "api_key": "",
+        "max_tokens": provider.max_tokens,
+        "temperature": "",
+        "timeout_seconds": provider.timeout_seconds,
+        "extra_params": "{}",
+        "enabled": "on",
+    }
+    data.update(overrides)
+    return data
+
+
+def test_saving_without_a_key_keeps_the_stored_key(admin_client, keyed_provider):
+    url = reverse("admin:llm_app_providerconfig_change", args=[keyed_provider.pk])
+    response = admin_client.post(url, change_data(keyed_provider, max_tokens=2048))
+    assert response.status_code == 302
+    keyed_provider.refresh_from_db()
+    assert keyed_provider.api_key == SECRET
+    assert keyed_provider.max_tokens == 2048
+
+
+def test_a_new_key_replaces_and_clear_removes(admin_client, keyed_provider):
+    url = reverse("admin:llm_app_providerconfig_change", args=[keyed_provider.pk])
+    admin_client.post(url, change_data(keyed_provider, api_key="sk-new"))
+    keyed_provider.refresh_from_db()
+    assert keyed_provider.api_key == "sk-new"
+    admin_client.post(url, change_data(keyed_provider, clear_api_key="on"))
+    keyed_provider.refresh_from_db()
+    assert keyed_provider.api_key == ""
+
+
+def test_model_typo_is_a_form_error(admin_client):
+    response = admin_client.post(
+        reverse("admin:llm_app_providerconfig_add"),
+        change_data(ProviderConfig(name="Typo", model="antrhopic/claude-3", timeout_seconds=60)),
+    )
+    assert response.status_code == 200
+    assert "Did you mean anthropic/claude-3" in response.content.decode()
+    assert not ProviderConfig.objects.exists()
+
+
+def test_make_default_action_switches(admin_client):
+    first = ProviderConfig.objects.create(name="A", model="openai/gpt-4o-mini", is_default=True)
+    second = ProviderConfig.objects.create(name="B", model="gemini/gemini-2.5-flash")
+    response = admin_client.post(
+        reverse("admin:llm_app_providerconfig_changelist"),
+        {"action": "make_default", "_selected_action": [second.pk]},
+        follow=True,
+    )
+    assert "B is now the default" in response.content.decode()
+    first.refresh_from_db()
+    second.refresh_from_db()
+    assert (first.is_default, second.is_default) == (False, True)
+
+
+def test_make_default_needs_exactly_one(admin_client):
+    a = ProviderConfig.objects.create(name="A", model="openai/gpt-4o-mini")
+    b = ProviderConfig.objects.create(name="B", model="openai/gpt-4o")
+    response = admin_client.post(
+        reverse("admin:llm_app_providerconfig_changelist"),
+        {"action": "make_default", "_selected_action": [a.pk, b.pk]},
+        follow=True,
+    )
+    assert "Select exactly one" in response.content.decode()
+    assert not ProviderConfig.objects.filter(is_default=True).exists()
+
+
+def test_test_connection_reports_success_with_first_words(admin_client):
+    demo = ProviderConfig.objects.create(
+        name="Demo", model=DEMO_MODEL, extra_params={"word_delay": 0}
+    )
+    response = admin_client.post(
+        reverse("admin:llm_app_providerconfig_changelist"),
+        {"action": "test_connection", "_selected_action": [demo.pk]},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Demo: OK in" in html
+    assert "Hello!" in html
