@@ -17,15 +17,20 @@ import litellm
 from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk
 
+from lessons_app.prompts import BEGIN_CONVERSATION, TRANSITION_TOOL_NAME
+
 DEMO_PROVIDER_PREFIX = "tutor-demo"
-TRANSITION_TOOL_NAME = "transition_to_next"
 DEFAULT_WORD_DELAY_SECONDS = 0.03
 
 _READY = re.compile(
     r"\b(ready|move on|moving on|next stage|next step|let'?s go|continue|i'?m done|got it)\b",
     re.IGNORECASE,
 )
-_TITLE_LINE = re.compile(r"^\s*(?:#+\s*)?(lesson|stage)(?: title)?\s*:\s*(.+?)\s*$", re.I | re.M)
+_LESSON_TITLE = re.compile(r'tutor for the lesson "(.+?)"')
+_STAGE_TITLE = re.compile(r'Current stage: "(.+?)"')
+_CONTENT_BLOCK = re.compile(
+    r"^<(article_excerpt|video_transcript|previous_stage_content)>\n(.+?)\n</\1>$", re.S | re.M
+)
 
 
 def _text(content: Any) -> str:
@@ -36,8 +41,17 @@ def _text(content: Any) -> str:
     return ""
 
 
-def _titles(system: str) -> dict[str, str]:
-    return {kind.lower(): title for kind, title in _TITLE_LINE.findall(system)}
+def _first_sentence(block: str) -> str:
+    """A sentence from the lesson content that is worth quoting back."""
+    prose = " ".join(
+        line.strip("#*>- ").strip()
+        for line in block.splitlines()
+        if line.strip() and not line.lstrip().startswith("#")
+    )
+    for sentence in re.split(r"(?<=[.!?])\s+", prose):
+        if len(sentence.split()) >= 6:
+            return sentence if len(sentence) <= 160 else sentence[:157] + "..."
+    return ""
 
 
 def _offers_transition(tools: list[dict] | None) -> bool:
@@ -48,31 +62,32 @@ def _offers_transition(tools: list[dict] | None) -> bool:
 
 def compose_reply(messages: list[dict], tools: list[dict] | None) -> tuple[str, bool]:
     """The demo tutor's reply text and whether it calls ``transition_to_next``."""
-    system = " ".join(_text(m.get("content")) for m in messages if m.get("role") == "system")
+    system = "\n".join(_text(m.get("content")) for m in messages if m.get("role") == "system")
     turns = [m for m in messages if m.get("role") in ("user", "assistant")]
     last_user = next((_text(m["content"]) for m in reversed(turns) if m["role"] == "user"), "")
-    titles = _titles(system)
-    topic = titles.get("stage") or titles.get("lesson") or "this lesson"
+    lesson = _LESSON_TITLE.search(system)
+    stage = _STAGE_TITLE.search(system)
+    content = _CONTENT_BLOCK.search(system)
+    topic = stage.group(1) if stage else (lesson.group(1) if lesson else "this lesson")
+    offers_transition = _offers_transition(tools)
 
-    if _offers_transition(tools) and _READY.search(last_user):
+    if offers_transition and _READY.search(last_user):
         return "Great work! You're ready for the next stage. 🎉", True
-    tutor_turns = sum(1 for m in turns if m["role"] == "assistant")
-    if tutor_turns == 0:
-        body = (
-            f"Hello! I'm your tutor for **{topic}**. Take your time with the material, "
-            "and tell me what stood out to you or what felt unclear. "
-            "What is one idea you would explain to a friend?"
-        )
-    else:
-        quoted = last_user.strip().replace("\n", " ")
-        if len(quoted) > 80:
-            quoted = quoted[:77] + "..."
-        body = (
-            f'You said: "{quoted}". That is a good start. Can you connect it to an example '
-            f"from **{topic}**? Try to put it in your own words."
-        )
-        if _offers_transition(tools):
-            body += " When you feel ready, just say so and we'll move on."
+    if not last_user.strip() or last_user.strip() == BEGIN_CONVERSATION:
+        opening = f"Hello! I'm the demo tutor for **{topic}**."
+        quote = _first_sentence(content.group(2)) if content else ""
+        if quote:
+            opening += f' The material begins: "{quote}"'
+        return opening + " What stood out to you, or what felt unclear?", False
+    quoted = " ".join(last_user.split())
+    if len(quoted) > 80:
+        quoted = quoted[:77] + "..."
+    body = (
+        f'You said: "{quoted}". That is a good start. Can you connect it to an example '
+        f"from **{topic}**? Try to put it in your own words."
+    )
+    if offers_transition:
+        body += " When you feel ready, just say so and we'll move on."
     return body, False
 
 

@@ -1,0 +1,60 @@
+"""The offline demo tutor, driven through the real seam and LiteLLM's custom-provider path."""
+
+import pytest
+
+from lessons_app.models import Lesson, Stage
+from lessons_app.prompts import BEGIN_CONVERSATION, TRANSITION_TOOL, build_system_prompt
+from llm_app.llm import stream_chat
+from llm_app.providers import DEMO_MODEL, ResolvedProvider
+
+DEMO = ResolvedProvider(model=DEMO_MODEL, name="Demo", extra_params={"word_delay": 0})
+
+
+def chat_stage() -> Stage:
+    lesson = Lesson(title="How plants make food", slug="plants")
+    return Stage(
+        lesson=lesson,
+        kind=Stage.Kind.CHAT,
+        title="Where does a tree's mass come from?",
+        instructions="Check understanding.",
+        show_tutor_previous_content=True,
+    )
+
+
+async def reply(messages, tools=None):
+    system = build_system_prompt(
+        chat_stage(),
+        previous_content="Plants turn carbon dioxide and water into sugar using sunlight energy.",
+    )
+    return [e async for e in stream_chat(messages, system, tools=tools, provider=DEMO)]
+
+
+async def test_opening_is_lesson_aware_and_streams_word_by_word():
+    events = await reply([{"role": "user", "content": BEGIN_CONVERSATION}], tools=[TRANSITION_TOOL])
+    texts = [e["content"] for e in events if e["type"] == "text"]
+    assert len(texts) > 10
+    full = "".join(texts)
+    assert "Where does a tree's mass come from?" in full
+    assert "Plants turn carbon dioxide and water into sugar" in full
+    assert [e["type"] for e in events[-2:]] == ["usage", "done"]
+    assert not any(e["type"] == "tool_use" for e in events)
+
+
+@pytest.mark.parametrize("message", ["I'm ready to move on", "ok, next stage please"])
+async def test_ready_learner_triggers_transition_on_chat_stages(message):
+    events = await reply(
+        [
+            {"role": "user", "content": BEGIN_CONVERSATION},
+            {"role": "assistant", "content": "Hello!"},
+            {"role": "user", "content": message},
+        ],
+        tools=[TRANSITION_TOOL],
+    )
+    assert {"type": "tool_use", "name": "transition_to_next"} in events
+    assert events[-1] == {"type": "done"}
+
+
+async def test_no_transition_without_the_tool():
+    events = await reply([{"role": "user", "content": "I'm ready to move on"}])
+    assert not any(e["type"] == "tool_use" for e in events)
+    assert "I'm ready to move on" in "".join(e["content"] for e in events if e["type"] == "text")
