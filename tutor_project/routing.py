@@ -1,3 +1,5 @@
 """WebSocket URL routes, gathered from the apps that serve them."""
 
-websocket_urlpatterns: list = []
+from lessons_app.routing import websocket_urlpatterns as lessons_websocket_urlpatterns
+
+websocket_urlpatterns = [*lessons_websocket_urlpatterns]

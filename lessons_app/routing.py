@@ -1,0 +1,7 @@
+from django.urls import path
+
+from lessons_app.consumers import LessonChatConsumer
+
+websocket_urlpatterns = [
+    path("ws/lessons/<slug:slug>/chat/", LessonChatConsumer.as_asgi()),
+]

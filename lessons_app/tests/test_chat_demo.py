@@ -1,0 +1,84 @@
+"""The chat socket end to end with the offline demo tutor (LiteLLM custom provider)."""
+
+import pytest
+
+from lessons_app.models import LessonProgress, Message
+from lessons_app.tests.chat_helpers import (
+    connect,
+    make_lesson,
+    make_user,
+    receive,
+    receive_turn,
+    send,
+    text_of,
+)
+from llm_app.models import ProviderConfig
+from llm_app.providers import DEMO_MODEL
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def demo_default():
+    return ProviderConfig.objects.create(
+        name="Demo", model=DEMO_MODEL, is_default=True, extra_params={"word_delay": 0}
+    )
+
+
+async def test_history_then_a_streamed_reply_then_advance_opens_the_chat_stage(demo_default):
+    user = await make_user_async()
+    await make_lesson_async()
+    communicator, connected, _ = await connect(user, "plants")
+    assert connected
+    history = await receive(communicator)
+    assert history["type"] == "history"
+    assert history["stage"]["title"] == "Photosynthesis"
+    assert [m["content"] for m in history["messages"]] == ["Started reading: Photosynthesis"]
+
+    await send(communicator, {"type": "message", "content": "What is chlorophyll?"})
+    echo = await receive(communicator)
+    assert echo["type"] == "message"
+    assert echo["message"]["content"] == "What is chlorophyll?"
+    frames = await receive_turn(communicator)
+    assert frames[0]["type"] == "reply"
+    assert frames[0]["message"]["is_demo"] is True
+    assert "provider" not in frames[0]["message"]  # learners don't see provider details
+    assert 'You said: "What is chlorophyll?"' in text_of(frames)
+    assert [f["type"] for f in frames[-2:]] == ["usage", "done"]
+
+    await send(communicator, {"type": "advance"})
+    stage = await receive(communicator)
+    assert stage["type"] == "stage"
+    assert stage["stage"]["title"] == "Discuss"
+    opening = await receive_turn(communicator)
+    assert "Hello! I'm the demo tutor for **Discuss**" in text_of(opening)
+
+    await send(communicator, {"type": "message", "content": "I'm ready to move on"})
+    await receive(communicator)
+    frames = await receive_turn(communicator)
+    assert {"type": "tool_use", "name": "transition_to_next"} in frames
+    await communicator.disconnect()
+
+    rows = [m async for m in Message.objects.order_by("created_at", "id")]
+    assert [(m.role, m.status) for m in rows if m.role != "system"] == [
+        ("user", "complete"),
+        ("assistant", "complete"),
+        ("assistant", "complete"),
+        ("user", "complete"),
+        ("assistant", "complete"),
+    ]
+    assert rows[-1].output_tokens and rows[-1].provider_name == "Demo"
+    progress = await LessonProgress.objects.aget()
+    assert progress.current_stage_id == stage["stage"]["id"]
+
+
+async def make_user_async(**kwargs):
+    from channels.db import database_sync_to_async
+
+    return await database_sync_to_async(make_user)(**kwargs)
+
+
+async def make_lesson_async(**kwargs):
+    from channels.db import database_sync_to_async
+
+    return await database_sync_to_async(make_lesson)(**kwargs)
