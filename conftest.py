@@ -1,7 +1,9 @@
 """Fixtures shared by every app's tests."""
 
+import ipaddress
 import os
 import shutil
+import socket
 from pathlib import Path
 
 import pytest
@@ -10,6 +12,34 @@ from django.conf import settings
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM_PATH = "/usr/bin/chromium"
 ARTIFACTS_DIR = Path(settings.BASE_DIR) / "test-artifacts"
+
+
+_real_getaddrinfo = socket.getaddrinfo
+
+
+def _is_local(host: str | bytes | None) -> bool:
+    if isinstance(host, bytes):
+        host = host.decode()
+    if host in (None, "", "localhost", "testserver"):
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _local_only_getaddrinfo(host, *args, **kwargs):
+    if not _is_local(host):
+        raise OSError(f"Tests may only reach 127.0.0.1, not {host!r} (see conftest.py).")
+    return _real_getaddrinfo(host, *args, **kwargs)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _no_network_beyond_loopback():
+    """Make a real provider (or any other outside host) unreachable from every test."""
+    socket.getaddrinfo = _local_only_getaddrinfo
+    yield
+    socket.getaddrinfo = _real_getaddrinfo
 
 
 def require(condition: bool, reason: str) -> None:

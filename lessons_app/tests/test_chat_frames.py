@@ -1,0 +1,104 @@
+"""The socket's boundary: who may connect, and how bad frames are refused without harm."""
+
+import json
+
+import pytest
+from channels.db import database_sync_to_async
+
+from lessons_app.frames import MAX_FRAME_BYTES
+from lessons_app.models import Lesson, Message
+from lessons_app.tests.chat_helpers import (
+    assert_silent,
+    connect,
+    make_lesson,
+    make_user,
+    receive,
+    send,
+)
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+async def learner():
+    user = await database_sync_to_async(make_user)()
+    await database_sync_to_async(make_lesson)()
+    return user
+
+
+async def test_anonymous_connection_is_refused_at_the_handshake(learner):
+    _, connected, code = await connect(None, "plants")
+    assert not connected
+    assert code == 4401
+
+
+async def test_cross_origin_connection_is_refused_at_the_handshake(learner):
+    _, connected, _ = await connect(learner, "plants", origin=b"https://evil.example")
+    assert not connected
+
+
+async def test_unknown_or_unpublished_lesson_is_refused(learner):
+    await Lesson.objects.filter(slug="plants").aupdate(is_published=False)
+    _, connected, code = await connect(learner, "plants")
+    assert (connected, code) == (False, 4404)
+    _, connected, code = await connect(learner, "no-such-lesson")
+    assert (connected, code) == (False, 4404)
+
+
+async def test_staff_may_open_an_unpublished_lesson():
+    staff = await database_sync_to_async(make_user)("teacher", staff=True)
+    await database_sync_to_async(make_lesson)()
+    await Lesson.objects.filter(slug="plants").aupdate(is_published=False)
+    communicator, connected, _ = await connect(staff, "plants")
+    assert connected
+    assert (await receive(communicator))["type"] == "history"
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("raw", "code", "rejected"),
+    [
+        ("not json", "bad_frame", None),
+        ("[1, 2]", "bad_frame", None),
+        ('{"content": "no type"}', "bad_frame", None),
+        ('{"type": "dance"}', "unknown_type", "dance"),
+        ('{"type": "message"}', "bad_frame", "message"),
+        ('{"type": "message", "content": 42}', "bad_frame", "message"),
+        ('{"type": "message", "content": "   "}', "empty", "message"),
+        (json.dumps({"type": "message", "content": "x" * 4001}), "too_long", "message"),
+        ("x" * (MAX_FRAME_BYTES + 1), "too_long", None),
+        ('{"type": "stop"}', "nothing_to_stop", "stop"),
+        ('{"type": "retry"}', "nothing_to_retry", "retry"),
+    ],
+)
+async def test_bad_frames_get_one_error_and_the_socket_stays_usable(learner, raw, code, rejected):
+    communicator, connected, _ = await connect(learner, "plants")
+    assert connected
+    await receive(communicator)  # history
+
+    await send(communicator, raw)
+    error = await receive(communicator)
+    assert error["type"] == "error"
+    assert error["code"] == code
+    assert error["rejected"] == rejected
+    assert error["message"]
+    await assert_silent(communicator)
+
+    # Still open and working: an advance is answered with the next stage.
+    await send(communicator, {"type": "advance"})
+    assert (await receive(communicator))["type"] == "stage"
+    await communicator.disconnect()
+    assert not await Message.objects.filter(role="user").aexists()
+
+
+async def test_binary_frames_are_refused(learner):
+    communicator, _, _ = await connect(learner, "plants")
+    await receive(communicator)
+    await communicator.send_to(bytes_data=b"\x00\x01")
+    error = await receive(communicator)
+    assert (error["type"], error["code"]) == ("error", "bad_frame")
+    await communicator.disconnect()
+
+
+async def test_message_limit_is_the_documented_4000_characters(learner, settings):
+    assert settings.TUTOR_MAX_MESSAGE_CHARS == 4000

@@ -1,0 +1,55 @@
+import os
+
+import pytest
+from django.conf import settings
+
+
+@pytest.mark.django_db
+def test_healthz_reports_database_and_channel_layer(client):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok", "channel_layer": "ok"}
+    assert "no-cache" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_the_channel_layer_is_down(client, settings):
+    settings.CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": ["redis://127.0.0.1:9/0"]},
+        }
+    }
+    from channels.layers import channel_layers
+
+    channel_layers.backends.clear()
+    try:
+        response = client.get("/healthz")
+    finally:
+        channel_layers.backends.clear()
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "error"
+    assert body["database"] == "ok"
+    assert body["channel_layer"].startswith("error")
+
+
+def test_database_and_channel_layer_follow_the_environment():
+    """CI must exercise PostgreSQL and Redis; elsewhere the zero-config defaults apply."""
+    from conftest import IN_CI
+
+    database_url = os.environ.get("DATABASE_URL", "")
+    redis_url = os.environ.get("REDIS_URL", "")
+    if IN_CI:
+        assert database_url.startswith("postgres"), ".ci/run must point DATABASE_URL at PostgreSQL"
+        assert redis_url.startswith("redis"), ".ci/run must point REDIS_URL at Redis"
+    engine = settings.DATABASES["default"]["ENGINE"]
+    layer = settings.CHANNEL_LAYERS["default"]["BACKEND"]
+    if database_url.startswith("postgres"):
+        assert engine == "django.db.backends.postgresql"
+    elif not database_url:
+        assert engine == "django.db.backends.sqlite3"
+    if redis_url:
+        assert layer == "channels_redis.core.RedisChannelLayer"
+    else:
+        assert layer == "channels.layers.InMemoryChannelLayer"
