@@ -81,7 +81,9 @@ WSGI_APPLICATION = None
 ASGI_APPLICATION = "tutor_project.asgi.application"
 
 DATABASES = {
-    "default": env.db("DATABASE_URL", default=f"sqlite:///{BASE_DIR / 'db.sqlite3'}"),
+    "default": env.db_url_config(
+        env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
+    ),
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
@@ -107,6 +109,9 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# `manage.py ensure_staff` uses this for the first staff account, or generates one.
+DJANGO_SUPERUSER_PASSWORD = env.str("DJANGO_SUPERUSER_PASSWORD", default="")
 
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "lessons:catalogue"
@@ -148,8 +153,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- LLM ---------------------------------------------------------------------
-# Model used when no provider is configured in the admin.
-LLM_PROVIDER = env.str("LLM_PROVIDER", default="anthropic/claude-sonnet-4-20250514")
+# LLM_PROVIDER (the model used when no admin provider is default) is the one
+# variable read outside this file: llm_app.llm.DEFAULT_PROVIDER reads it at
+# import, so the seam works without Django (the original plan's contract).
+# `.env` is loaded into os.environ above, so it applies there too.
 # Key for encrypting provider API keys at rest; derived from SECRET_KEY if empty.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 
