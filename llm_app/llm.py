@@ -16,6 +16,7 @@ from typing import Any
 
 import litellm
 from litellm import acompletion
+from litellm.exceptions import MidStreamFallbackError
 
 from llm_app import events
 from llm_app.demo_provider import register_demo_provider
@@ -92,7 +93,18 @@ def build_completion_kwargs(
 
 
 def classify_error(exc: BaseException) -> ErrorCode:
-    """Map a LiteLLM (or transport) exception to one of our error codes."""
+    """Map a LiteLLM (or transport) exception to one of our error codes.
+
+    LiteLLM wraps failures raised while iterating a stream in
+    ``MidStreamFallbackError`` (a ``ServiceUnavailableError``); the wrapped
+    exception says what really happened. Some providers' 401/403 arrive as
+    generic API errors, so the status code is checked before the class.
+    """
+    original = getattr(exc, "original_exception", None)
+    if isinstance(exc, MidStreamFallbackError) and isinstance(original, BaseException):
+        exc = original
+    if getattr(exc, "status_code", None) in (401, 403):
+        return ErrorCode.AUTH
     if isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError):
         return ErrorCode.AUTH
     if isinstance(exc, litellm.RateLimitError):

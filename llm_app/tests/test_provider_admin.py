@@ -112,4 +112,4 @@ def test_test_connection_reports_success_with_first_words(admin_client):
     )
     html = response.content.decode()
     assert "Demo: OK in" in html
-    assert "Hello!" in html
+    assert "You said: &quot;Reply with one short" in html
