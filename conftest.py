@@ -96,3 +96,160 @@ def browser(chromium_executable):
         )
         yield browser
         browser.close()
+
+
+# --- A real server for end-to-end tests ---------------------------------------
+
+RUNNING_APP_LEARNER_USERNAME = "e2e-learner"
+RUNNING_APP_LEARNER_PASSWORD = "e2e-learner-password-7351"  # noqa: S105 - a throwaway test DB
+RUNNING_APP_STARTUP_SECONDS = 30
+
+_CREATE_LEARNER = """\
+import os
+from django.contrib.auth import get_user_model
+get_user_model().objects.create_user(
+    username=os.environ["E2E_LEARNER_USERNAME"], password=os.environ["E2E_LEARNER_PASSWORD"]
+)
+"""
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _manage(env: dict[str, str], *args: str) -> None:
+    import subprocess
+    import sys
+
+    result = subprocess.run(  # noqa: S603 - fixed arguments, our own manage.py
+        [sys.executable, "manage.py", *args],
+        cwd=settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=180,
+        check=False,
+    )
+    if result.returncode != 0:
+        pytest.fail(
+            f"`manage.py {' '.join(args)}` failed ({result.returncode}):\n"
+            f"{result.stdout[-3000:]}\n{result.stderr[-3000:]}"
+        )
+
+
+@pytest.fixture(scope="session")
+def running_app(tmp_path_factory):
+    """The project served by Daphne on 127.0.0.1 as production runs it, with the demo lesson.
+
+    A fresh SQLite file keeps it apart from the test database; DEBUG is off with
+    HTTPS-only settings relaxed for plain http on loopback. A learner account
+    RUNNING_APP_LEARNER_USERNAME / RUNNING_APP_LEARNER_PASSWORD exists. Yields the
+    base URL, e.g. ``http://127.0.0.1:54321``.
+    """
+    import subprocess
+    import sys
+    import time
+    import urllib.error
+    import urllib.request
+
+    workdir = tmp_path_factory.mktemp("running_app")
+    env = {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
+        "DEBUG": "0",
+        "SECRET_KEY": "running-app-test-only-secret-key-0f3c9a",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "WHITENOISE_USE_FINDERS": "1",
+        # Serve app static files without a collectstatic manifest.
+        "STATIC_MANIFEST": "0",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "E2E_LEARNER_USERNAME": RUNNING_APP_LEARNER_USERNAME,
+        "E2E_LEARNER_PASSWORD": RUNNING_APP_LEARNER_PASSWORD,
+        "PYTHONUNBUFFERED": "1",
+    }
+    _manage(env, "migrate", "--noinput")
+    _manage(env, "load_demo")
+    _manage(env, "shell", "-c", _CREATE_LEARNER)
+
+    port = _free_port()
+    base_url = f"http://127.0.0.1:{port}"
+    log_path = workdir / "daphne.log"
+    with log_path.open("w") as log:
+        server = subprocess.Popen(  # noqa: S603 - fixed arguments
+            [
+                sys.executable,
+                "-m",
+                "daphne",
+                "-b",
+                "127.0.0.1",
+                "-p",
+                str(port),
+                "tutor_project.asgi:application",
+            ],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + RUNNING_APP_STARTUP_SECONDS
+        while True:
+            if server.poll() is not None:
+                pytest.fail(
+                    f"Daphne exited with {server.returncode} before it was healthy:\n"
+                    f"{log_path.read_text()[-4000:]}"
+                )
+            try:
+                with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:  # noqa: S310 - http to loopback
+                    if response.status == 200:
+                        break
+            except (urllib.error.URLError, ConnectionError, TimeoutError):
+                pass
+            if time.monotonic() > deadline:
+                pytest.fail(
+                    f"{base_url}/healthz did not answer 200 within "
+                    f"{RUNNING_APP_STARTUP_SECONDS}s; server output:\n"
+                    f"{log_path.read_text()[-4000:]}"
+                )
+            time.sleep(0.2)
+        yield base_url
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=10)
+
+
+# --- Fake LLM providers on 127.0.0.1, one fresh server per test ---------------
+
+
+@pytest.fixture
+def anthropic_server():
+    from llm_app.testing import FakeAnthropicServer
+
+    with FakeAnthropicServer() as server:
+        yield server
+
+
+@pytest.fixture
+def gemini_server():
+    from llm_app.testing import FakeGeminiServer
+
+    with FakeGeminiServer() as server:
+        yield server
+
+
+@pytest.fixture
+def openai_server():
+    from llm_app.testing import FakeOpenAIServer
+
+    with FakeOpenAIServer() as server:
+        yield server

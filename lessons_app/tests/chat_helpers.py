@@ -86,9 +86,22 @@ async def receive_until(
     raise AssertionError(f"No {types} frame within {limit} frames: {frames[-5:]}")
 
 
-async def receive_turn(communicator: WebsocketCommunicator) -> list[dict[str, Any]]:
-    """Frames of one tutor turn, up to its single ``done`` or ``error``."""
-    return await receive_until(communicator, "done", "error")
+def ends_turn(frame: dict[str, Any]) -> bool:
+    """``done``, or an ``error`` that ends a turn (frame refusals carry ``rejected``)."""
+    return frame["type"] == "done" or (frame["type"] == "error" and "rejected" not in frame)
+
+
+async def receive_turn(
+    communicator: WebsocketCommunicator, limit: int = 500
+) -> list[dict[str, Any]]:
+    """Frames of one tutor turn, up to its single ``done`` or turn-ending ``error``."""
+    frames = []
+    for _ in range(limit):
+        frame = await receive(communicator)
+        frames.append(frame)
+        if ends_turn(frame):
+            return frames
+    raise AssertionError(f"The turn did not end within {limit} frames: {frames[-5:]}")
 
 
 async def assert_silent(communicator: WebsocketCommunicator, seconds: float = 0.3) -> None:

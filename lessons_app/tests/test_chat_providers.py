@@ -1,0 +1,290 @@
+"""The chat socket through real LiteLLM against fake provider servers on 127.0.0.1."""
+
+import asyncio
+
+import pytest
+from channels.db import database_sync_to_async
+
+from lessons_app.models import Message
+from lessons_app.tests.chat_helpers import (
+    assert_silent,
+    connect,
+    make_lesson,
+    make_user,
+    receive,
+    receive_turn,
+    send,
+    text_of,
+)
+from llm_app.models import ProviderConfig
+from llm_app.services import make_default
+from llm_app.testing import Reply
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+CLAUDE = "anthropic/claude-sonnet-4-20250514"
+GEMINI = "gemini/gemini-2.5-flash"
+
+
+def add_provider(name: str, model: str, api_base: str, *, default: bool = False) -> ProviderConfig:
+    return ProviderConfig.objects.create(
+        name=name,
+        model=model,
+        api_base=api_base,
+        api_key=f"test-key-{name.lower()}",
+        timeout_seconds=10,
+        is_default=default,
+    )
+
+
+@pytest.fixture
+async def learner():
+    user = await database_sync_to_async(make_user)()
+    await database_sync_to_async(make_lesson)()
+    return user
+
+
+@pytest.fixture
+async def claude(anthropic_server):
+    await database_sync_to_async(add_provider)("Claude", CLAUDE, anthropic_server.url, default=True)
+    return anthropic_server
+
+
+async def open_chat(user):
+    communicator, connected, _ = await connect(user, "plants")
+    assert connected
+    history = await receive(communicator)
+    assert history["type"] == "history"
+    return communicator
+
+
+async def ask(communicator, content: str) -> list[dict]:
+    await send(communicator, {"type": "message", "content": content})
+    echo = await receive(communicator)
+    assert echo["type"] == "message"
+    return await receive_turn(communicator)
+
+
+async def rows(role: str = "assistant") -> list[Message]:
+    return [m async for m in Message.objects.filter(role=role).order_by("created_at", "id")]
+
+
+async def test_reply_streams_from_the_admin_default_and_is_saved(learner, claude):
+    claude.enqueue(Reply.text("Chlorophyll absorbs red and blue light.", chunks=4))
+    communicator = await open_chat(learner)
+    frames = await ask(communicator, "Why are leaves green?")
+    texts = [f for f in frames if f["type"] == "text"]
+    assert len(texts) == 4
+    assert text_of(frames) == "Chlorophyll absorbs red and blue light."
+    assert [f["type"] for f in frames[-2:]] == ["usage", "done"]
+    await assert_silent(communicator)
+    await communicator.disconnect()
+
+    request = claude.last_request
+    assert request.api_key == "test-key-claude"
+    assert "Photosynthesis" in request.system
+    assert request.roles == ["user"]
+    assert request.tools is None  # article stage: no transition tool
+    (reply,) = await rows()
+    assert (reply.status, reply.content) == ("complete", "Chlorophyll absorbs red and blue light.")
+    assert reply.provider_name == "Claude"
+    assert reply.output_tokens
+    assert reply.time_to_first_token_ms is not None
+
+
+async def test_tool_call_on_a_chat_stage_reaches_the_browser_once(learner, claude):
+    claude.enqueue(Reply.text("Welcome to the discussion. What did you notice?"))
+    claude.enqueue(Reply.tool_call("transition_to_next", "{}", fragments=3, text="Well done."))
+    communicator = await open_chat(learner)
+    await send(communicator, {"type": "advance"})
+    assert (await receive(communicator))["type"] == "stage"
+    opening = await receive_turn(communicator)  # the tutor opens the chat stage
+    assert text_of(opening).startswith("Welcome")
+    assert claude.requests[0].roles == ["user"]  # a hidden "[Begin conversation]" turn
+
+    frames = await ask(communicator, "I think I'm ready to move on")
+    assert [f for f in frames if f["type"] == "tool_use"] == [
+        {"type": "tool_use", "name": "transition_to_next"}
+    ]
+    assert frames[-1]["type"] == "done"
+    assert claude.last_request.tool_names == ["transition_to_next"]
+    assert claude.last_request.roles == ["user", "assistant", "user"]
+    await communicator.disconnect()
+
+
+async def test_stop_mid_stream_saves_partial_text_and_cancels_upstream(learner, claude):
+    claude.enqueue(Reply.text("one two three four five six seven eight", chunks=8, chunk_delay=0.3))
+    communicator = await open_chat(learner)
+    await send(communicator, {"type": "message", "content": "Tell me a long story"})
+    await receive(communicator)  # echo
+    frames = [await receive(communicator), await receive(communicator)]  # reply + first text
+    assert [f["type"] for f in frames] == ["reply", "text"]
+    await send(communicator, {"type": "stop"})
+    rest = await receive_turn(communicator)
+    assert rest[-1]["type"] == "error"
+    assert rest[-1]["code"] == "stopped"
+    assert rest[-1]["retryable"] is True
+    assert not any(f["type"] == "done" for f in rest)
+    assert await asyncio.to_thread(claude.wait_for_disconnect, 5.0)
+
+    (reply,) = await rows()
+    assert reply.status == "stopped"
+    seen = text_of(frames + rest)
+    assert reply.content == seen
+    assert seen.startswith("one")
+    assert "eight" not in seen
+    await communicator.disconnect()
+
+
+async def test_provider_failure_mid_stream_saves_partial_text_and_sends_one_error(learner, claude):
+    claude.enqueue(Reply.cut_after(2, text="alpha beta gamma delta epsilon", chunks=5))
+    communicator = await open_chat(learner)
+    frames = await ask(communicator, "Go on")
+    terminal = [f for f in frames if f["type"] in ("done", "error")]
+    assert len(terminal) == 1
+    assert terminal[0]["code"] == "unavailable"
+    assert terminal[0]["retryable"] is True
+    assert "test-key" not in str(frames)
+    await assert_silent(communicator)
+    (reply,) = await rows()
+    assert reply.status == "error"
+    assert reply.error_code == "unavailable"
+    assert reply.content == text_of(frames) == "alpha beta "
+    await communicator.disconnect()
+
+
+@pytest.mark.parametrize(
+    ("status", "code"), [(401, "auth"), (429, "rate_limited"), (529, "unavailable")]
+)
+async def test_provider_errors_before_the_first_token(learner, claude, status, code):
+    claude.enqueue(Reply.error(status))
+    communicator = await open_chat(learner)
+    frames = await ask(communicator, "Hello?")
+    assert [f["type"] for f in frames] == ["reply", "error"]
+    assert frames[-1]["code"] == code
+    assert "test-key" not in frames[-1]["message"]
+    await communicator.disconnect()
+
+
+async def test_retry_regenerates_a_failed_reply(learner, claude):
+    claude.enqueue(Reply.error(529))
+    claude.enqueue(Reply.text("Second time lucky."))
+    communicator = await open_chat(learner)
+    await ask(communicator, "Hello?")
+    await send(communicator, {"type": "retry"})
+    frames = await receive_turn(communicator)
+    assert text_of(frames) == "Second time lucky."
+    # The failed reply is neither replayed to the model nor lost from the history.
+    assert claude.last_request.roles == ["user"]
+    assert [(m.status, m.content) for m in await rows()] == [
+        ("error", ""),
+        ("complete", "Second time lucky."),
+    ]
+    await communicator.disconnect()
+
+
+async def test_disconnect_mid_stream_saves_partial_text(learner, claude):
+    claude.enqueue(Reply.text("first second third fourth fifth", chunks=5, chunk_delay=0.3))
+    communicator = await open_chat(learner)
+    await send(communicator, {"type": "message", "content": "Hi"})
+    await receive(communicator)
+    assert (await receive(communicator))["type"] == "reply"
+    first = await receive(communicator)
+    assert first["type"] == "text"
+    await communicator.disconnect()
+    assert await asyncio.to_thread(claude.wait_for_disconnect, 5.0)
+
+    (reply,) = await rows()
+    assert reply.status == "stopped"
+    assert reply.content.startswith(first["content"])
+    assert "fifth" not in reply.content
+
+    # A reload shows exactly that.
+    communicator = await open_chat_history(learner)
+    assert communicator["messages"][-1]["content"] == reply.content
+    assert communicator["messages"][-1]["status"] == "stopped"
+
+
+async def open_chat_history(user) -> dict:
+    communicator, connected, _ = await connect(user, "plants")
+    assert connected
+    history = await receive(communicator)
+    await communicator.disconnect()
+    return history
+
+
+async def test_second_message_while_streaming_is_refused_and_the_turn_continues(learner, claude):
+    claude.enqueue(Reply.text("a b c d", chunks=4, chunk_delay=0.2))
+    communicator = await open_chat(learner)
+    await send(communicator, {"type": "message", "content": "First"})
+    await receive(communicator)
+    await send(communicator, {"type": "message", "content": "Second"})
+    frames = await receive_turn(communicator)
+    busy = [f for f in frames if f["type"] == "error" and f.get("rejected")]
+    assert busy == [
+        {
+            "type": "error",
+            "code": "busy",
+            "message": busy[0]["message"],
+            "retryable": False,
+            "rejected": "message",
+        }
+    ]
+    assert frames[-1]["type"] == "done"
+    assert text_of(frames) == "a b c d"
+    assert [m.content for m in await rows("user")] == ["First"]
+    assert len(claude.requests) == 1
+    await communicator.disconnect()
+
+
+async def test_switching_the_default_applies_to_the_next_reply_on_an_open_socket(
+    learner, claude, gemini_server
+):
+    gemini = await database_sync_to_async(add_provider)("Gemini", GEMINI, gemini_server.url)
+    claude.enqueue(Reply.text("From Claude."))
+    gemini_server.enqueue(Reply.text("From Gemini."))
+    communicator = await open_chat(learner)
+    assert text_of(await ask(communicator, "Who are you?")) == "From Claude."
+
+    await database_sync_to_async(make_default)(gemini)
+
+    assert text_of(await ask(communicator, "And now?")) == "From Gemini."
+    assert len(claude.requests) == 1
+    assert len(gemini_server.requests) == 1
+    assert gemini_server.last_request.roles == ["user", "assistant", "user"]
+    replies = await rows()
+    assert [r.provider_name for r in replies] == ["Claude", "Gemini"]
+    await communicator.disconnect()
+
+
+async def test_whole_lesson_through_claude_then_gemini_formats(learner, claude, gemini_server):
+    """The original plan's manual check, automated: a full lesson on each wire format."""
+    gemini = await database_sync_to_async(add_provider)("Gemini", GEMINI, gemini_server.url)
+    for server, provider in ((claude, None), (gemini_server, gemini)):
+        if provider is not None:
+            await database_sync_to_async(make_default)(provider)
+            await Message.objects.all().adelete()
+            from lessons_app.models import LessonProgress
+
+            await LessonProgress.objects.all().adelete()
+        server.enqueue(Reply.text("Good question about leaves."))
+        server.enqueue(Reply.text("Let's discuss what you read."))
+        server.enqueue(Reply.tool_call("transition_to_next", "{}", text="You've got it."))
+        communicator = await open_chat(learner)
+        assert text_of(await ask(communicator, "What is chlorophyll?"))
+        await send(communicator, {"type": "advance"})
+        stage = await receive(communicator)
+        assert stage["stage"]["kind"] == "chat"
+        await receive_turn(communicator)  # opening
+        frames = await ask(communicator, "I'm ready")
+        assert {"type": "tool_use", "name": "transition_to_next"} in frames
+        await send(communicator, {"type": "advance"})
+        final = await receive(communicator)
+        assert final["stage"]["completed"] is True
+        await communicator.disconnect()
+        # The article stage offers no tool; both chat-stage turns do.
+        assert [r.tool_names for r in server.requests] == [
+            [],
+            ["transition_to_next"],
+            ["transition_to_next"],
+        ]
