@@ -111,7 +111,13 @@ def parse_transcript(transcript: str) -> list[tuple[float, float, str]]:
         raise TranscriptError(
             f"The transcript is not valid WebVTT (starting with 'WEBVTT') or SRT: {exc}."
         ) from exc
-    return [(c.start_in_seconds, c.end_in_seconds, c.text.strip()) for c in captions]
+    cues = [(c.start_in_seconds, c.end_in_seconds, c.text.strip()) for c in captions]
+    if not cues:
+        raise TranscriptError(
+            "The transcript has no cues. Each cue is a time line such as "
+            "'00:00:01.000 --> 00:00:04.000' followed by its text."
+        )
+    return cues
 
 
 def cut_transcript(transcript: str, start: float = 0, end: float | None = None) -> str:

@@ -1,0 +1,344 @@
+"""Authoring lessons in the Django admin, and read-only views of learners' activity."""
+
+from __future__ import annotations
+
+from adminsortable2.admin import SortableAdminBase, SortableStackedInline
+from django.contrib import admin
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from lessons_app import yaml_io
+from lessons_app.content import (
+    AnchorNotFound,
+    TranscriptError,
+    cut_excerpt,
+    cut_transcript,
+    previous_stage_content,
+)
+from lessons_app.forms import LessonForm, StageAdminForm
+from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
+
+PREVIEW_CHARS = 600
+STAGE_ADMIN_JS = "lessons/admin_stage.js"
+# The admin script shows only the fieldset whose class matches the chosen kind.
+KIND_FIELDSET_CLASS = "stage-kind"
+NO_TRANSCRIPT_WARNING = "No transcript: the tutor cannot know what this video says."
+
+_PREVIEW_STYLE = (
+    "white-space: pre-wrap; max-height: 20em; overflow: auto; max-width: 60em; "
+    "padding: 0.5em; border: 1px solid var(--hairline-color, #ccc);"
+)
+_WARNING_STYLE = "color: var(--error-fg, #ba2121); font-weight: bold;"
+
+
+def _kind_fieldset(kind: Stage.Kind, description: str, fields: list) -> tuple[str, dict]:
+    return (
+        kind.label,
+        {
+            "classes": [KIND_FIELDSET_CLASS, f"{KIND_FIELDSET_CLASS}-{kind.value}"],
+            "description": description,
+            "fields": fields,
+        },
+    )
+
+
+KIND_FIELDSETS = [
+    _kind_fieldset(
+        Stage.Kind.ARTICLE,
+        "Markdown text. To show only part of it, give the text the excerpt starts with "
+        "and the text it ends with; both are included, and quotes and line breaks need "
+        "not match exactly.",
+        ["body", "from_text", "to_text"],
+    ),
+    _kind_fieldset(
+        Stage.Kind.VIDEO,
+        "A YouTube video, optionally only from the start to the end second. The transcript "
+        "(WebVTT or SRT) is what the tutor knows of the video: only the cues in the "
+        "played span are used.",
+        ["video_id", ("start_seconds", "end_seconds"), "transcript"],
+    ),
+    _kind_fieldset(
+        Stage.Kind.CHAT,
+        "The learner talks with the tutor. The instructions tell the tutor what to do; "
+        "the content of the stage just before can be shown beside the chat and given "
+        "to the tutor.",
+        [
+            "instructions",
+            "show_user_previous_content",
+            "show_tutor_previous_content",
+            "opening_message",
+        ],
+    ),
+]
+PREVIEW_FIELDSET = (
+    "Preview",
+    {
+        "description": "What learners see of this stage, as last saved.",
+        "fields": ["excerpt_preview"],
+    },
+)
+
+
+def _shorten(text: str) -> str:
+    if len(text) <= PREVIEW_CHARS:
+        return text
+    return f"{text[:PREVIEW_CHARS]}… ({len(text)} characters in all)"
+
+
+def _preview_box(text: str) -> SafeString:
+    return format_html('<div style="{}">{}</div>', _PREVIEW_STYLE, _shorten(text))
+
+
+def _warning(text: str) -> SafeString:
+    return format_html('<p style="{}">⚠ {}</p>', _WARNING_STYLE, text)
+
+
+def video_lacks_transcript(stage: Stage) -> bool:
+    return stage.kind == Stage.Kind.VIDEO and not stage.transcript.strip()
+
+
+def stage_preview(stage: Stage | None) -> SafeString | str:
+    """The excerpt, transcript span or previous content a saved stage shows; escaped."""
+    if stage is None or stage.pk is None:
+        return "Save the stage to see a preview."
+    if stage.kind == Stage.Kind.ARTICLE:
+        try:
+            return _preview_box(cut_excerpt(stage.body, stage.from_text, stage.to_text))
+        except AnchorNotFound as exc:
+            return _warning(str(exc))
+    if stage.kind == Stage.Kind.VIDEO:
+        if video_lacks_transcript(stage):
+            return _warning(NO_TRANSCRIPT_WARNING)
+        try:
+            span = cut_transcript(stage.transcript, stage.start_seconds, stage.end_seconds)
+        except TranscriptError as exc:
+            return _warning(str(exc))
+        if not span:
+            return _warning("No transcript cue falls between the start and the end.")
+        return _preview_box(span)
+    if stage.kind == Stage.Kind.CHAT:
+        try:
+            previous = previous_stage_content(stage)
+        except (AnchorNotFound, TranscriptError) as exc:
+            return _warning(f"The stage before cannot be shown: {exc}")
+        if not previous:
+            return "The stage before has no content to show or give to the tutor."
+        return format_html(
+            "<p>Content of the stage before (shown to the learner: {}; given to the tutor: {}):"
+            "</p>{}",
+            "yes" if stage.show_user_previous_content else "no",
+            "yes" if stage.show_tutor_previous_content else "no",
+            _preview_box(previous),
+        )
+    return ""
+
+
+class StagePreviewMixin:
+    @admin.display(description="Excerpt preview")
+    def excerpt_preview(self, obj: Stage | None) -> SafeString | str:
+        return stage_preview(obj)
+
+
+class StageInline(StagePreviewMixin, SortableStackedInline):
+    model = Stage
+    form = StageAdminForm
+    # adminsortable2 takes the first ordering field as the one to drag; the
+    # model's ordering starts with "lesson", so the inline states its own.
+    ordering = ["position", "id"]
+    extra = 0
+    show_change_link = True
+    readonly_fields = ["excerpt_preview"]
+    fieldsets = [
+        (None, {"fields": ["kind", "title", "position"]}),
+        *KIND_FIELDSETS,
+        PREVIEW_FIELDSET,
+    ]
+
+
+class HasTranscriptFilter(admin.SimpleListFilter):
+    title = "transcript"
+    parameter_name = "transcript"
+
+    def lookups(self, request, model_admin):
+        return [("yes", "Video with transcript"), ("no", "Video without transcript")]
+
+    def queryset(self, request, queryset):
+        videos = queryset.filter(kind=Stage.Kind.VIDEO)
+        if self.value() == "yes":
+            return videos.exclude(transcript="")
+        if self.value() == "no":
+            return videos.filter(transcript="")
+        return queryset
+
+
+@admin.register(Lesson)
+class LessonAdmin(SortableAdminBase, admin.ModelAdmin):
+    form = LessonForm
+    inlines = [StageInline]
+    list_display = [
+        "title",
+        "slug",
+        "is_published",
+        "stage_count",
+        "videos_without_transcript",
+        "position",
+    ]
+    list_editable = ["is_published", "position"]
+    list_filter = ["is_published"]
+    search_fields = ["title", "slug", "summary"]
+    prepopulated_fields = {"slug": ["title"]}
+    fields = ["title", "slug", "summary", "is_published", "position"]
+    actions = ["export_yaml"]
+
+    class Media:
+        js = [STAGE_ADMIN_JS]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Lesson]:
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                _stage_count=Count("stages", distinct=True),
+                _missing_transcripts=Count(
+                    "stages",
+                    filter=Q(stages__kind=Stage.Kind.VIDEO, stages__transcript=""),
+                    distinct=True,
+                ),
+            )
+        )
+
+    @admin.display(description="Stages", ordering="_stage_count")
+    def stage_count(self, obj: Lesson) -> int:
+        return obj._stage_count
+
+    @admin.display(description="Videos without transcript")
+    def videos_without_transcript(self, obj: Lesson) -> SafeString | str:
+        if obj._missing_transcripts:
+            return format_html(
+                '<span style="{}">⚠ {}</span>', _WARNING_STYLE, obj._missing_transcripts
+            )
+        return "—"
+
+    @admin.action(description="Export selected lessons as YAML")
+    def export_yaml(self, request: HttpRequest, queryset: QuerySet[Lesson]) -> HttpResponse:
+        text = yaml_io.export_lessons(list(queryset.values_list("slug", flat=True)))
+        response = HttpResponse(text, content_type="application/x-yaml; charset=utf-8")
+        response["Content-Disposition"] = 'attachment; filename="lessons.yaml"'
+        return response
+
+
+@admin.register(Stage)
+class StageAdmin(StagePreviewMixin, admin.ModelAdmin):
+    form = StageAdminForm
+    list_display = ["title", "lesson", "kind", "position", "transcript_status"]
+    list_filter = ["kind", HasTranscriptFilter, "lesson"]
+    list_select_related = ["lesson"]
+    search_fields = ["title", "lesson__title", "lesson__slug"]
+    ordering = ["lesson__position", "lesson__title", "position", "id"]
+    readonly_fields = ["excerpt_preview"]
+    fieldsets = [
+        (None, {"fields": ["lesson", "position", "kind", "title"]}),
+        *KIND_FIELDSETS,
+        PREVIEW_FIELDSET,
+    ]
+
+    class Media:
+        js = [STAGE_ADMIN_JS]
+
+    @admin.display(description="Transcript")
+    def transcript_status(self, obj: Stage) -> SafeString | str:
+        if obj.kind != Stage.Kind.VIDEO:
+            return "—"
+        if video_lacks_transcript(obj):
+            return format_html(
+                '<span style="{}" title="{}">⚠ missing</span>',
+                _WARNING_STYLE,
+                NO_TRANSCRIPT_WARNING,
+            )
+        return "yes"
+
+
+@admin.register(LessonProgress)
+class LessonProgressAdmin(admin.ModelAdmin):
+    """Progress is the learners' own record: staff may look at it or reset it, not edit it."""
+
+    list_display = ["user", "lesson", "current_stage", "completed", "updated_at", "completed_at"]
+    list_filter = ["completed", "lesson"]
+    list_select_related = ["user", "lesson", "current_stage"]
+    search_fields = ["user__username", "user__email", "lesson__title"]
+    readonly_fields = [
+        "user",
+        "lesson",
+        "current_stage",
+        "completed",
+        "started_at",
+        "updated_at",
+        "completed_at",
+    ]
+    date_hierarchy = "updated_at"
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+class MessageInline(admin.TabularInline):
+    model = Message
+    extra = 0
+    can_delete = False
+    fields = [
+        "created_at",
+        "role",
+        "content",
+        "stage",
+        "status",
+        "error_code",
+        "provider_name",
+        "model",
+        "input_tokens",
+        "output_tokens",
+        "cost_usd",
+        "time_to_first_token_ms",
+        "total_time_ms",
+    ]
+    readonly_fields = fields
+    ordering = ["created_at", "id"]
+
+    def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False
+
+
+@admin.register(Conversation)
+class ConversationAdmin(admin.ModelAdmin):
+    """Chat histories, for reviewing the tutor; deleting one is allowed, editing is not."""
+
+    inlines = [MessageInline]
+    list_display = ["user", "lesson", "message_count", "created_at", "updated_at"]
+    list_filter = ["lesson"]
+    list_select_related = ["user", "lesson"]
+    search_fields = ["user__username", "user__email", "lesson__title"]
+    readonly_fields = ["user", "lesson", "created_at", "updated_at"]
+    date_hierarchy = "updated_at"
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Conversation]:
+        return super().get_queryset(request).annotate(_message_count=Count("messages"))
+
+    @admin.display(description="Messages", ordering="_message_count")
+    def message_count(self, obj: Conversation) -> int:
+        return obj._message_count
+
+    def has_add_permission(self, request: HttpRequest) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
+        return False

@@ -1,0 +1,412 @@
+"""The admin as staff use it: pages render, stage validation, previews and warnings."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.urls import reverse
+
+from lessons_app.admin import NO_TRANSCRIPT_WARNING, STAGE_ADMIN_JS
+from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
+
+pytestmark = pytest.mark.django_db
+
+BODY = "# Title\n\nIntro that is cut away.\n\nKeep <b>this</b> & “that”.\n\nOutro also cut."
+VTT = (
+    "WEBVTT\n\n00:00:00.000 --> 00:00:10.000\nEarly words.\n\n"
+    "00:00:10.000 --> 00:00:20.000\nMiddle words."
+)
+
+
+@pytest.fixture
+def lesson() -> Lesson:
+    lesson = Lesson.objects.create(title="Tides", slug="tides", summary="Sea.", position=2)
+    Stage.objects.create(
+        lesson=lesson,
+        position=1,
+        kind=Stage.Kind.ARTICLE,
+        title="Read",
+        body=BODY,
+        from_text="Keep <b>this</b>",
+        to_text='"that".',
+    )
+    Stage.objects.create(
+        lesson=lesson,
+        position=2,
+        kind=Stage.Kind.VIDEO,
+        title="Silent film",
+        video_id="aB3_x9-KqL0",
+    )
+    Stage.objects.create(
+        lesson=lesson,
+        position=3,
+        kind=Stage.Kind.VIDEO,
+        title="Narrated film",
+        video_id="aB3_x9-KqL1",
+        start_seconds=12,
+        transcript=VTT,
+    )
+    Stage.objects.create(
+        lesson=lesson, position=4, kind=Stage.Kind.CHAT, title="Talk", instructions="Quiz them."
+    )
+    return lesson
+
+
+@pytest.fixture
+def conversation(lesson) -> Conversation:
+    learner = get_user_model().objects.create_user(
+        "learner", email="learner@example.com", password="x-long-password"
+    )
+    conversation = Conversation.objects.create(user=learner, lesson=lesson)
+    Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        content="What pulls the tides?",
+        stage=lesson.stages.get(title="Talk"),
+        provider_name="Offline demo tutor",
+        model="tutor-demo/offline-tutor",
+        input_tokens=120,
+        output_tokens=9,
+        cost_usd=Decimal("0.000123"),
+        time_to_first_token_ms=40,
+        total_time_ms=300,
+    )
+    LessonProgress.objects.create(
+        user=learner, lesson=lesson, current_stage=lesson.stages.get(title="Talk")
+    )
+    return conversation
+
+
+def _stage(lesson: Lesson, title: str) -> Stage:
+    return lesson.stages.get(title=title)
+
+
+@pytest.mark.parametrize("model", ["lesson", "stage", "conversation", "lessonprogress"])
+def test_changelist_and_change_pages_render(admin_client, conversation, model):
+    obj = {
+        "lesson": conversation.lesson,
+        "stage": _stage(conversation.lesson, "Read"),
+        "conversation": conversation,
+        "lessonprogress": LessonProgress.objects.get(),
+    }[model]
+    changelist = admin_client.get(reverse(f"admin:lessons_app_{model}_changelist"))
+    assert changelist.status_code == 200
+    change = admin_client.get(reverse(f"admin:lessons_app_{model}_change", args=[obj.pk]))
+    assert change.status_code == 200
+
+
+@pytest.mark.parametrize("model", ["lesson", "stage"])
+def test_add_pages_render_with_the_kind_script(admin_client, model):
+    response = admin_client.get(reverse(f"admin:lessons_app_{model}_add"))
+    assert response.status_code == 200
+    assert STAGE_ADMIN_JS in response.content.decode()
+
+
+def test_lesson_list_shows_stage_count_and_missing_transcripts(admin_client, lesson):
+    response = admin_client.get(reverse("admin:lessons_app_lesson_changelist"))
+    rows = response.context["cl"].result_list
+    assert [(row.slug, row._stage_count, row._missing_transcripts) for row in rows] == [
+        ("tides", 4, 1)
+    ]
+
+
+def test_lesson_list_search_and_published_filter(admin_client, lesson):
+    Lesson.objects.create(title="Volcanoes", slug="volcanoes", is_published=True)
+    url = reverse("admin:lessons_app_lesson_changelist")
+
+    def slugs(params):
+        response = admin_client.get(url, params)
+        return sorted(row.slug for row in response.context["cl"].result_list)
+
+    assert slugs({"q": "sea"}) == ["tides"]  # summary
+    assert slugs({"q": "volcan"}) == ["volcanoes"]
+    assert slugs({"is_published__exact": "1"}) == ["volcanoes"]
+    assert slugs({"is_published__exact": "0"}) == ["tides"]
+
+
+def test_lesson_change_page_has_a_sortable_stage_inline(admin_client, lesson):
+    response = admin_client.get(reverse("admin:lessons_app_lesson_change", args=[lesson.pk]))
+    html = response.content.decode()
+    assert 'class="_reorder_"' in html
+    assert 'name="stages-0-position"' in html
+    for heading in ("Article", "Video", "Chat"):
+        assert f"stage-kind-{heading.lower()}" in html
+
+
+def _stage_post(lesson: Lesson, **fields) -> dict:
+    data = {
+        "lesson": lesson.pk,
+        "position": 9,
+        "kind": "article",
+        "title": "New stage",
+        "body": "",
+        "from_text": "",
+        "to_text": "",
+        "video_id": "",
+        "start_seconds": 0,
+        "end_seconds": "",
+        "transcript": "",
+        "instructions": "",
+        "opening_message": "",
+    }
+    data.update(fields)
+    return data
+
+
+def test_adding_a_stage_with_a_missing_anchor_shows_the_error(admin_client, lesson):
+    count = Stage.objects.count()
+    response = admin_client.post(
+        reverse("admin:lessons_app_stage_add"),
+        _stage_post(lesson, body="Some article text.", from_text="Absent words"),
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert errors["from_text"] == ["The text 'Absent words' does not occur in the article."]
+    assert "does not occur in the article" in response.content.decode()
+    assert Stage.objects.count() == count
+
+
+@pytest.mark.parametrize(
+    ("fields", "field", "message"),
+    [
+        ({"kind": "article"}, "body", "An article stage needs a body."),
+        (
+            {"body": "Alpha beta.", "from_text": "beta", "to_text": "Alpha"},
+            "to_text",
+            "The text 'Alpha' does not occur after the start anchor.",
+        ),
+        ({"kind": "video"}, "video_id", "A video stage needs a YouTube video id."),
+        ({"kind": "video", "video_id": "dQw4w9WgXc"}, "video_id", "A YouTube video id is 11"),
+        (
+            {"kind": "video", "video_id": "aB3_x9-KqL0", "start_seconds": 20, "end_seconds": 5},
+            "end_seconds",
+            "The end (5 s) must be after the start (20 s)",
+        ),
+        (
+            {"kind": "video", "video_id": "aB3_x9-KqL0", "transcript": "no timings here"},
+            "transcript",
+            "The transcript is not valid WebVTT",
+        ),
+        ({"kind": "chat", "instructions": " "}, "instructions", "A chat stage needs instructions"),
+    ],
+)
+def test_stage_form_rejects_invalid_stages(admin_client, lesson, fields, field, message):
+    response = admin_client.post(
+        reverse("admin:lessons_app_stage_add"), _stage_post(lesson, **fields)
+    )
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert any(message in error for error in errors.get(field, [])), errors
+
+
+def test_saving_a_stage_keeps_only_its_kind_fields_and_normalises_text(admin_client, lesson):
+    response = admin_client.post(
+        reverse("admin:lessons_app_stage_add"),
+        _stage_post(
+            lesson,
+            kind="video",
+            video_id="https://youtu.be/aB3_x9-KqL0?t=3",
+            body="Left over from when this was an article.",
+            instructions="Left over too.",
+            transcript=VTT.replace("\n", "\r\n"),
+        ),
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    stage = Stage.objects.get(title="New stage")
+    assert (stage.video_id, stage.body, stage.instructions) == ("aB3_x9-KqL0", "", "")
+    assert "\r" not in stage.transcript
+
+
+def test_inline_stage_with_a_missing_anchor_shows_the_error(admin_client):
+    lesson = Lesson.objects.create(title="Empty", slug="empty")
+    data = {
+        "title": "Empty",
+        "slug": "empty",
+        "summary": "",
+        "position": 0,
+        "stages-TOTAL_FORMS": 1,
+        "stages-INITIAL_FORMS": 0,
+        "stages-MIN_NUM_FORMS": 0,
+        "stages-MAX_NUM_FORMS": 1000,
+        "stages-0-kind": "article",
+        "stages-0-title": "Read",
+        "stages-0-position": "",
+        "stages-0-body": "Only this text.",
+        "stages-0-from_text": "",
+        "stages-0-to_text": "Missing end",
+        "stages-0-start_seconds": 0,
+    }
+    url = reverse("admin:lessons_app_lesson_change", args=[lesson.pk])
+    response = admin_client.post(url, data)
+    assert response.status_code == 200
+    assert "The text &#x27;Missing end&#x27; does not occur after the start anchor." in (
+        response.content.decode()
+    )
+    assert not lesson.stages.exists()
+
+    data["stages-0-to_text"] = "this text."
+    response = admin_client.post(url, data)
+    assert response.status_code == 302
+    stage = lesson.stages.get()
+    assert (stage.title, stage.position) == ("Read", 1)
+
+
+def test_excerpt_preview_shows_the_cut_text_escaped(admin_client, lesson):
+    stage = _stage(lesson, "Read")
+    response = admin_client.get(reverse("admin:lessons_app_stage_change", args=[stage.pk]))
+    html = response.content.decode()
+    assert "Excerpt preview" in html
+    assert "Keep &lt;b&gt;this&lt;/b&gt; &amp; “that”." in html
+    assert "Keep <b>this</b>" not in html
+    assert "Intro that is cut away" not in html.split("Excerpt preview", 1)[1]
+    assert "Outro also cut" not in html.split("Excerpt preview", 1)[1]
+
+
+def test_excerpt_preview_is_shortened(admin_client, lesson):
+    stage = _stage(lesson, "Read")
+    stage.body = "word " * 400
+    stage.from_text = stage.to_text = ""
+    stage.save()
+    response = admin_client.get(reverse("admin:lessons_app_stage_change", args=[stage.pk]))
+    assert "… (2000 characters in all)" in response.content.decode()
+
+
+def test_video_preview_shows_the_transcript_span(admin_client, lesson):
+    stage = _stage(lesson, "Narrated film")
+    response = admin_client.get(reverse("admin:lessons_app_stage_change", args=[stage.pk]))
+    preview = response.content.decode().split("Excerpt preview", 1)[1]
+    assert "Middle words." in preview
+    assert "Early words." not in preview
+
+
+def test_video_without_transcript_is_flagged(admin_client, lesson):
+    silent = _stage(lesson, "Silent film")
+    change = admin_client.get(reverse("admin:lessons_app_stage_change", args=[silent.pk]))
+    assert NO_TRANSCRIPT_WARNING in change.content.decode()
+    narrated = _stage(lesson, "Narrated film")
+    change = admin_client.get(reverse("admin:lessons_app_stage_change", args=[narrated.pk]))
+    assert NO_TRANSCRIPT_WARNING not in change.content.decode()
+
+    url = reverse("admin:lessons_app_stage_changelist")
+    listing = admin_client.get(url).content.decode()
+    assert listing.count("⚠ missing") == 1
+    missing = admin_client.get(url, {"transcript": "no"}).context["cl"].result_list
+    assert [s.title for s in missing] == ["Silent film"]
+    present = admin_client.get(url, {"transcript": "yes"}).context["cl"].result_list
+    assert [s.title for s in present] == ["Narrated film"]
+
+
+def test_stage_list_filters_by_kind_and_lesson(admin_client, lesson):
+    other = Lesson.objects.create(title="Other", slug="other")
+    Stage.objects.create(lesson=other, kind=Stage.Kind.CHAT, title="Elsewhere", instructions="x")
+    url = reverse("admin:lessons_app_stage_changelist")
+    chats = admin_client.get(url, {"kind__exact": "chat"}).context["cl"].result_list
+    assert sorted(s.title for s in chats) == ["Elsewhere", "Talk"]
+    in_other = admin_client.get(url, {"lesson__id__exact": other.pk}).context["cl"].result_list
+    assert [s.title for s in in_other] == ["Elsewhere"]
+
+
+def test_chat_preview_shows_the_previous_stage(admin_client, lesson):
+    talk = _stage(lesson, "Talk")
+    response = admin_client.get(reverse("admin:lessons_app_stage_change", args=[talk.pk]))
+    preview = response.content.decode().split("Excerpt preview", 1)[1]
+    assert "Middle words." in preview
+
+
+def test_conversation_messages_are_read_only(admin_client, conversation):
+    url = reverse("admin:lessons_app_conversation_change", args=[conversation.pk])
+    html = admin_client.get(url).content.decode()
+    assert "What pulls the tides?" in html
+    assert "0.000123" in html
+    assert 'name="messages-0-content"' not in html
+    assert 'name="messages-MAX_NUM_FORMS" value="0"' in html
+    assert 'name="messages-0-DELETE"' not in html
+    response = admin_client.post(url, {"messages-TOTAL_FORMS": 0})
+    assert response.status_code == 403
+    assert admin_client.get(reverse("admin:lessons_app_conversation_add")).status_code == 403
+
+
+@pytest.mark.parametrize("query", ["learner", "learner@example.com", "Tides"])
+def test_conversations_are_searchable(admin_client, conversation, query):
+    url = reverse("admin:lessons_app_conversation_changelist")
+    found = admin_client.get(url, {"q": query}).context["cl"].result_list
+    assert list(found) == [conversation]
+    assert not admin_client.get(url, {"q": "nobody-matches"}).context["cl"].result_list
+
+
+def test_conversations_filter_by_lesson(admin_client, conversation):
+    other = Lesson.objects.create(title="Other", slug="other")
+    url = reverse("admin:lessons_app_conversation_changelist")
+    assert list(
+        admin_client.get(url, {"lesson__id__exact": conversation.lesson_id})
+        .context["cl"]
+        .result_list
+    ) == [conversation]
+    assert not admin_client.get(url, {"lesson__id__exact": other.pk}).context["cl"].result_list
+
+
+def test_progress_is_view_only(admin_client, conversation):
+    progress = LessonProgress.objects.get()
+    url = reverse("admin:lessons_app_lessonprogress_change", args=[progress.pk])
+    assert admin_client.post(url, {"completed": "on"}).status_code == 403
+    assert admin_client.get(reverse("admin:lessons_app_lessonprogress_add")).status_code == 403
+    listing = reverse("admin:lessons_app_lessonprogress_changelist")
+    assert list(admin_client.get(listing, {"completed__exact": "0"}).context["cl"].result_list) == [
+        progress
+    ]
+
+
+def test_export_action_downloads_yaml(admin_client, lesson):
+    response = admin_client.post(
+        reverse("admin:lessons_app_lesson_changelist"),
+        {"action": "export_yaml", "_selected_action": [lesson.pk]},
+    )
+    assert response.status_code == 200
+    assert response["Content-Type"].startswith("application/x-yaml")
+    text = response.content.decode()
+    assert "slug: tides" in text
+    assert "title: Silent film" in text
+
+
+@pytest.mark.browser
+def test_kind_script_shows_only_the_chosen_kind(
+    chromium_executable, live_server, admin_user, client
+):
+    """In a real browser, the stage forms show just the fieldset of the selected kind."""
+    from playwright.sync_api import sync_playwright
+
+    from conftest import CHROMIUM_ARGS
+
+    # All database work happens first: Playwright's event loop makes the ORM refuse to run.
+    lesson = Lesson.objects.create(title="Browser", slug="browser")
+    client.force_login(admin_user)
+    session = client.cookies["sessionid"].value
+    add_url = live_server.url + reverse("admin:lessons_app_stage_add")
+    lesson_url = live_server.url + reverse("admin:lessons_app_lesson_change", args=[lesson.pk])
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=chromium_executable, args=CHROMIUM_ARGS, headless=True
+        )
+        context = browser.new_context(viewport={"width": 375, "height": 812})
+        context.add_cookies([{"name": "sessionid", "value": session, "url": live_server.url}])
+        page = context.new_page()
+
+        def visible(root) -> list[str]:
+            kinds = ("article", "video", "chat")
+            return [k for k in kinds if root.locator(f"fieldset.stage-kind-{k}").is_visible()]
+
+        page.goto(add_url)
+        assert visible(page) == ["article", "video", "chat"]
+        page.select_option("select#id_kind", "video")
+        assert visible(page) == ["video"]
+        page.select_option("select#id_kind", "chat")
+        assert visible(page) == ["chat"]
+
+        page.goto(lesson_url)
+        page.get_by_text("Add another Stage").click()
+        page.select_option("select#id_stages-0-kind", "article")
+        assert visible(page.locator("#stages-0")) == ["article"]
+        browser.close()

@@ -1,0 +1,667 @@
+"""Lessons as YAML files: import (validated, all or nothing) and export.
+
+Authors keep lessons in version control and move them between installs, so an
+import either applies a whole file or nothing, and every problem names the line
+to fix. Stages go through the admin's own form, so both routes accept the same
+lessons. The format is described in docs/lesson-yaml.md.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from django.core.exceptions import NON_FIELD_ERRORS
+from django.db import IntegrityError, transaction
+from django.forms import ModelForm, modelform_factory
+
+from lessons_app.forms import (
+    KIND_FIELDS,
+    LESSON_FIELDS,
+    STAGE_CONTENT_FIELDS,
+    LessonForm,
+    StageAdminForm,
+)
+from lessons_app.models import Lesson, Stage
+
+TOP_LEVEL_KEY = "lessons"
+
+# YAML key -> model field. Keys are what authors read, so a few are shorter.
+LESSON_KEYS: dict[str, str] = {
+    "title": "title",
+    "slug": "slug",
+    "summary": "summary",
+    "published": "is_published",
+    "position": "position",
+}
+LESSON_STAGES_KEY = "stages"
+REQUIRED_LESSON_KEYS = ("title", "slug")
+
+COMMON_STAGE_KEYS: dict[str, str] = {"kind": "kind", "title": "title"}
+KIND_KEYS: dict[str, dict[str, str]] = {
+    Stage.Kind.ARTICLE: {"body": "body", "from_text": "from_text", "to_text": "to_text"},
+    Stage.Kind.VIDEO: {
+        "video_id": "video_id",
+        "start": "start_seconds",
+        "end": "end_seconds",
+        "transcript": "transcript",
+    },
+    Stage.Kind.CHAT: {
+        "instructions": "instructions",
+        "show_user_previous_content": "show_user_previous_content",
+        "show_tutor_previous_content": "show_tutor_previous_content",
+        "opening_message": "opening_message",
+    },
+}
+REQUIRED_KIND_KEYS: dict[str, tuple[str, ...]] = {
+    Stage.Kind.ARTICLE: ("body",),
+    Stage.Kind.VIDEO: ("video_id",),
+    Stage.Kind.CHAT: ("instructions",),
+}
+
+# Value types by model field. Optional text may be written as null (empty).
+_TEXT = "text"
+_INTEGER = "integer"
+_OPTIONAL_INTEGER = "integer or null"
+_BOOLEAN = "true or false"
+FIELD_TYPES: dict[str, str] = {
+    "title": _TEXT,
+    "slug": _TEXT,
+    "summary": _TEXT,
+    "is_published": _BOOLEAN,
+    "position": _INTEGER,
+    "kind": _TEXT,
+    "body": _TEXT,
+    "from_text": _TEXT,
+    "to_text": _TEXT,
+    "video_id": _TEXT,
+    "start_seconds": _INTEGER,
+    "end_seconds": _OPTIONAL_INTEGER,
+    "transcript": _TEXT,
+    "instructions": _TEXT,
+    "show_user_previous_content": _BOOLEAN,
+    "show_tutor_previous_content": _BOOLEAN,
+    "opening_message": _TEXT,
+}
+
+# The YAML keys must cover exactly the fields the forms validate, kind by kind.
+assert set(STAGE_CONTENT_FIELDS) == set(COMMON_STAGE_KEYS.values()) | {
+    name for keys in KIND_KEYS.values() for name in keys.values()
+}
+assert {k: tuple(v.values()) for k, v in KIND_KEYS.items()} == KIND_FIELDS
+assert set(LESSON_FIELDS) == set(LESSON_KEYS.values())
+
+StageImportForm: type[ModelForm] = modelform_factory(
+    Stage, form=StageAdminForm, fields=list(STAGE_CONTENT_FIELDS)
+)
+
+KeyPath = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+class LessonFileError(Exception):
+    """A lessons file that cannot be imported; nothing was changed."""
+
+    def __init__(self, problems: Sequence[Problem], source: str = "<string>"):
+        self.problems = sorted(problems, key=lambda p: p.line or 0)
+        self.source = source
+        super().__init__(str(self))
+
+    def __str__(self) -> str:
+        count = len(self.problems)
+        heading = f"{self.source}: {count} problem{'s' if count != 1 else ''}, nothing imported"
+        return "\n".join([heading, *(f"  {self.source}, {p}" for p in self.problems)])
+
+
+@dataclass
+class ImportResult:
+    created: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    stages_created: int = 0
+    stages_updated: int = 0
+    stages_deleted: int = 0
+    dry_run: bool = False
+
+    def summary(self) -> str:
+        parts = []
+        for label, slugs in (
+            ("created", self.created),
+            ("updated", self.updated),
+            ("unchanged", self.unchanged),
+            ("already present, left as they are", self.skipped),
+        ):
+            if slugs:
+                parts.append(f"{len(slugs)} {label} ({', '.join(slugs)})")
+        lessons = "; ".join(parts) or "no lessons in the file"
+        stages = (
+            f"stages: {self.stages_created} created, {self.stages_updated} updated, "
+            f"{self.stages_deleted} deleted"
+        )
+        prefix = "Dry run, nothing saved. Would have: " if self.dry_run else "Lessons: "
+        return f"{prefix}{lessons}; {stages}."
+
+
+# --- Reading YAML with line numbers -----------------------------------------
+
+
+class _Located:
+    """Plain Python data built from a YAML node tree, with each path's line number."""
+
+    def __init__(self) -> None:
+        self.lines: dict[KeyPath, int] = {}
+        self.problems: list[Problem] = []
+
+    def line(self, path: KeyPath) -> int | None:
+        while path not in self.lines and path:
+            path = path[:-1]
+        return self.lines.get(path)
+
+    def problem(self, path: KeyPath, message: str) -> None:
+        self.problems.append(Problem(self.line(path), message))
+
+
+def _describe(path: KeyPath) -> str:
+    text = ""
+    for part in path:
+        text += f"[{part}]" if isinstance(part, int) else (f".{part}" if text else part)
+    return text
+
+
+def _read(text: str, located: _Located) -> Any:
+    loader = yaml.SafeLoader(text)
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        return _build(node, (), loader, located)
+    except yaml.MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        what = exc.problem or exc.context or "unreadable YAML"
+        if exc.context and exc.problem:
+            where = f" on line {exc.context_mark.line + 1}" if exc.context_mark else ""
+            what = f"{exc.problem} ({exc.context}{where})"
+        located.problems.append(
+            Problem(mark.line + 1 if mark else None, f"YAML syntax error: {what}")
+        )
+        return None
+    except yaml.YAMLError as exc:
+        located.problems.append(Problem(None, f"YAML error: {exc}"))
+        return None
+    finally:
+        loader.dispose()
+
+
+def _build(node: yaml.Node, path: KeyPath, loader: yaml.SafeLoader, located: _Located) -> Any:
+    located.lines.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key_line = key_node.start_mark.line + 1
+            if not isinstance(key_node, yaml.ScalarNode):
+                located.problems.append(Problem(key_line, "Keys must be plain words."))
+                continue
+            key = loader.construct_object(key_node)
+            if not isinstance(key, str):
+                key = str(key)
+            if key in result:
+                located.problems.append(
+                    Problem(key_line, f"{_describe((*path, key))} is given twice.")
+                )
+                continue
+            located.lines[(*path, key)] = key_line
+            result[key] = _build(value_node, (*path, key), loader, located)
+        return result
+    if isinstance(node, yaml.SequenceNode):
+        return [
+            _build(item, (*path, index), loader, located) for index, item in enumerate(node.value)
+        ]
+    return loader.construct_object(node, deep=True)
+
+
+# --- Checking the structure -------------------------------------------------
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, int | float):
+        return f"the number {value}"
+    if isinstance(value, str):
+        return f"the text {value!r}"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return f"a {type(value).__name__} ({value})"
+
+
+def _check_value(value: Any, model_field: str, path: KeyPath, located: _Located) -> Any:
+    """Return ``value`` in the form the model form expects, or record a problem."""
+    expected = FIELD_TYPES[model_field]
+    if expected == _TEXT:
+        if value is None:
+            return ""
+        if isinstance(value, str):
+            return value
+        hint = " (put it in quotes)" if isinstance(value, bool | int | float) else ""
+        located.problem(path, f"{_describe(path)} must be text, not {_type_name(value)}{hint}.")
+    elif expected in (_INTEGER, _OPTIONAL_INTEGER):
+        if value is None and expected == _OPTIONAL_INTEGER:
+            return None
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+        located.problem(
+            path,
+            f"{_describe(path)} must be a whole number of 0 or more"
+            f"{' or null' if expected == _OPTIONAL_INTEGER else ''}, not {_type_name(value)}.",
+        )
+    elif expected == _BOOLEAN:
+        if isinstance(value, bool):
+            return value
+        located.problem(path, f"{_describe(path)} must be true or false, not {_type_name(value)}.")
+    return None
+
+
+def _check_unknown_keys(
+    mapping: dict[str, Any],
+    allowed: Iterable[str],
+    path: KeyPath,
+    located: _Located,
+    what: str,
+    other_kinds: dict[str, str] | None = None,
+) -> bool:
+    allowed = list(allowed)
+    ok = True
+    for key in mapping:
+        if key in allowed:
+            continue
+        ok = False
+        label = _describe((*path, key))
+        belongs = (other_kinds or {}).get(key)
+        if belongs:
+            message = f"{label}: {key!r} belongs to {belongs} stages, not to {what}."
+        else:
+            message = f"{label}: unknown key {key!r} in {what}."
+        located.problem((*path, key), f"{message} Allowed keys: {', '.join(allowed)}.")
+    return ok
+
+
+def _check_required_keys(
+    mapping: dict[str, Any], required: Iterable[str], path: KeyPath, located: _Located, what: str
+) -> bool:
+    missing = [key for key in required if key not in mapping]
+    for key in missing:
+        located.problem(path, f"{_describe(path)}: {what} needs the key {key!r}.")
+    return not missing
+
+
+def _typed_values(
+    raw: dict[str, Any], keys: dict[str, str], path: KeyPath, located: _Located
+) -> tuple[dict[str, Any], bool]:
+    """Form data for the keys present in ``raw``, and whether all had the right type."""
+    data: dict[str, Any] = {}
+    ok = True
+    for key, model_field in keys.items():
+        if key in raw:
+            before = len(located.problems)
+            data[model_field] = _check_value(raw[key], model_field, (*path, key), located)
+            ok = ok and len(located.problems) == before
+    return data, ok
+
+
+def _a(word: str) -> str:
+    return f"an {word}" if word[:1] in "aeiou" else f"a {word}"
+
+
+def _form_problems(
+    form: ModelForm, key_for_field: dict[str, str], path: KeyPath, located: _Located
+) -> None:
+    for field_name, errors in form.errors.items():
+        key = key_for_field.get(field_name)
+        where = (*path, key) if key else path
+        label = _describe(where)
+        if not key and field_name != NON_FIELD_ERRORS:
+            label = f"{label} ({field_name})"
+        for message in errors:
+            located.problem(where, f"{label}: {message}")
+
+
+# --- Import -------------------------------------------------------------------
+
+
+@dataclass
+class _StagePlan:
+    form: ModelForm
+    before: dict[str, Any] | None  # None: a new stage
+
+
+@dataclass
+class _LessonPlan:
+    slug: str
+    form: LessonForm
+    before: dict[str, Any] | None
+    stages: list[_StagePlan]
+    surplus: list[Stage]
+
+
+def _snapshot(instance: Lesson | Stage, names: Iterable[str]) -> dict[str, Any]:
+    return {name: getattr(instance, name) for name in names}
+
+
+def _plan_stage(
+    raw: Any, path: KeyPath, existing: Stage | None, located: _Located
+) -> _StagePlan | None:
+    if not isinstance(raw, dict):
+        located.problem(
+            path, f"{_describe(path)} must be a mapping of keys, not {_type_name(raw)}."
+        )
+        return None
+    kind = raw.get("kind")
+    kinds = [choice.value for choice in Stage.Kind]
+    if "kind" not in raw:
+        located.problem(path, f"{_describe(path)}: stage is missing the key 'kind'.")
+        return None
+    if kind not in kinds:
+        located.problem(
+            (*path, "kind"),
+            f"{_describe((*path, 'kind'))}: unknown kind {kind!r}; use one of {', '.join(kinds)}.",
+        )
+        return None
+    keys = {**COMMON_STAGE_KEYS, **KIND_KEYS[kind]}
+    other_kinds = {
+        key: other for other, other_keys in KIND_KEYS.items() if other != kind for key in other_keys
+    }
+    what = f"{_a(kind)} stage"
+    known_ok = _check_unknown_keys(raw, keys, path, located, what, other_kinds)
+    required_ok = _check_required_keys(
+        raw, ("title", *REQUIRED_KIND_KEYS[kind]), path, located, what
+    )
+    # Keys left out, including other kinds' fields, take the model's defaults.
+    data: dict[str, Any] = {
+        name: Stage._meta.get_field(name).get_default() for name in STAGE_CONTENT_FIELDS
+    }
+    values, types_ok = _typed_values(raw, keys, path, located)
+    data.update(values)
+    if not (required_ok and types_ok):
+        return None
+    # Unknown keys are ignored here so the form can still report other mistakes.
+    snapshot = _snapshot(existing, STAGE_CONTENT_FIELDS) if existing else None
+    form = StageImportForm(data=data, instance=existing or Stage())
+    if not form.is_valid():
+        key_for_field = {model_field: key for key, model_field in keys.items()}
+        _form_problems(form, key_for_field, path, located)
+        return None
+    return _StagePlan(form=form, before=snapshot) if known_ok else None
+
+
+def _plan_lesson(
+    raw: Any, path: KeyPath, seen: dict[str, int], located: _Located
+) -> _LessonPlan | None:
+    if not isinstance(raw, dict):
+        located.problem(
+            path, f"{_describe(path)} must be a mapping of keys, not {_type_name(raw)}."
+        )
+        return None
+    what = "a lesson"
+    ok = _check_unknown_keys(raw, [*LESSON_KEYS, LESSON_STAGES_KEY], path, located, what)
+    required_ok = _check_required_keys(raw, REQUIRED_LESSON_KEYS, path, located, what)
+    data: dict[str, Any] = {
+        name: Lesson._meta.get_field(name).get_default() for name in LESSON_FIELDS
+    }
+    values, types_ok = _typed_values(raw, LESSON_KEYS, path, located)
+    data.update(values)
+    ok = ok and required_ok and types_ok
+
+    slug = data.get("slug") or ""
+    if isinstance(slug, str) and slug:
+        if slug in seen:
+            located.problem(
+                (*path, "slug"),
+                f"{_describe((*path, 'slug'))}: the slug {slug!r} is already used by the lesson "
+                f"on line {seen[slug]}.",
+            )
+            ok = False
+        else:
+            seen[slug] = located.line((*path, "slug")) or 0
+
+    existing = Lesson.objects.filter(slug=slug).first() if slug else None
+    existing_stages = list(existing.stages.order_by("position", "id")) if existing else []
+
+    raw_stages = raw.get(LESSON_STAGES_KEY)
+    stages_path = (*path, LESSON_STAGES_KEY)
+    if raw_stages is None:
+        raw_stages = []
+    if not isinstance(raw_stages, list):
+        located.problem(
+            stages_path, f"{_describe(stages_path)} must be a list, not {_type_name(raw_stages)}."
+        )
+        raw_stages = []
+        ok = False
+
+    stage_plans: list[_StagePlan] = []
+    for index, raw_stage in enumerate(raw_stages):
+        current = existing_stages[index] if index < len(existing_stages) else None
+        plan = _plan_stage(raw_stage, (*stages_path, index), current, located)
+        if plan is None:
+            ok = False
+        else:
+            stage_plans.append(plan)
+
+    if not (required_ok and types_ok):
+        return None
+    snapshot = _snapshot(existing, LESSON_FIELDS) if existing else None
+    form = LessonForm(data=data, instance=existing or Lesson())
+    if not form.is_valid():
+        key_for_field = {model_field: key for key, model_field in LESSON_KEYS.items()}
+        _form_problems(form, key_for_field, path, located)
+        return None
+    if not ok:
+        return None
+    return _LessonPlan(
+        slug=slug,
+        form=form,
+        before=snapshot,
+        stages=stage_plans,
+        surplus=existing_stages[len(stage_plans) :],
+    )
+
+
+def _plan(text: str, located: _Located) -> list[_LessonPlan]:
+    data = _read(text, located)
+    if located.problems:
+        return []
+    if data is None:
+        located.problems.append(
+            Problem(1, f"The file is empty; it must start with '{TOP_LEVEL_KEY}:' and a list.")
+        )
+        return []
+    if not isinstance(data, dict) or TOP_LEVEL_KEY not in data:
+        located.problem((), f"The file must start with '{TOP_LEVEL_KEY}:' and a list of lessons.")
+        return []
+    for key in data:
+        if key != TOP_LEVEL_KEY:
+            located.problem(
+                (key,), f"Unknown top-level key {key!r}; only '{TOP_LEVEL_KEY}' is allowed."
+            )
+    lessons = data[TOP_LEVEL_KEY]
+    if lessons is None:
+        lessons = []
+    if not isinstance(lessons, list):
+        located.problem(
+            (TOP_LEVEL_KEY,), f"'{TOP_LEVEL_KEY}' must be a list, not {_type_name(lessons)}."
+        )
+        return []
+    seen: dict[str, int] = {}
+    plans = []
+    for index, raw in enumerate(lessons):
+        plan = _plan_lesson(raw, (TOP_LEVEL_KEY, index), seen, located)
+        if plan is not None:
+            plans.append(plan)
+    return plans
+
+
+def _apply(plans: list[_LessonPlan], result: ImportResult, skip_existing: bool) -> None:
+    for plan in plans:
+        if plan.before is not None and skip_existing:
+            result.skipped.append(plan.slug)
+            continue
+        lesson_changed = plan.before is None or plan.before != _snapshot(
+            plan.form.instance, LESSON_FIELDS
+        )
+        lesson = plan.form.save() if lesson_changed else plan.form.instance
+        stages_changed = bool(plan.surplus)
+        for stage in plan.surplus:
+            stage.delete()
+            result.stages_deleted += 1
+        for position, stage_plan in enumerate(plan.stages, start=1):
+            stage = stage_plan.form.save(commit=False)
+            moved = stage.lesson_id != lesson.pk or stage.position != position
+            if stage_plan.before is None:
+                result.stages_created += 1
+            elif moved or stage_plan.before != _snapshot(stage, STAGE_CONTENT_FIELDS):
+                result.stages_updated += 1
+            else:
+                continue
+            stage.lesson = lesson
+            stage.position = position
+            stage.save()
+            stages_changed = True
+        if plan.before is None:
+            result.created.append(plan.slug)
+        elif lesson_changed or stages_changed:
+            if not lesson_changed:
+                lesson.save(update_fields=["updated_at"])
+            result.updated.append(plan.slug)
+        else:
+            result.unchanged.append(plan.slug)
+
+
+def import_lessons(
+    text: str,
+    source: str = "<string>",
+    *,
+    dry_run: bool = False,
+    skip_existing: bool = False,
+) -> ImportResult:
+    """Create or update the lessons in ``text``, matching them by slug.
+
+    Each lesson's stages become exactly the file's stages, in order. Existing
+    stages are updated in place rather than recreated, so learners' progress
+    and chat history keep pointing at them. ``skip_existing`` leaves lessons
+    that are already present untouched (the demo loader uses it so authors'
+    edits survive a restart). Raises :class:`LessonFileError` listing every
+    problem, with line numbers, and then nothing has been changed.
+    """
+    result = ImportResult(dry_run=dry_run)
+    try:
+        with transaction.atomic():
+            located = _Located()
+            plans = _plan(text, located)
+            if located.problems:
+                raise LessonFileError(located.problems, source)
+            _apply(plans, result, skip_existing)
+            if dry_run:
+                transaction.set_rollback(True)
+    except IntegrityError as exc:
+        # Only a concurrent edit of the same lessons can get past the checks above.
+        raise LessonFileError(
+            [Problem(None, "The lessons were changed by someone else meanwhile; try again.")],
+            source,
+        ) from exc
+    return result
+
+
+def import_lessons_file(
+    path: str | Path, *, dry_run: bool = False, skip_existing: bool = False
+) -> ImportResult:
+    """Import a lessons file from disk; see :func:`import_lessons`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise LessonFileError(
+            [Problem(None, f"The file is not UTF-8 text ({exc.reason}).")], str(path)
+        ) from exc
+    return import_lessons(text, str(path), dry_run=dry_run, skip_existing=skip_existing)
+
+
+# --- Export -------------------------------------------------------------------
+
+
+class _LessonDumper(yaml.SafeDumper):
+    """Writes multi-line text as ``|`` blocks so exported lessons stay readable."""
+
+    def increase_indent(self, flow: bool = False, indentless: bool = False) -> None:
+        # Indent list items under their key, as people write YAML by hand.
+        return super().increase_indent(flow, False)
+
+
+def _represent_str(dumper: yaml.SafeDumper, value: str) -> yaml.ScalarNode:
+    style = "|" if "\n" in value else None
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style=style)
+
+
+_LessonDumper.add_representer(str, _represent_str)
+
+EXPORT_HEADER = (
+    "# Lessons for Tutor. Import with: python manage.py import_lessons FILE\n"
+    "# The format is described in docs/lesson-yaml.md.\n"
+)
+
+
+def lesson_to_data(lesson: Lesson) -> dict[str, Any]:
+    """The YAML mapping for one lesson; optional keys left at their defaults are omitted."""
+    data: dict[str, Any] = {}
+    for key, model_field in LESSON_KEYS.items():
+        value = getattr(lesson, model_field)
+        if key in REQUIRED_LESSON_KEYS or value not in ("", None):
+            data[key] = value
+    stages = []
+    for stage in lesson.stages.order_by("position", "id"):
+        item: dict[str, Any] = {"kind": stage.kind, "title": stage.title}
+        for key, model_field in KIND_KEYS.get(stage.kind, {}).items():
+            value = getattr(stage, model_field)
+            if key in REQUIRED_KIND_KEYS[stage.kind] or value not in ("", None):
+                item[key] = value
+        stages.append(item)
+    data[LESSON_STAGES_KEY] = stages
+    return data
+
+
+def export_lessons(slugs: Sequence[str] = ()) -> str:
+    """YAML text for the lessons with ``slugs`` (all lessons if empty), ready to re-import.
+
+    Raises ``LookupError`` naming any slug that matches no lesson.
+    """
+    lessons = Lesson.objects.all()
+    if slugs:
+        lessons = lessons.filter(slug__in=slugs)
+        missing = sorted(set(slugs) - set(lessons.values_list("slug", flat=True)))
+        if missing:
+            raise LookupError(f"No lesson with the slug {', '.join(map(repr, missing))}.")
+    lessons = lessons.order_by("position", "title", "id")
+    document = {TOP_LEVEL_KEY: [lesson_to_data(lesson) for lesson in lessons]}
+    body = yaml.dump(
+        document,
+        Dumper=_LessonDumper,
+        sort_keys=False,
+        allow_unicode=True,
+        width=4096,
+        default_flow_style=False,
+    )
+    return EXPORT_HEADER + body
