@@ -147,8 +147,20 @@ class Message(models.Model):
     input_tokens = models.PositiveIntegerField(null=True, blank=True)
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
+    cache_read_tokens = models.PositiveIntegerField(null=True, blank=True)
+    cache_write_tokens = models.PositiveIntegerField(null=True, blank=True)
     time_to_first_token_ms = models.PositiveIntegerField(null=True, blank=True)
     total_time_ms = models.PositiveIntegerField(null=True, blank=True)
+    attempts = models.PositiveSmallIntegerField(
+        null=True, blank=True, help_text="Provider calls it took, fallbacks and retries included."
+    )
+    experiment_arm = models.ForeignKey(
+        "llm_app.ExperimentArm",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="messages",
+    )
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -157,3 +169,26 @@ class Message(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.content[:40]}"
+
+
+class MessageRating(models.Model):
+    """A learner's thumbs up or down on one tutor reply."""
+
+    class Value(models.IntegerChoices):
+        UP = 1, "Thumbs up"
+        DOWN = -1, "Thumbs down"
+
+    message = models.OneToOneField(Message, on_delete=models.CASCADE, related_name="rating")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    value = models.SmallIntegerField(choices=Value.choices)
+    comment = models.TextField(blank=True, max_length=2000)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(condition=Q(value__in=[1, -1]), name="rating_is_up_or_down")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_value_display()} on message {self.message_id}"

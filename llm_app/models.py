@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 
@@ -29,7 +30,46 @@ class ProviderConfig(models.Model):
     )
     max_tokens = models.PositiveIntegerField(default=1024)
     temperature = models.FloatField(null=True, blank=True)
-    timeout_seconds = models.PositiveIntegerField(default=60)
+    timeout_seconds = models.PositiveIntegerField(
+        "total timeout (seconds)", default=60, help_text="Longest a whole reply may take."
+    )
+    connect_timeout_seconds = models.FloatField(
+        "connect timeout (seconds)", default=10, validators=[MinValueValidator(0.1)]
+    )
+    first_token_timeout_seconds = models.FloatField(
+        "first-token timeout (seconds)",
+        default=30,
+        validators=[MinValueValidator(0.1)],
+        help_text="Give up (and try the next fallback) if no token has arrived by then.",
+    )
+    max_retries = models.PositiveSmallIntegerField(
+        default=1,
+        validators=[MaxValueValidator(5)],
+        help_text="Retries of this provider, with backoff, before moving to a fallback.",
+    )
+    input_cost_per_million_tokens = models.DecimalField(
+        "input price (USD per million tokens)",
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+        help_text="Only for models LiteLLM does not price; empty uses LiteLLM's price map.",
+    )
+    output_cost_per_million_tokens = models.DecimalField(
+        "output price (USD per million tokens)",
+        max_digits=10,
+        decimal_places=4,
+        null=True,
+        blank=True,
+    )
+    daily_budget_usd = models.DecimalField(
+        "daily budget (USD)",
+        max_digits=10,
+        decimal_places=2,
+        null=True,
+        blank=True,
+        help_text="Stop using this provider for the rest of the UTC day once spent. Empty: none.",
+    )
     extra_params = models.JSONField(
         default=dict,
         blank=True,
@@ -78,3 +118,71 @@ class ProviderConfig(models.Model):
             errors["extra_params"] = exc.messages
         if errors:
             raise ValidationError(errors)
+
+
+class ProviderFallback(models.Model):
+    """One step of a provider's ordered fallback chain."""
+
+    provider = models.ForeignKey(
+        ProviderConfig, on_delete=models.CASCADE, related_name="fallback_links"
+    )
+    fallback = models.ForeignKey(ProviderConfig, on_delete=models.CASCADE, related_name="+")
+    position = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["provider", "fallback"], name="unique_fallback_per_provider"
+            ),
+            models.CheckConstraint(
+                condition=~Q(provider=models.F("fallback")), name="fallback_is_another_provider"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.provider} → {self.fallback}"
+
+
+class Experiment(models.Model):
+    """An A/B test: each learner is assigned one arm (a provider) for good."""
+
+    name = models.CharField(max_length=100, unique=True)
+    description = models.TextField(blank=True)
+    is_active = models.BooleanField("active", default=False)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-is_active", "name"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["is_active"],
+                condition=Q(is_active=True),
+                name="at_most_one_active_experiment",
+                violation_error_message="Only one experiment can be active at a time.",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ExperimentArm(models.Model):
+    experiment = models.ForeignKey(Experiment, on_delete=models.CASCADE, related_name="arms")
+    provider = models.ForeignKey(ProviderConfig, on_delete=models.PROTECT, related_name="arms")
+    weight = models.PositiveIntegerField(
+        default=1, validators=[MinValueValidator(1)], help_text="Relative share of learners."
+    )
+
+    class Meta:
+        ordering = ["experiment", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["experiment", "provider"], name="unique_provider_per_experiment"
+            ),
+            models.CheckConstraint(condition=Q(weight__gte=1), name="arm_weight_positive"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.experiment}: {self.provider} (weight {self.weight})"
