@@ -20,7 +20,7 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.http import Http404
 
-from lessons_app import prompts, services
+from lessons_app import guard, observability, prompts, services
 from lessons_app.content import AnchorNotFound, TranscriptError, previous_stage, stage_content
 from lessons_app.frames import (
     STOPPED,
@@ -32,6 +32,7 @@ from lessons_app.frames import (
     ServerFrame,
 )
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
+from lessons_app.observability import TurnRecord
 from llm_app.demo_provider import DEMO_PROVIDER_PREFIX
 from llm_app.events import ErrorCode, EventType, error_event
 from llm_app.providers import ResolvedProvider, aresolve_provider
@@ -153,6 +154,7 @@ def save_reply_row(conversation: Conversation, stage: Stage, provider: ResolvedP
         status=Message.Status.STREAMING,
         provider_name=provider.label[:100],
         model=provider.model[:200],
+        experiment_arm_id=provider.experiment_arm_id,
     )
 
 
@@ -174,6 +176,12 @@ def finish_reply_row(
     if usage:
         message.input_tokens = usage.get("input_tokens")
         message.output_tokens = usage.get("output_tokens")
+        message.cache_read_tokens = usage.get("cache_read_tokens")
+        message.cache_write_tokens = usage.get("cache_write_tokens")
+        message.attempts = usage.get("attempts")
+        # The provider that finally answered, which a fallback may have changed.
+        message.provider_name = (usage.get("provider") or message.provider_name)[:100]
+        message.model = (usage.get("model") or message.model)[:200]
         cost = usage.get("cost_usd")
         message.cost_usd = Decimal(str(cost)) if cost is not None else None
     message.save()
@@ -355,7 +363,7 @@ class ChatSession:
 
     async def _run_turn(self, exclude: set[int]) -> None:
         stage = self.stage
-        provider = await aresolve_provider()
+        provider = await aresolve_provider(user=self.user)
         reply = await database_sync_to_async(save_reply_row)(self.conversation, stage, provider)
         await self.send(
             {
@@ -363,6 +371,25 @@ class ChatSession:
                 "message": serialize_message(reply, for_staff=self.for_staff),
             }
         )
+        refusal = await database_sync_to_async(guard.check_turn_allowed)(self.user, provider)
+        if refusal is not None:
+            await database_sync_to_async(finish_reply_row)(
+                reply,
+                content="",
+                status=Message.Status.ERROR,
+                error_code=refusal.code,
+                first_token_ms=None,
+                total_ms=0,
+            )
+            await self.send(
+                {
+                    "type": ServerFrame.ERROR.value,
+                    "code": refusal.code,
+                    "message": refusal.message,
+                    "retryable": False,
+                }
+            )
+            return
         started = time.monotonic()
         first_token_at: float | None = None
         parts: list[str] = []
@@ -416,16 +443,34 @@ class ChatSession:
             )
             await self._send_quietly(error_event(ErrorCode.INTERNAL))
         finally:
+            first_token_ms = round((first_token_at - started) * 1000) if first_token_at else None
             await database_sync_to_async(finish_reply_row)(
                 reply,
                 content="".join(parts),
                 status=outcome["status"],
                 error_code=outcome["error_code"],
                 usage=outcome["usage"],
-                first_token_ms=(
-                    round((first_token_at - started) * 1000) if first_token_at else None
-                ),
+                first_token_ms=first_token_ms,
                 total_ms=round((time.monotonic() - started) * 1000),
+            )
+            observability.record_turn(
+                TurnRecord(
+                    conversation_id=reply.conversation_id,
+                    message_id=reply.pk,
+                    user_id=self.user.pk,
+                    lesson_slug=self.lesson.slug,
+                    provider=reply.provider_name,
+                    model=reply.model,
+                    status=reply.status,
+                    error_code=reply.error_code,
+                    attempts=reply.attempts,
+                    input_tokens=reply.input_tokens,
+                    output_tokens=reply.output_tokens,
+                    cost_usd=float(reply.cost_usd) if reply.cost_usd is not None else None,
+                    time_to_first_token_ms=first_token_ms,
+                    total_time_ms=reply.total_time_ms,
+                    text=reply.content,
+                )
             )
 
     async def _send_quietly(self, frame: dict[str, Any]) -> None:

@@ -9,6 +9,7 @@ from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.core.serializers.json import DjangoJSONEncoder
 
+from lessons_app import observability
 from lessons_app.chat import ChatSession, find_visible_lesson
 from lessons_app.frames import FrameError, parse_client_frame
 
@@ -32,6 +33,7 @@ class LessonChatConsumer(AsyncWebsocketConsumer):
             return
         self.session = ChatSession(user, lesson, send=self.send_frame)
         await self.accept()
+        observability.socket_opened()
         await self.session.open()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
@@ -46,6 +48,7 @@ class LessonChatConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         if self.session is not None:
+            observability.socket_closed()
             await self.session.close()
 
     async def send_frame(self, frame: dict[str, Any]) -> None:

@@ -8,7 +8,7 @@ worker process.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from llm_app.demo_provider import DEMO_PROVIDER_PREFIX
@@ -30,6 +30,8 @@ class ResolvedProvider:
     temperature: float | None = None
     timeout_seconds: float | None = None
     extra_params: dict[str, Any] = field(default_factory=dict)
+    # Set when an A/B experiment chose this provider, so the turn can be attributed.
+    experiment_arm_id: int | None = None
 
     @property
     def label(self) -> str:
@@ -73,22 +75,29 @@ def _explicit(provider: ResolvedProvider | ProviderConfig | str) -> ResolvedProv
     return ResolvedProvider(model=provider)
 
 
-def resolve_provider(provider: ProviderLike = None) -> ResolvedProvider:
-    """Resolve the provider for a turn: explicit → admin default → environment.
+def resolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvider:
+    """Resolve the provider for a turn: explicit → experiment arm → admin default → environment.
 
     An explicit string is a provider name from the admin if one has that name,
-    otherwise a LiteLLM model string.
+    otherwise a LiteLLM model string. ``user`` places the learner in the active
+    experiment, if any.
     """
     if provider:
         return _explicit(provider)
+    if user is not None:
+        from llm_app.experiments import arm_for
+
+        arm = arm_for(user)
+        if arm is not None:
+            return replace(ResolvedProvider.from_config(arm.provider), experiment_arm_id=arm.pk)
     config = ProviderConfig.objects.filter(is_default=True, enabled=True).first()
     if config is not None:
         return ResolvedProvider.from_config(config)
     return _from_environment()
 
 
-async def aresolve_provider(provider: ProviderLike = None) -> ResolvedProvider:
+async def aresolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvider:
     """:func:`resolve_provider` for async callers such as the chat consumer."""
     from asgiref.sync import sync_to_async
 
-    return await sync_to_async(resolve_provider, thread_sensitive=True)(provider)
+    return await sync_to_async(resolve_provider, thread_sensitive=True)(provider, user)

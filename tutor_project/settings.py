@@ -163,6 +163,18 @@ FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 # --- Tutor chat -------------------------------------------------------------
 TUTOR_DEBUG_PROMPTS = env.bool("TUTOR_DEBUG_PROMPTS", default=DEBUG)
 TUTOR_MAX_MESSAGE_CHARS = env.int("TUTOR_MAX_MESSAGE_CHARS", default=4000)
+# Messages one learner may send per UTC day; 0 means no limit.
+TUTOR_DAILY_MESSAGE_LIMIT = env.int("TUTOR_DAILY_MESSAGE_LIMIT", default=0)
+# The per-turn JSON log line carries message text only when this is on.
+TUTOR_LOG_MESSAGE_TEXT = env.bool("TUTOR_LOG_MESSAGE_TEXT", default=False)
+
+# --- Observability ------------------------------------------------------------
+# /metrics is open to staff sessions, and to `Authorization: Bearer <METRICS_TOKEN>` if set.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+# Langfuse tracing through LiteLLM's callback; off unless both keys are set.
+LANGFUSE_PUBLIC_KEY = env.str("LANGFUSE_PUBLIC_KEY", default="")
+LANGFUSE_SECRET_KEY = env.str("LANGFUSE_SECRET_KEY", default="")
+LANGFUSE_HOST = env.str("LANGFUSE_HOST", default="https://cloud.langfuse.com")
 
 LOGGING = {
     "version": 1,
