@@ -109,3 +109,6 @@ class ProviderConfigAdmin(admin.ModelAdmin):
             result = services.check_provider(config)
             level = messages.SUCCESS if result.ok else messages.ERROR
             self.message_user(request, f"{config.name}: {result.summary()}", level)
+
+# Registered in their own modules to keep this file about providers.
+from llm_app import admin_experiments  # noqa: E402, F401

@@ -1,0 +1,1 @@
+"""Usage page in the admin (being written)."""

@@ -1,0 +1,1 @@
+"""Experiment admin (being written)."""
