@@ -86,8 +86,10 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(chromium_executable):
+    # Module scope, not session: Playwright's sync API keeps an event loop running in the
+    # main thread while it is open, and pytest-asyncio cannot run async tests beside it.
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:

@@ -1,23 +1,106 @@
-"""Learner pages. Placeholder: filled in by the learner-pages work."""
+"""Learner pages: the catalogue, sign-up and working through a lesson.
 
-from django.http import HttpResponse
+The views only translate HTTP to calls into :mod:`lessons_app.services` and
+:mod:`lessons_app.rendering`; moving between stages is POST-only and sends no
+stage number, so the server alone decides where the learner goes.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import login
+from django.contrib.auth.decorators import login_required
+from django.contrib.auth.forms import UserCreationForm
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.views.decorators.http import require_POST
+
+from lessons_app import services
+from lessons_app.models import Lesson, Message
+from lessons_app.rendering import render_previous_stage_body, render_stage_body
+
+# The tutor chat's WebSocket route; the consumer's routing must match it.
+CHAT_SOCKET_PATH = "/ws/lessons/{slug}/chat/"
+# The hidden field in the Next/Back forms naming the stage they were shown on.
+FROM_STAGE_FIELD = "from_stage"
 
 
-def catalogue(request):
-    return HttpResponse("Lessons")
+def chat_socket_path(lesson: Lesson) -> str:
+    """Where the page's chat panel connects for ``lesson``."""
+    return CHAT_SOCKET_PATH.format(slug=lesson.slug)
 
 
-def signup(request):
-    return HttpResponse("Sign up")
+def catalogue(request: HttpRequest) -> HttpResponse:
+    entries = services.catalogue_entries(request.user)
+    return render(request, "lessons/catalogue.html", {"entries": entries})
 
 
-def lesson_detail(request, slug):
-    return HttpResponse(slug)
+def signup(request: HttpRequest) -> HttpResponse:
+    if request.user.is_authenticated:
+        return redirect("lessons:catalogue")
+    form = UserCreationForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        user = form.save()
+        login(request, user)
+        next_url = request.POST.get("next", "")
+        if url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            return redirect(next_url)
+        return redirect("lessons:catalogue")
+    return render(
+        request, "registration/signup.html", {"form": form, "next": request.GET.get("next", "")}
+    )
 
 
-def next_stage(request, slug):
-    return HttpResponse(slug)
+@login_required
+def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    lesson = services.get_visible_lesson_or_404(request.user, slug)
+    progress = services.get_or_start_progress(request.user, lesson)
+    stages = services.ordered_stages(lesson)
+    context = {
+        "lesson": lesson,
+        "progress": progress,
+        "stages": stages,
+        "chat_socket_path": chat_socket_path(lesson),
+        "from_stage_field": FROM_STAGE_FIELD,
+        "roles": Message.Role,
+        "history": services.lesson_history(request.user, lesson),
+    }
+    if stages:
+        index = services.current_stage_index(progress, stages)
+        stage = stages[index]
+        context.update(
+            stage=stage,
+            stage_number=index + 1,
+            stage_count=len(stages),
+            is_first=index == 0,
+            is_last=index == len(stages) - 1,
+            body=render_stage_body(stage),
+            previous_body=render_previous_stage_body(stage),
+        )
+    return render(request, "lessons/lesson.html", context)
 
 
-def previous_stage(request, slug):
-    return HttpResponse(slug)
+def _from_stage_id(request: HttpRequest) -> int | None:
+    """The stage the form was shown on: only a guard against repeats, never a destination."""
+    try:
+        return int(request.POST[FROM_STAGE_FIELD])
+    except (KeyError, ValueError):
+        return None
+
+
+@login_required
+@require_POST
+def next_stage(request: HttpRequest, slug: str) -> HttpResponse:
+    lesson = services.get_visible_lesson_or_404(request.user, slug)
+    services.advance(request.user, lesson, from_stage_id=_from_stage_id(request))
+    return redirect(lesson.get_absolute_url())
+
+
+@login_required
+@require_POST
+def previous_stage(request: HttpRequest, slug: str) -> HttpResponse:
+    lesson = services.get_visible_lesson_or_404(request.user, slug)
+    services.go_back(request.user, lesson, from_stage_id=_from_stage_id(request))
+    return redirect(lesson.get_absolute_url())

@@ -87,8 +87,10 @@ DATABASES = {
 }
 DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Wait for a lock instead of failing when a consumer thread is writing.
+    # Wait for a lock instead of failing when a consumer thread is writing, and take
+    # the write lock up front so read-then-write transactions cannot deadlock.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
+    DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:

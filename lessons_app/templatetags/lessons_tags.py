@@ -1,0 +1,19 @@
+"""Template filters for the learner pages."""
+
+from django import template
+from django.utils.safestring import SafeString
+
+from lessons_app.rendering import PAGE_HEADING_OFFSET, render_markdown
+
+register = template.Library()
+
+
+@register.filter(name="markdown")
+def markdown_filter(text: str | None, images: str = "") -> SafeString:
+    """Render markdown safely under a page's <h2>.
+
+    ``|markdown:"images"`` also keeps images: for staff content only, never tutor replies.
+    """
+    return render_markdown(
+        text, allow_images=images == "images", heading_offset=PAGE_HEADING_OFFSET
+    )

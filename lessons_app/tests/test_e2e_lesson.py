@@ -1,0 +1,153 @@
+"""A learner works through the demo lesson in a real browser against a real server.
+
+Runs Daphne with DEBUG off (the ``running_app`` fixture in the root conftest)
+and drives headless Chromium through every stage, on a desktop and on a
+phone-sized screen. Screenshots of each stage go to ``test-artifacts/``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+import yaml
+
+from conftest import RUNNING_APP_LEARNER_PASSWORD, RUNNING_APP_LEARNER_USERNAME
+from lessons_app.management.commands.load_demo import DEMO_FIXTURE
+
+DEMO_SLUG = "learning-with-an-ai-tutor"
+# The one outside host a page may ask for: the lesson's own video, not an asset.
+EMBED_HOST = "www.youtube-nocookie.com"
+NAVIGATION_TIMEOUT_MS = 15_000
+
+VIEWPORTS = {
+    "desktop": {"width": 1280, "height": 800},
+    "phone": {"width": 375, "height": 812},
+}
+
+
+def demo_lesson() -> dict:
+    data = yaml.safe_load(Path(DEMO_FIXTURE).read_text(encoding="utf-8"))
+    [lesson] = [lesson for lesson in data["lessons"] if lesson["slug"] == DEMO_SLUG]
+    return lesson
+
+
+def submit(page, button_name: str) -> None:
+    """Press a form button and wait for the page it leads to."""
+    with page.expect_navigation(timeout=NAVIGATION_TIMEOUT_MS):
+        page.get_by_role("button", name=button_name, exact=True).click()
+
+
+def sign_in(page, viewport_name: str, artifacts_dir: Path) -> None:
+    """The desktop run logs in with the fixture's learner; the phone run signs up afresh."""
+    if viewport_name == "desktop":
+        page.goto("/accounts/login/")
+        page.get_by_label("Username").fill(RUNNING_APP_LEARNER_USERNAME)
+        page.get_by_label("Password").fill(RUNNING_APP_LEARNER_PASSWORD)
+        page.screenshot(path=str(artifacts_dir / f"login-{viewport_name}.png"))
+        submit(page, "Log in")
+    else:
+        page.goto("/signup/")
+        page.get_by_label("Username").fill("phone-learner")
+        page.get_by_label("Password", exact=True).fill(RUNNING_APP_LEARNER_PASSWORD)
+        page.get_by_label("Password confirmation").fill(RUNNING_APP_LEARNER_PASSWORD)
+        page.screenshot(path=str(artifacts_dir / f"signup-{viewport_name}.png"), full_page=True)
+        submit(page, "Sign up")
+    assert urlsplit(page.url).path == "/", page.url
+    assert page.get_by_role("button", name="Log out").is_visible()
+
+
+def fits_the_screen(page) -> bool:
+    return page.evaluate(
+        "document.documentElement.scrollWidth <= document.documentElement.clientWidth"
+    )
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("viewport_name", list(VIEWPORTS))
+def test_learner_goes_through_the_demo_lesson(browser, running_app, artifacts_dir, viewport_name):
+    lesson = demo_lesson()
+    titles = [stage["title"] for stage in lesson["stages"]]
+    loopback = urlsplit(running_app).netloc
+    outside_requests: list[str] = []
+
+    def keep_it_local(route) -> None:
+        """Serve our own origin; record and refuse everything else (no CDNs, no network)."""
+        url = route.request.url
+        host = urlsplit(url).netloc
+        if host == loopback or url.startswith(("data:", "blob:", "about:")):
+            route.continue_()
+            return
+        if host != EMBED_HOST:
+            outside_requests.append(url)
+        route.abort()
+
+    context = browser.new_context(viewport=VIEWPORTS[viewport_name], base_url=running_app)
+    context.set_default_timeout(NAVIGATION_TIMEOUT_MS)
+    context.route("**/*", keep_it_local)
+    page = context.new_page()
+    try:
+        sign_in(page, viewport_name, artifacts_dir)
+
+        # The catalogue lists the demo lesson.
+        page.goto("/")
+        assert page.get_by_role("heading", name="Lessons", level=1).is_visible()
+        card_link = page.get_by_role("link", name=lesson["title"], exact=True)
+        assert card_link.is_visible()
+        assert fits_the_screen(page)
+        page.screenshot(path=str(artifacts_dir / f"catalogue-{viewport_name}.png"), full_page=True)
+        with page.expect_navigation():
+            card_link.click()
+        assert urlsplit(page.url).path == f"/lessons/{DEMO_SLUG}/"
+        assert fits_the_screen(page)
+
+        # The stylesheet came from our own server (whitenoise), not a CDN.
+        radius = page.evaluate("getComputedStyle(document.querySelector('.stage')).borderRadius")
+        assert radius == "10px"
+
+        for number, title in enumerate(titles, start=1):
+            stage_title = page.locator("#stage-title")
+            assert stage_title.inner_text() == title
+            assert page.get_by_text(f"Stage {number} of {len(titles)}").is_visible()
+            chat_panel = page.locator("#chat-panel")
+            assert chat_panel.is_visible()
+            assert chat_panel.get_attribute("data-ws-url") == f"/ws/lessons/{DEMO_SLUG}/chat/"
+            # Beside the stage on a wide screen, below it on a phone.
+            stage_box = page.locator("article.stage").bounding_box()
+            panel_box = chat_panel.bounding_box()
+            if viewport_name == "phone":
+                assert panel_box["y"] >= stage_box["y"] + stage_box["height"]
+            else:
+                assert panel_box["x"] >= stage_box["x"] + stage_box["width"]
+            assert fits_the_screen(page), f"stage {number} scrolls sideways"
+            page.screenshot(
+                path=str(artifacts_dir / f"lesson-stage-{number}-{viewport_name}.png"),
+                full_page=True,
+            )
+            assert not page.locator("#completion-banner").is_visible()
+            submit(page, "Finish lesson" if number == len(titles) else "Next")
+
+        banner = page.locator("#completion-banner")
+        assert banner.is_visible()
+        assert "Lesson complete" in banner.inner_text()
+        assert page.locator("#stage-title").inner_text() == titles[-1]
+        assert page.get_by_role("button", name="Finish lesson").count() == 0
+        markers = page.locator(".chat-marker").all_inner_texts()
+        assert markers[0] == f"Started reading: {titles[0]}"
+        assert markers[-1] == f"Completed the lesson: {lesson['title']}"
+        page.screenshot(
+            path=str(artifacts_dir / f"lesson-complete-{viewport_name}.png"), full_page=True
+        )
+
+        page.goto("/")
+        assert page.get_by_text("Completed", exact=True).is_visible()
+
+        submit(page, "Log out")
+        assert urlsplit(page.url).path == "/accounts/login/"
+        page.goto(f"/lessons/{DEMO_SLUG}/")
+        assert urlsplit(page.url).path == "/accounts/login/"
+    finally:
+        context.close()
+
+    assert outside_requests == [], f"pages asked for outside assets: {outside_requests}"

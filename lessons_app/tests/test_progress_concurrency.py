@@ -1,0 +1,108 @@
+"""Concurrent first visits and moves on PostgreSQL, where requests really run in parallel."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import pytest
+from django.db import connection
+
+from lessons_app import services
+from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
+
+ROUNDS = 20
+THREADS = 2
+
+
+def run_together(target: Callable[[], object], threads: int = THREADS) -> list[BaseException]:
+    """Run ``target`` in ``threads`` threads released at the same instant; return their errors."""
+    barrier = threading.Barrier(threads)
+    errors: list[BaseException] = []
+
+    def worker() -> None:
+        try:
+            barrier.wait(timeout=10)
+            target()
+        except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    workers = [threading.Thread(target=worker) for _ in range(threads)]
+    for thread in workers:
+        thread.start()
+    for thread in workers:
+        thread.join(timeout=30)
+    assert not any(thread.is_alive() for thread in workers), "a worker hung"
+    return errors
+
+
+@pytest.fixture
+def lesson() -> Lesson:
+    lesson = Lesson.objects.create(title="Race", slug="race", is_published=True)
+    for position, (kind, title) in enumerate(
+        [(Stage.Kind.ARTICLE, "One"), (Stage.Kind.VIDEO, "Two"), (Stage.Kind.CHAT, "Three")]
+    ):
+        Stage.objects.create(lesson=lesson, position=position, kind=kind, title=title)
+    return lesson
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_first_visits_create_one_progress_row(postgres_db, lesson, django_user_model):
+    for round_number in range(ROUNDS):
+        user = django_user_model.objects.create_user(username=f"racer{round_number}")
+        errors = run_together(lambda user=user: services.get_or_start_progress(user, lesson))
+        assert errors == [], f"round {round_number}: {errors!r}"
+        assert LessonProgress.objects.filter(user=user, lesson=lesson).count() == 1
+        assert Conversation.objects.filter(user=user, lesson=lesson).count() <= 1
+        started = Message.objects.filter(conversation__user=user, role=Message.Role.SYSTEM)
+        assert list(started.values_list("content", flat=True)) == ["Started reading: One"]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_advances_never_skip_or_lose_a_stage(postgres_db, lesson, django_user_model):
+    for round_number in range(ROUNDS // 2):
+        user = django_user_model.objects.create_user(username=f"clicker{round_number}")
+        services.get_or_start_progress(user, lesson)
+        errors = run_together(lambda user=user: services.advance(user, lesson))
+        assert errors == [], f"round {round_number}: {errors!r}"
+        progress = LessonProgress.objects.get(user=user, lesson=lesson)
+        # Two unguarded advances from the first stage: two moves, one after the other.
+        assert progress.current_stage.title == "Three"
+        texts = list(
+            Message.objects.filter(conversation__user=user)
+            .order_by("created_at", "id")
+            .values_list("content", flat=True)
+        )
+        assert texts == [
+            "Started reading: One",
+            "Finished reading: One",
+            "Started watching: Two",
+            "Finished watching: Two",
+            "Started chatting: Three",
+        ]
+
+
+@pytest.mark.postgres
+@pytest.mark.django_db(transaction=True)
+def test_concurrent_guarded_advances_move_once(postgres_db, lesson, django_user_model):
+    first = services.ordered_stages(lesson)[0]
+    for round_number in range(ROUNDS // 2):
+        user = django_user_model.objects.create_user(username=f"double{round_number}")
+        services.get_or_start_progress(user, lesson)
+        errors = run_together(
+            lambda user=user: services.advance(user, lesson, from_stage_id=first.pk)
+        )
+        assert errors == [], f"round {round_number}: {errors!r}"
+        progress = LessonProgress.objects.get(user=user, lesson=lesson)
+        assert progress.current_stage.title == "Two"
+        texts = list(
+            Message.objects.filter(conversation__user=user)
+            .order_by("created_at", "id")
+            .values_list("content", flat=True)
+        )
+        # One move, recorded once: the second click saw it had already happened.
+        assert texts == ["Started reading: One", "Finished reading: One", "Started watching: Two"]
