@@ -41,17 +41,29 @@ def _text(content: Any) -> str:
     return ""
 
 
-def _first_sentence(block: str) -> str:
-    """A sentence from the lesson content that is worth quoting back."""
+def _sentences(block: str) -> list[str]:
+    """The sentences of the lesson content that are long enough to quote back."""
     prose = " ".join(
         line.strip("#*>- ").strip()
         for line in block.splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     )
-    for sentence in re.split(r"(?<=[.!?])\s+", prose):
-        if len(sentence.split()) >= 6:
-            return sentence if len(sentence) <= 160 else sentence[:157] + "..."
-    return ""
+    return [
+        sentence if len(sentence) <= 160 else sentence[:157] + "..."
+        for sentence in re.split(r"(?<=[.!?])\s+", prose)
+        if len(sentence.split()) >= 6
+    ]
+
+
+def _words(text: str) -> set[str]:
+    return {word for word in re.findall(r"[a-z]{4,}", text.lower())}
+
+
+def _most_relevant(sentences: list[str], question: str) -> str:
+    """The sentence sharing the most words with the learner's question, if any do."""
+    asked = _words(question)
+    best = max(sentences, key=lambda sentence: len(asked & _words(sentence)), default="")
+    return best if asked & _words(best) else ""
 
 
 def _offers_transition(tools: list[dict] | None) -> bool:
@@ -73,12 +85,19 @@ def compose_reply(messages: list[dict], tools: list[dict] | None) -> tuple[str, 
 
     if offers_transition and _READY.search(last_user):
         return "Great work! You're ready for the next stage. 🎉", True
+    sentences = _sentences(content.group(2)) if content else []
     if not last_user.strip() or last_user.strip() == BEGIN_CONVERSATION:
         opening = f"Hello! I'm the demo tutor for **{topic}**."
-        quote = _first_sentence(content.group(2)) if content else ""
-        if quote:
-            opening += f' The material begins: "{quote}"'
+        if sentences:
+            opening += f' The material begins: "{sentences[0]}"'
         return opening + " What stood out to you, or what felt unclear?", False
+    relevant = _most_relevant(sentences, last_user)
+    if last_user.rstrip().endswith("?") and relevant:
+        return (
+            f'Good question. This line from the material may help: "{relevant}" '
+            "How would you answer your question in your own words now?",
+            False,
+        )
     quoted = " ".join(last_user.split())
     if len(quoted) > 80:
         quoted = quoted[:77] + "..."

@@ -58,3 +58,12 @@ async def test_no_transition_without_the_tool():
     events = await reply([{"role": "user", "content": "I'm ready to move on"}])
     assert not any(e["type"] == "tool_use" for e in events)
     assert "I'm ready to move on" in "".join(e["content"] for e in events if e["type"] == "text")
+
+
+async def test_a_question_is_answered_with_the_most_relevant_line_of_the_material():
+    events = await reply(
+        [{"role": "user", "content": "Where does the sugar come from?"}], tools=[TRANSITION_TOOL]
+    )
+    text = "".join(e["content"] for e in events if e["type"] == "text")
+    assert text.startswith("Good question.")
+    assert "Plants turn carbon dioxide and water into sugar using sunlight energy." in text
