@@ -309,7 +309,7 @@ class FakeProviderServer:
             shutdown_timeout=SHUTDOWN_GRACE_SECONDS,
         )
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, shutdown_timeout=SHUTDOWN_GRACE_SECONDS)
+        site = web.TCPSite(runner, self.host, self.port)
         await site.start()
         self._runner = runner
         sockets = getattr(site._server, "sockets", None) or []
