@@ -202,3 +202,20 @@ async def test_conversation_opening_with_the_tutor_is_refused(
     assert types(events) == ["error"]
     assert events[0]["code"] == ErrorCode.BAD_REQUEST
     assert server.last_request.status == 400
+
+
+@pytest.mark.parametrize("status", [400, 401, 429, 500])
+async def test_the_key_never_reaches_events_or_logs(
+    server: FakeProviderServer, status: int, caplog: pytest.LogCaptureFixture
+) -> None:
+    server.enqueue(Reply.text("fine"))
+    server.enqueue(Reply.error(status, message=f"rejected key {API_KEY}"))
+
+    with caplog.at_level("DEBUG"):
+        events = await run(server) + await run(server)
+
+    assert server.requests[0].api_key == API_KEY  # it was sent...
+    assert types(events)[-1] == "error"
+    assert API_KEY not in json.dumps(events)  # ...but never shown
+    assert API_KEY not in caplog.text  # ...nor logged, even when the provider echoes it
+    assert "LLM call failed" in caplog.text
