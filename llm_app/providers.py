@@ -98,6 +98,7 @@ def resolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvid
 
 async def aresolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvider:
     """:func:`resolve_provider` for async callers such as the chat consumer."""
-    from asgiref.sync import sync_to_async
+    # Channels' wrapper closes the thread's database connection afterwards, as a request would.
+    from channels.db import database_sync_to_async
 
-    return await sync_to_async(resolve_provider, thread_sensitive=True)(provider, user)
+    return await database_sync_to_async(resolve_provider)(provider, user)
