@@ -33,6 +33,7 @@ from lessons_app.frames import (
 )
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 from lessons_app.observability import TurnRecord
+from lessons_app.ratings import ratings_for
 from llm_app.demo_provider import DEMO_PROVIDER_PREFIX
 from llm_app.events import ErrorCode, EventType, error_event
 from llm_app.providers import ResolvedProvider, aresolve_provider
@@ -49,7 +50,9 @@ def _is_demo(model: str) -> bool:
     return model.startswith(DEMO_PROVIDER_PREFIX + "/")
 
 
-def serialize_message(message: Message, *, for_staff: bool) -> dict[str, Any]:
+def serialize_message(
+    message: Message, *, for_staff: bool, rating: tuple[int, str] | None = None
+) -> dict[str, Any]:
     """A stored message as the browser sees it; provider details only for staff."""
     data: dict[str, Any] = {
         "id": message.pk,
@@ -62,6 +65,7 @@ def serialize_message(message: Message, *, for_staff: bool) -> dict[str, Any]:
     }
     if message.role == Message.Role.ASSISTANT:
         data["is_demo"] = _is_demo(message.model)
+        data["rating"] = {"value": rating[0], "comment": rating[1]} if rating else None
         if for_staff:
             data.update(
                 provider=message.provider_name,
@@ -124,8 +128,9 @@ def current_stage(user, lesson: Lesson) -> tuple[LessonProgress, list[Stage], St
 
 
 def load_history(conversation: Conversation, *, for_staff: bool) -> list[dict[str, Any]]:
+    rated = ratings_for(conversation)
     return [
-        serialize_message(message, for_staff=for_staff)
+        serialize_message(message, for_staff=for_staff, rating=rated.get(message.pk))
         for message in conversation.messages.order_by("created_at", "id")
     ]
 

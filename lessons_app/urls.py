@@ -10,4 +10,9 @@ urlpatterns = [
     path("lessons/<slug:slug>/", views.lesson_detail, name="detail"),
     path("lessons/<slug:slug>/next/", views.next_stage, name="next"),
     path("lessons/<slug:slug>/back/", views.previous_stage, name="back"),
+    path(
+        "lessons/<slug:slug>/messages/<int:message_id>/rating/",
+        views.rate_message,
+        name="rate_message",
+    ),
 ]

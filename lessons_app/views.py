@@ -7,15 +7,18 @@ stage number, so the server alone decides where the learner goes.
 
 from __future__ import annotations
 
+import json
+
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import ValidationError
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
-from lessons_app import services
+from lessons_app import ratings, services
 from lessons_app.models import Lesson, Message
 from lessons_app.rendering import render_previous_stage_body, render_stage_body
 
@@ -104,3 +107,35 @@ def previous_stage(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = services.get_visible_lesson_or_404(request.user, slug)
     services.go_back(request.user, lesson, from_stage_id=_from_stage_id(request))
     return redirect(lesson.get_absolute_url())
+
+
+@login_required
+@require_http_methods(["POST", "DELETE"])
+def rate_message(request: HttpRequest, slug: str, message_id: int) -> JsonResponse:
+    """Thumbs up or down (with an optional comment) on one of the learner's tutor replies.
+
+    POST ``{"value": 1 | -1, "comment": "..."}`` sets the rating; DELETE removes it.
+    """
+    lesson = services.get_visible_lesson_or_404(request.user, slug)
+    if not Message.objects.filter(pk=message_id, conversation__lesson=lesson).exists():
+        raise Http404("No such message.")
+    try:
+        if request.method == "DELETE":
+            ratings.clear_rating(request.user, message_id)
+            return JsonResponse({"value": None, "comment": ""})
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            data = None
+        if not isinstance(data, dict):
+            return JsonResponse(
+                {"error": 'Send JSON such as {"value": 1, "comment": ""}.'}, status=400
+            )
+        rating = ratings.rate_message(
+            request.user, message_id, data.get("value"), data.get("comment", "")
+        )
+    except (Message.DoesNotExist, ratings.RatingNotAllowed):
+        raise Http404("No such message.") from None
+    except ValidationError as exc:
+        return JsonResponse({"error": " ".join(exc.messages)}, status=400)
+    return JsonResponse({"value": rating.value, "comment": rating.comment})

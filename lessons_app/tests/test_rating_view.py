@@ -1,0 +1,75 @@
+"""The rating endpoint the chat's thumbs buttons call."""
+
+import json
+
+import pytest
+from django.urls import reverse
+
+from lessons_app import chat, services
+from lessons_app.models import Message, MessageRating
+from lessons_app.tests.chat_helpers import make_lesson, make_user
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def reply():
+    lesson = make_lesson()
+    user = make_user()
+    conversation = services.get_conversation(user, lesson)
+    return Message.objects.create(
+        conversation=conversation, role=Message.Role.ASSISTANT, content="Chlorophyll."
+    )
+
+
+def url(message: Message) -> str:
+    return reverse(
+        "lessons:rate_message",
+        kwargs={"slug": message.conversation.lesson.slug, "message_id": message.pk},
+    )
+
+
+def post(client, message, body) -> object:
+    return client.post(url(message), data=json.dumps(body), content_type="application/json")
+
+
+def test_learner_rates_and_rerates_their_reply(client, reply):
+    client.force_login(reply.conversation.user)
+    response = post(client, reply, {"value": 1, "comment": "  clear  "})
+    assert response.status_code == 200
+    assert response.json() == {"value": 1, "comment": "clear"}
+    post(client, reply, {"value": -1})
+    rating = MessageRating.objects.get()
+    assert (rating.value, rating.comment) == (-1, "")
+
+    history = chat.load_history(reply.conversation, for_staff=False)
+    assert history[-1]["rating"] == {"value": -1, "comment": ""}
+
+    assert client.delete(url(reply)).json() == {"value": None, "comment": ""}
+    assert not MessageRating.objects.exists()
+
+
+@pytest.mark.parametrize("body", [{"value": 5}, {"value": "up"}, {}, ["value", 1]])
+def test_bad_values_are_a_clear_400(client, reply, body):
+    client.force_login(reply.conversation.user)
+    response = post(client, reply, body)
+    assert response.status_code == 400
+    assert response.json()["error"]
+    assert not MessageRating.objects.exists()
+
+
+def test_someone_elses_reply_is_not_found(client, reply):
+    client.force_login(make_user("intruder"))
+    assert post(client, reply, {"value": 1}).status_code == 404
+    assert not MessageRating.objects.exists()
+
+
+def test_anonymous_is_sent_to_log_in(client, reply):
+    response = post(client, reply, {"value": 1})
+    assert response.status_code == 302
+    assert "/accounts/login/" in response["Location"]
+
+
+def test_get_is_not_allowed(client, reply):
+    client.force_login(reply.conversation.user)
+    assert client.get(url(reply)).status_code == 405
