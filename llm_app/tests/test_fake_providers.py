@@ -178,7 +178,7 @@ async def test_text_streams_in_chunks_and_reassembles(fake: Fake) -> None:
     assert outcome.finish_reason == "stop"
     assert outcome.usage.prompt_tokens == reply.input_tokens
     assert outcome.usage.completion_tokens == reply.completion_tokens()
-    call = fake.server.last_request
+    call = await asyncio.to_thread(fake.server.wait_until_finished, 3.0)
     assert call.completed and not call.disconnected and call.chunks_sent == 4
 
 
@@ -243,7 +243,9 @@ async def test_empty_stream_ends_quietly_with_no_content(fake: Fake) -> None:
     assert outcome.text == ""
     assert outcome.tool_calls == {}
     assert outcome.finish_reason == "stop"
-    assert fake.server.last_request.completed
+    # The client may finish reading before the server thread marks the request done.
+    call = await asyncio.to_thread(fake.server.wait_until_finished, 3.0)
+    assert call.completed
 
 
 async def test_truncated_reply_reports_length(fake: Fake) -> None:
@@ -534,7 +536,7 @@ def test_valid_raw_request_streams(fake: Fake) -> None:
 
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/event-stream")
-    assert fake.server.last_request.completed
+    assert fake.server.wait_until_finished(3.0).completed
 
 
 def test_tools_null_is_rejected(fake: Fake) -> None:
