@@ -93,11 +93,18 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
 
 REDIS_URL = env.str("REDIS_URL", default="")
+# channels-redis waits for messages with a blocking BZPOPMIN of up to 5 seconds;
+# redis-py 8 gives every socket read a 5-second timeout by default, so an idle
+# socket's receive raised TimeoutError and tore the WebSocket down every ~5 s
+# (django/channels_redis#422). Reads may take longer than the blocking pop.
+REDIS_SOCKET_TIMEOUT_SECONDS = 15
 if REDIS_URL:
     CHANNEL_LAYERS = {
         "default": {
             "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "CONFIG": {
+                "hosts": [{"address": REDIS_URL, "socket_timeout": REDIS_SOCKET_TIMEOUT_SECONDS}]
+            },
         }
     }
 else:
