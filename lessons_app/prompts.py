@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -121,23 +120,36 @@ ready to move on to the next stage: as soon as they say they want to move on, or
 up in a sentence or two. Don't mention the tool to the learner."""
 
 
-@dataclass(frozen=True)
-class SystemPrompt:
-    """A system prompt split into short instructions and the long lesson content.
+class SystemPrompt(str):
+    """The system prompt as one string that also keeps its two parts.
 
-    The content block is large and identical for every turn of a stage, so it
-    comes last and separately: a provider-specific caller can mark it for prompt
-    caching (Anthropic's ``cache_control``) without re-parsing the prompt.
+    ``instructions`` are short; ``content`` is the long lesson text, identical
+    for every turn of a stage, so it comes last and separately: the LLM seam
+    marks it for Anthropic's prompt cache (``cache_control``) without
+    re-parsing the prompt, and sends every other provider the joined string.
+    Being a ``str``, it goes wherever a prompt string went before (the debug
+    frame, logs, tests comparing with :func:`build_system_prompt`).
     """
 
     instructions: str
-    content: str = ""
+    content: str
+
+    def __new__(cls, instructions: str, content: str = "") -> SystemPrompt:
+        prompt = super().__new__(cls, f"{instructions}\n\n{content}" if content else instructions)
+        prompt.instructions = instructions
+        prompt.content = content
+        return prompt
+
+    def __getnewargs__(self) -> tuple[str, str]:
+        # Copies and pickles rebuild both parts, not a prompt whose instructions are the whole.
+        return (self.instructions, self.content)
+
+    def __repr__(self) -> str:
+        return f"SystemPrompt(instructions={self.instructions!r}, content={self.content!r})"
 
     def joined(self) -> str:
-        """The prompt as one string, for providers and seams that take a single system text."""
-        if not self.content:
-            return self.instructions
-        return f"{self.instructions}\n\n{self.content}"
+        """The prompt as a plain string."""
+        return str(self)
 
 
 def _tagged(tag: str, text: str) -> str:
@@ -265,12 +277,13 @@ async def send_message(
     # to import; tests patch ``llm_app.llm.stream_chat`` and this picks it up.
     from llm_app import llm
 
-    system = build_system_prompt(current_stage, current_content, previous_content)
+    # The split prompt, so the seam can mark the lesson content for prompt caching.
+    system = build_system_prompt_parts(current_stage, current_content, previous_content)
     model_messages = build_model_messages(messages)
     tools = [TRANSITION_TOOL] if current_stage.kind == current_stage.Kind.CHAT else None
 
     if on_prompt is not None:
-        on_prompt(system, [dict(message) for message in model_messages])
+        on_prompt(system.joined(), [dict(message) for message in model_messages])
 
     # aclosing: when the learner stops the reply and the consumer closes this
     # generator, the provider stream is closed at once instead of at GC time.

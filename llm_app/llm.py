@@ -3,6 +3,20 @@
 Everything that talks to a model goes through :func:`stream_chat`, which turns
 LiteLLM's OpenAI-shaped stream into a handful of small events (see
 ``llm_app.events``) and turns every failure into one safe ``error`` event.
+
+Resilience lives here too, as one small loop over the provider's chain
+(itself, then its fallbacks), each tried up to ``max_retries + 1`` times.
+A failure before the first token is invisible to the learner, so the turn
+retries or moves on; after the first token it ends with one ``error``, so a
+reply is never spliced from two models. LiteLLM's ``Router`` gets the
+mid-stream rule right too (with ``enable_mid_stream_fallback_continuation``
+off, its default), but it cannot bound the wait for the first token and then
+fall back, which is the case that matters most for a streaming tutor, and it
+calls ``litellm.acompletion`` behind this seam's back. So the loop is ours,
+and everything it decides with is LiteLLM's: the exception classes
+(unwrapping ``MidStreamFallbackError``), ``litellm._should_retry`` for status
+codes, the ``Retry-After`` parsing, the usage chunk and ``cost_per_token``.
+docs/providers.md has the full comparison.
 """
 
 from __future__ import annotations
@@ -11,8 +25,11 @@ import asyncio
 import logging
 import os
 import time
-from collections.abc import AsyncIterator
-from typing import Any
+import uuid
+from collections.abc import AsyncIterator, Mapping
+from contextlib import aclosing
+from dataclasses import dataclass, field
+from typing import Any, Protocol, runtime_checkable
 
 import litellm
 from litellm import acompletion
@@ -28,7 +45,23 @@ logger = logging.getLogger(__name__)
 DEFAULT_PROVIDER = os.environ.get("LLM_PROVIDER", "anthropic/claude-sonnet-4-20250514")
 
 # Keyword arguments the seam owns; ``extra_params`` from the admin cannot override them.
-_RESERVED_PARAMS = frozenset({"model", "messages", "stream", "tools", "api_key", "api_base"})
+_RESERVED_PARAMS = frozenset(
+    {"model", "messages", "stream", "tools", "api_key", "api_base", "litellm_trace_id"}
+)
+
+# LiteLLM provider prefixes whose system blocks get Anthropic's ``cache_control``.
+# Bedrock and Vertex AI also serve Claude and LiteLLM translates the marker for
+# them, but nothing here tests those routes, so they get the plain prompt.
+PROMPT_CACHING_PROVIDERS = frozenset({"anthropic"})
+CACHE_CONTROL = {"type": "ephemeral"}
+
+# Longest pause between two calls of one provider, whatever the backoff or the
+# provider's Retry-After says; a provider asking for a longer pause is left for
+# the next one in the chain at once.
+MAX_RETRY_PAUSE_SECONDS = 10.0
+# Failures that may pass if the same provider is asked again.
+_RETRYABLE_CODES = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT})
+TOKENS_PER_MILLION = 1_000_000
 
 register_demo_provider()
 
@@ -42,6 +75,52 @@ class LLMError(Exception):
         self.message = message
 
 
+@runtime_checkable
+class SplitSystemPrompt(Protocol):
+    """A system prompt in two parts: short instructions, then long, stable lesson content.
+
+    ``lessons_app.prompts.SystemPrompt`` is one; any object with these two
+    string attributes will do, so this module needs nothing from lessons_app.
+    The content is what Anthropic's prompt cache is asked to keep.
+    """
+
+    instructions: str
+    content: str
+
+
+def join_system_prompt(system: str | SplitSystemPrompt) -> str:
+    """The prompt as one string: instructions, a blank line, content (if any)."""
+    if not isinstance(system, SplitSystemPrompt):
+        return str(system)
+    if not system.content:
+        return system.instructions
+    return f"{system.instructions}\n\n{system.content}"
+
+
+def supports_prompt_caching(model: str) -> bool:
+    return model.partition("/")[0] in PROMPT_CACHING_PROVIDERS
+
+
+def system_message(system: str | SplitSystemPrompt, model: str) -> dict[str, Any]:
+    """The system message for ``model``, with the lesson content marked for caching on Anthropic.
+
+    Anthropic caches the request's prefix up to the marked block (tools, then
+    the whole system prompt), so every turn of a stage after the first reads
+    it from the cache. Other providers get the same text as one plain string:
+    a content list with ``cache_control`` means something else to LiteLLM's
+    Gemini route (explicit context caching) and nothing to most others.
+    """
+    if not isinstance(system, SplitSystemPrompt) or not system.content:
+        return {"role": "system", "content": join_system_prompt(system)}
+    if not supports_prompt_caching(model):
+        return {"role": "system", "content": join_system_prompt(system)}
+    parts: list[dict[str, Any]] = []
+    if system.instructions:
+        parts.append({"type": "text", "text": system.instructions})
+    parts.append({"type": "text", "text": system.content, "cache_control": dict(CACHE_CONTROL)})
+    return {"role": "system", "content": parts}
+
+
 def _as_resolved(provider: ResolvedProvider | str | None) -> ResolvedProvider:
     if isinstance(provider, ResolvedProvider):
         return provider
@@ -50,7 +129,7 @@ def _as_resolved(provider: ResolvedProvider | str | None) -> ResolvedProvider:
 
 def build_completion_kwargs(
     messages: list[dict],
-    system: str,
+    system: str | SplitSystemPrompt,
     tools: list[dict] | None,
     provider: ResolvedProvider,
     max_tokens: int,
@@ -61,7 +140,7 @@ def build_completion_kwargs(
     stage markers for people and are dropped. ``tools`` is sent only when
     there are some: several providers reject ``null`` or an empty list.
     """
-    llm_messages = [{"role": "system", "content": system}] + [
+    llm_messages = [system_message(system, provider.model)] + [
         message for message in messages if message.get("role") != "system"
     ]
     if provider.max_tokens:
@@ -76,7 +155,7 @@ def build_completion_kwargs(
         max_tokens=max_tokens,
         stream=True,
         stream_options={"include_usage": True},
-        # Retries and fallbacks are decided above the seam, per turn.
+        # Retries and fallbacks are the seam's own loop; the SDKs must not add theirs.
         max_retries=0,
     )
     if tools:
@@ -92,17 +171,25 @@ def build_completion_kwargs(
     return kwargs
 
 
-def classify_error(exc: BaseException) -> ErrorCode:
-    """Map a LiteLLM (or transport) exception to one of our error codes.
+def _unwrapped(exc: BaseException) -> BaseException:
+    """The provider's own error inside LiteLLM's ``MidStreamFallbackError`` envelope.
 
-    LiteLLM wraps failures raised while iterating a stream in
-    ``MidStreamFallbackError`` (a ``ServiceUnavailableError``); the wrapped
-    exception says what really happened. Some providers' 401/403 arrive as
-    generic API errors, so the status code is checked before the class.
+    LiteLLM wraps failures raised while iterating a stream (including some
+    providers' HTTP errors, which arrive only when the stream is first read).
     """
     original = getattr(exc, "original_exception", None)
     if isinstance(exc, MidStreamFallbackError) and isinstance(original, BaseException):
-        exc = original
+        return original
+    return exc
+
+
+def classify_error(exc: BaseException) -> ErrorCode:
+    """Map a LiteLLM (or transport) exception to one of our error codes.
+
+    Some providers' 401/403 arrive as generic API errors, so the status code
+    is checked before the class.
+    """
+    exc = _unwrapped(exc)
     if getattr(exc, "status_code", None) in (401, 403):
         return ErrorCode.AUTH
     if isinstance(exc, litellm.AuthenticationError | litellm.PermissionDeniedError):
@@ -124,8 +211,6 @@ def classify_error(exc: BaseException) -> ErrorCode:
         return ErrorCode.UNAVAILABLE
     status = getattr(exc, "status_code", None)
     if isinstance(status, int):
-        if status in (401, 403):
-            return ErrorCode.AUTH
         if status == 429:
             return ErrorCode.RATE_LIMITED
         if status >= 500:
@@ -135,17 +220,79 @@ def classify_error(exc: BaseException) -> ErrorCode:
     return ErrorCode.INTERNAL
 
 
-def _log_failure(code: ErrorCode, exc: BaseException, provider: ResolvedProvider) -> None:
-    detail = str(exc)
-    if provider.api_key:
-        detail = detail.replace(provider.api_key, "[redacted]")
+def is_retryable(exc: BaseException, code: ErrorCode) -> bool:
+    """Whether asking the same provider again may help.
+
+    An HTTP status decides through LiteLLM's own rule (408, 409, 429 and 5xx,
+    as the OpenAI SDK does); a failure without one (a timeout of ours, a
+    dropped connection) by its code. Credentials never get better by retrying.
+    """
+    if code == ErrorCode.AUTH:
+        return False
+    status = getattr(_unwrapped(exc), "status_code", None)
+    if isinstance(status, int) and status >= 400:
+        return litellm._should_retry(status)
+    return code in _RETRYABLE_CODES
+
+
+def _retry_after_seconds(exc: BaseException) -> float | None:
+    """The provider's ``Retry-After``, parsed by LiteLLM, when it sent one."""
+    exc = _unwrapped(exc)
+    headers = getattr(exc, "litellm_response_headers", None)
+    if headers is None:
+        headers = getattr(getattr(exc, "response", None), "headers", None)
+    if not isinstance(headers, Mapping):
+        return None
+    try:
+        from litellm.utils import _get_retry_after_from_exception_header
+
+        seconds = _get_retry_after_from_exception_header(headers)
+    except Exception:  # noqa: BLE001 - a private helper: never let it break a turn
+        return None
+    return float(seconds) if isinstance(seconds, int | float) and seconds > 0 else None
+
+
+def retry_pause(provider: ResolvedProvider, retry: int, retry_after: float | None) -> float | None:
+    """Seconds to wait before retry number ``retry`` (0-based), or ``None`` to stop retrying.
+
+    Exponential backoff from ``provider.retry_backoff_seconds``, never shorter
+    than the provider's ``Retry-After``; a provider asking for more than
+    :data:`MAX_RETRY_PAUSE_SECONDS` is not retried, so the fallback answers.
+    """
+    pause = provider.retry_backoff_seconds * 2**retry
+    if retry_after is not None:
+        if retry_after > MAX_RETRY_PAUSE_SECONDS:
+            return None
+        pause = max(pause, retry_after)
+    return min(pause, MAX_RETRY_PAUSE_SECONDS)
+
+
+def _redacted(text: str, providers: tuple[ResolvedProvider, ...]) -> str:
+    for provider in providers:
+        if provider.api_key:
+            text = text.replace(provider.api_key, "[redacted]")
+    return text
+
+
+def _log_failure(
+    code: ErrorCode,
+    exc: BaseException,
+    provider: ResolvedProvider,
+    *,
+    attempt: int,
+    next_step: str,
+    chain: tuple[ResolvedProvider, ...],
+) -> None:
     logger.warning(
-        "LLM call failed: provider=%s model=%s code=%s exception=%s detail=%.500s",
+        "LLM call failed: provider=%s model=%s attempt=%d code=%s exception=%s next=%s "
+        "detail=%.500s",
         provider.label,
         provider.model,
+        attempt,
         code,
         type(exc).__name__,
-        detail,
+        next_step,
+        _redacted(str(exc), chain),
     )
 
 
@@ -154,26 +301,87 @@ def _text_of(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _usage_numbers(chunk: Any) -> tuple[int | None, int | None]:
-    usage = getattr(chunk, "usage", None)
-    if not isinstance(usage, litellm.Usage):
+def _int_or_none(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def cache_tokens(usage: litellm.Usage | None) -> tuple[int | None, int | None]:
+    """Prompt-cache reads and writes from LiteLLM's usage; ``None`` when not reported.
+
+    LiteLLM puts reads in ``prompt_tokens_details.cached_tokens`` for every
+    provider, and Anthropic's writes in ``cache_creation_input_tokens``.
+    Both are already counted in ``prompt_tokens``.
+    """
+    if usage is None:
         return None, None
-    return usage.prompt_tokens, usage.completion_tokens
+    details = getattr(usage, "prompt_tokens_details", None)
+    read = _int_or_none(getattr(details, "cached_tokens", None))
+    if read is None:
+        read = _int_or_none(getattr(usage, "cache_read_input_tokens", None))
+    write = _int_or_none(getattr(usage, "cache_creation_input_tokens", None))
+    if write is None:
+        write = _int_or_none(getattr(details, "cache_creation_tokens", None))
+    return read, write
 
 
-def _cost(model: str, input_tokens: int | None, output_tokens: int | None) -> float | None:
-    """The cost in USD from LiteLLM's bundled price map; ``None`` when the model is unpriced."""
-    if input_tokens is None or output_tokens is None:
+def custom_cost_per_token(provider: ResolvedProvider) -> dict[str, float] | None:
+    """The admin's prices in LiteLLM's ``CostPerToken`` shape, when both are set."""
+    per_input = provider.input_cost_per_million_tokens
+    per_output = provider.output_cost_per_million_tokens
+    if per_input is None or per_output is None:
         return None
+    return {
+        "input_cost_per_token": per_input / TOKENS_PER_MILLION,
+        "output_cost_per_token": per_output / TOKENS_PER_MILLION,
+    }
+
+
+def _priced_by_litellm(model: str) -> bool:
+    """Whether LiteLLM's bundled map really prices ``model``.
+
+    For a model missing from the map LiteLLM may still answer from the
+    provider's metadata, with prices of zero; that is "unknown", not "free".
+    """
     try:
         info = litellm.get_model_info(model)
     except Exception:  # noqa: BLE001 - LiteLLM raises plain Exception for unknown models
+        return False
+    return bool(info.get("input_cost_per_token") or info.get("output_cost_per_token"))
+
+
+def cost_usd(provider: ResolvedProvider, usage: litellm.Usage | None) -> float | None:
+    """The reply's cost in USD; ``None`` (never 0) when nothing prices the model.
+
+    Precedence: the provider's own prices from the admin (both must be set),
+    else LiteLLM's bundled price map. Map prices apply Anthropic's cache-read
+    and cache-write rates from the usage object; custom prices charge every
+    input token, cached or not, at the one input price.
+    """
+    if usage is None or usage.prompt_tokens is None or usage.completion_tokens is None:
         return None
-    if info.get("input_cost_per_token") is None:
+    custom = custom_cost_per_token(provider)
+    try:
+        if custom is not None:
+            # Token counts only: with an Anthropic usage object LiteLLM would
+            # add the cache tokens to prompt_tokens a second time.
+            prompt_cost, completion_cost = litellm.cost_per_token(
+                model=provider.model,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                custom_cost_per_token=custom,
+            )
+        elif _priced_by_litellm(provider.model):
+            prompt_cost, completion_cost = litellm.cost_per_token(
+                model=provider.model,
+                prompt_tokens=usage.prompt_tokens,
+                completion_tokens=usage.completion_tokens,
+                usage_object=usage,
+            )
+        else:
+            return None
+    except Exception:  # a price lookup must never fail a reply
+        logger.debug("Pricing %s failed", provider.model, exc_info=True)
         return None
-    prompt_cost, completion_cost = litellm.cost_per_token(
-        model=model, prompt_tokens=input_tokens, completion_tokens=output_tokens
-    )
     return round(prompt_cost + completion_cost, 8)
 
 
@@ -192,9 +400,114 @@ async def _close(response: Any) -> None:
         return
 
 
+@dataclass
+class _Reply:
+    """What one call has received so far."""
+
+    first_token_at: float | None = None
+    streamed_text: bool = False
+    tool_names: dict[int, str] = field(default_factory=dict)
+    finish_reason: str | None = None
+    usage: litellm.Usage | None = None
+
+    @property
+    def started(self) -> bool:
+        return self.first_token_at is not None
+
+    def mark_token(self) -> None:
+        if self.first_token_at is None:
+            self.first_token_at = time.monotonic()
+
+    def take(self, chunk: Any) -> str:
+        """Record one stream chunk; return its text, if any."""
+        usage = getattr(chunk, "usage", None)
+        if isinstance(usage, litellm.Usage) and usage.completion_tokens is not None:
+            self.usage = usage
+        choices = getattr(chunk, "choices", None)
+        if not choices:
+            return ""
+        choice = choices[0]
+        self.finish_reason = _text_of(getattr(choice, "finish_reason", None)) or self.finish_reason
+        delta = getattr(choice, "delta", None)
+        if delta is None:
+            return ""
+        content = _text_of(delta.content)
+        if content:
+            self.mark_token()
+            self.streamed_text = True
+        for position, tool_call in enumerate(delta.tool_calls or []):
+            index = tool_call.index if isinstance(tool_call.index, int) else position
+            function = tool_call.function
+            name = _text_of(function.name) if function is not None else ""
+            if name:
+                self.mark_token()
+                self.tool_names.setdefault(index, name)
+        return content
+
+
+class _CallFailed(Exception):
+    """One provider call failed; ``after_first_token`` says whether the turn is committed."""
+
+    def __init__(self, code: ErrorCode, cause: BaseException, *, after_first_token: bool):
+        super().__init__(code.value)
+        self.code = code
+        self.cause = cause
+        self.after_first_token = after_first_token
+
+
+def _deadline(start: float, seconds: float | None) -> float | None:
+    return start + seconds if seconds else None
+
+
+def _earliest(*deadlines: float | None) -> float | None:
+    known = [deadline for deadline in deadlines if deadline is not None]
+    return min(known) if known else None
+
+
+async def _call(
+    kwargs: dict[str, Any], provider: ResolvedProvider, reply: _Reply
+) -> AsyncIterator[dict]:
+    """One provider call: yield its text events as they arrive; raise :class:`_CallFailed`.
+
+    An empty reply is a failure before the first token too. The deadlines use
+    ``asyncio.timeout_at`` around each single await, never around a
+    ``yield``, so the caller's own time between events is never cut short.
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    total = _deadline(started, provider.timeout_seconds)
+    first_token = _earliest(total, _deadline(started, provider.first_token_timeout_seconds))
+    connect = _earliest(first_token, _deadline(started, provider.connect_timeout_seconds))
+    response = None
+    try:
+        async with asyncio.timeout_at(connect):
+            response = await acompletion(**kwargs)
+        stream = aiter(response)
+        while True:
+            try:
+                async with asyncio.timeout_at(total if reply.started else first_token):
+                    chunk = await anext(stream)
+            except StopAsyncIteration:
+                break
+            text = reply.take(chunk)
+            if text:
+                yield events.text_event(text)
+    except Exception as exc:  # every failure becomes a safe error event or a retry
+        raise _CallFailed(classify_error(exc), exc, after_first_token=reply.started) from exc
+    finally:
+        if response is not None:
+            await _close(response)
+    if not reply.streamed_text and not reply.tool_names:
+        raise _CallFailed(
+            ErrorCode.EMPTY_RESPONSE,
+            RuntimeError("the provider sent an empty reply"),
+            after_first_token=False,
+        )
+
+
 async def stream_chat(
     messages: list[dict],
-    system: str,
+    system: str | SplitSystemPrompt,
     tools: list[dict] | None = None,
     provider: ResolvedProvider | str | None = None,
     max_tokens: int = 1024,
@@ -204,81 +517,118 @@ async def stream_chat(
     ``provider`` is a LiteLLM model string, a :class:`ResolvedProvider`, or
     ``None`` for ``DEFAULT_PROVIDER``; this function never reads the database
     (resolve admin providers with ``llm_app.providers.resolve_provider``).
-    Tool calls are reported once each, after their arguments are complete.
+    ``system`` is a string, or a :class:`SplitSystemPrompt` whose content
+    Anthropic is asked to cache. Tool calls are reported once each, after
+    their arguments are complete.
+
+    A failure before the first token is retried on the same provider (when
+    retryable, up to ``max_retries``) and then handed to the next provider in
+    the chain, whatever its kind: a fallback with other credentials or
+    limits may well succeed where the primary was refused. A failure after
+    the first token ends the turn. The ``usage`` event names the provider
+    that answered and counts every call made (``attempts``).
     """
     resolved = _as_resolved(provider)
-    kwargs = build_completion_kwargs(messages, system, tools, resolved, max_tokens)
+    chain = resolved.chain
+    turn_id = uuid.uuid4().hex
     started = time.monotonic()
-    first_token_at: float | None = None
-    streamed_text = False
-    tool_names: dict[int, str] = {}
-    finish_reason: str | None = None
-    input_tokens: int | None = None
-    output_tokens: int | None = None
-
-    response = None
-    try:
-        response = await acompletion(**kwargs)
-        async for chunk in response:
-            chunk_input, chunk_output = _usage_numbers(chunk)
-            if chunk_output is not None:
-                input_tokens, output_tokens = chunk_input, chunk_output
-            choices = getattr(chunk, "choices", None)
-            if not choices:
+    attempts = 0
+    failure = ErrorCode.INTERNAL
+    for position, candidate in enumerate(chain):
+        for retry in range(candidate.max_retries + 1):
+            attempts += 1
+            reply = _Reply()
+            kwargs = build_completion_kwargs(messages, system, tools, candidate, max_tokens)
+            # One id for every call of the turn, so tracing callbacks (Langfuse) record
+            # a turn as one trace, its retries and fallbacks as generations within it.
+            kwargs["litellm_trace_id"] = turn_id
+            try:
+                # aclosing: a caller that stops early closes the provider stream at once.
+                async with aclosing(_call(kwargs, candidate, reply)) as call:
+                    async for event in call:
+                        yield event
+            except _CallFailed as failed:
+                failure = failed.code
+                pause = None
+                if (
+                    not failed.after_first_token
+                    and retry < candidate.max_retries
+                    and is_retryable(failed.cause, failed.code)
+                ):
+                    pause = retry_pause(candidate, retry, _retry_after_seconds(failed.cause))
+                _log_failure(
+                    failed.code,
+                    failed.cause,
+                    candidate,
+                    attempt=attempts,
+                    next_step=_next_step(failed, pause, chain, position),
+                    chain=chain,
+                )
+                if failed.after_first_token:
+                    yield events.error_event(failed.code)
+                    return
+                if pause is None:
+                    break
+                await asyncio.sleep(pause)
                 continue
-            choice = choices[0]
-            finish_reason = _text_of(getattr(choice, "finish_reason", None)) or finish_reason
-            delta = getattr(choice, "delta", None)
-            if delta is None:
-                continue
-            content = _text_of(delta.content)
-            if content:
-                if first_token_at is None:
-                    first_token_at = time.monotonic()
-                streamed_text = True
-                yield events.text_event(content)
-            for position, tool_call in enumerate(delta.tool_calls or []):
-                index = tool_call.index if isinstance(tool_call.index, int) else position
-                function = tool_call.function
-                name = _text_of(function.name) if function is not None else ""
-                if name:
-                    if first_token_at is None:
-                        first_token_at = time.monotonic()
-                    tool_names.setdefault(index, name)
-    except Exception as exc:  # noqa: BLE001 - every failure becomes one safe error event
-        code = classify_error(exc)
-        _log_failure(code, exc, resolved)
-        yield events.error_event(code)
-        return
-    finally:
-        if response is not None:
-            await _close(response)
+            if attempts > 1:
+                logger.info(
+                    "LLM reply after %d attempts: provider=%s model=%s",
+                    attempts,
+                    candidate.label,
+                    candidate.model,
+                )
+            for index in sorted(reply.tool_names):
+                yield events.tool_use_event(reply.tool_names[index])
+            yield _usage(candidate, reply, attempts, started)
+            yield events.done_event()
+            return
+    yield events.error_event(failure)
 
-    if not streamed_text and not tool_names:
-        logger.warning("LLM returned an empty reply: provider=%s", resolved.label)
-        yield events.error_event(ErrorCode.EMPTY_RESPONSE)
-        return
-    for index in sorted(tool_names):
-        yield events.tool_use_event(tool_names[index])
-    finished = time.monotonic()
-    yield events.usage_event(
-        provider=resolved.label,
-        model=resolved.model,
-        input_tokens=input_tokens,
-        output_tokens=output_tokens,
-        cost_usd=_cost(resolved.model, input_tokens, output_tokens),
-        finish_reason=finish_reason,
+
+def _next_step(
+    failed: _CallFailed,
+    pause: float | None,
+    chain: tuple[ResolvedProvider, ...],
+    position: int,
+) -> str:
+    """What the turn does after a failed call, for the log line."""
+    if failed.after_first_token:
+        return "end turn (the reply had started)"
+    if pause is not None:
+        return f"retry in {pause:.2f}s"
+    if position + 1 < len(chain):
+        return f"fallback to {chain[position + 1].label}"
+    return "give up"
+
+
+def _usage(
+    provider: ResolvedProvider, reply: _Reply, attempts: int, started: float
+) -> dict[str, Any]:
+    """The ``usage`` event, timed from the start of the turn (failed attempts included)."""
+    usage = reply.usage
+    cache_read, cache_write = cache_tokens(usage)
+    event = events.usage_event(
+        provider=provider.label,
+        model=provider.model,
+        input_tokens=usage.prompt_tokens if usage is not None else None,
+        output_tokens=usage.completion_tokens if usage is not None else None,
+        cost_usd=cost_usd(provider, usage),
+        finish_reason=reply.finish_reason,
         time_to_first_token_ms=(
-            round((first_token_at - started) * 1000) if first_token_at is not None else None
+            round((reply.first_token_at - started) * 1000)
+            if reply.first_token_at is not None
+            else None
         ),
-        total_time_ms=round((finished - started) * 1000),
+        total_time_ms=round((time.monotonic() - started) * 1000),
     )
-    yield events.done_event()
+    event.update(attempts=attempts, cache_read_tokens=cache_read, cache_write_tokens=cache_write)
+    return event
 
 
 async def collect_reply(
     messages: list[dict],
-    system: str,
+    system: str | SplitSystemPrompt,
     provider: ResolvedProvider | str | None = None,
     max_tokens: int = 1024,
     on_text=None,

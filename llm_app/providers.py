@@ -1,14 +1,16 @@
 """Which provider answers a chat turn.
 
-Resolution order: an explicit provider, then the admin's default, then the
-``LLM_PROVIDER`` environment variable. Nothing is cached between calls, so a
-default switched in the admin applies to the very next message in every
-worker process.
+Resolution order: an explicit provider, then the active experiment's arm, then
+the admin's default, then the ``LLM_PROVIDER`` environment variable. An admin
+provider comes with its fallback chain, timeouts, retries and prices. Nothing
+is cached between calls, so a default or a fallback chain changed in the admin
+applies to the very next message in every worker process.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from decimal import Decimal
 from typing import Any
 
 from llm_app.demo_provider import DEMO_PROVIDER_PREFIX
@@ -17,9 +19,18 @@ from llm_app.models import ProviderConfig
 DEMO_MODEL = f"{DEMO_PROVIDER_PREFIX}/offline-tutor"
 
 
+# Backoff before the first retry of a provider; doubled for each further retry.
+DEFAULT_RETRY_BACKOFF_SECONDS = 0.5
+
+
 @dataclass(frozen=True)
 class ResolvedProvider:
-    """Everything the seam needs to call one model, detached from the database."""
+    """Everything the seam needs to call one model, detached from the database.
+
+    Defaults suit a bare model string (the environment's ``LLM_PROVIDER`` or an
+    explicit one): no retries, no fallbacks, no timeouts beyond LiteLLM's own,
+    LiteLLM's prices. An admin provider fills them from its row.
+    """
 
     model: str
     name: str = ""
@@ -28,10 +39,23 @@ class ResolvedProvider:
     api_key: str = field(default="", repr=False)
     max_tokens: int | None = None
     temperature: float | None = None
+    # Bounds one whole call, from sending the request to the last chunk.
     timeout_seconds: float | None = None
     extra_params: dict[str, Any] = field(default_factory=dict)
     # Set when an A/B experiment chose this provider, so the turn can be attributed.
     experiment_arm_id: int | None = None
+    # Bounds the wait until the provider accepts the request (see docs/providers.md).
+    connect_timeout_seconds: float | None = None
+    # Bounds the wait for the first token; on expiry the turn retries or falls back.
+    first_token_timeout_seconds: float | None = None
+    max_retries: int = 0
+    retry_backoff_seconds: float = DEFAULT_RETRY_BACKOFF_SECONDS
+    # Staff's own prices; used only when both are set (see llm_app.llm.cost_usd).
+    input_cost_per_million_tokens: float | None = None
+    output_cost_per_million_tokens: float | None = None
+    # Tried in order when this provider fails before its first token. One level
+    # deep: a fallback's own fallbacks are not followed.
+    fallbacks: tuple[ResolvedProvider, ...] = ()
 
     @property
     def label(self) -> str:
@@ -41,8 +65,33 @@ class ResolvedProvider:
     def is_demo(self) -> bool:
         return self.model.startswith(DEMO_PROVIDER_PREFIX + "/")
 
+    @property
+    def chain(self) -> tuple[ResolvedProvider, ...]:
+        """This provider, then its fallbacks: the order a turn tries them in."""
+        return (self, *self.fallbacks)
+
     @classmethod
-    def from_config(cls, config: ProviderConfig) -> ResolvedProvider:
+    def from_config(
+        cls, config: ProviderConfig, *, with_fallbacks: bool = True
+    ) -> ResolvedProvider:
+        """Detach ``config`` from the database, with its enabled fallbacks in order.
+
+        Reads ``config.fallback_links`` (one query). Disabled fallbacks are
+        skipped, and so is any that repeats the primary or an earlier fallback,
+        so the chain has no cycles. Fallbacks are resolved without their own
+        fallbacks: the chain is only one level deep.
+        """
+        fallbacks: tuple[ResolvedProvider, ...] = ()
+        if with_fallbacks and config.pk is not None:
+            seen = {config.pk}
+            chain = []
+            for link in config.fallback_links.select_related("fallback").order_by("position", "id"):
+                target = link.fallback
+                if not target.enabled or target.pk in seen:
+                    continue
+                seen.add(target.pk)
+                chain.append(cls.from_config(target, with_fallbacks=False))
+            fallbacks = tuple(chain)
         return cls(
             model=config.model,
             name=config.name,
@@ -52,7 +101,17 @@ class ResolvedProvider:
             temperature=config.temperature,
             timeout_seconds=config.timeout_seconds,
             extra_params=dict(config.extra_params or {}),
+            connect_timeout_seconds=config.connect_timeout_seconds,
+            first_token_timeout_seconds=config.first_token_timeout_seconds,
+            max_retries=config.max_retries,
+            input_cost_per_million_tokens=_float_or_none(config.input_cost_per_million_tokens),
+            output_cost_per_million_tokens=_float_or_none(config.output_cost_per_million_tokens),
+            fallbacks=fallbacks,
         )
+
+
+def _float_or_none(value: Decimal | float | None) -> float | None:
+    return None if value is None else float(value)
 
 
 ProviderLike = ResolvedProvider | ProviderConfig | str | None

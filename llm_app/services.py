@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import difflib
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import litellm
 from asgiref.sync import async_to_sync
@@ -101,12 +101,19 @@ class ConnectionCheck:
 
 
 def check_provider(config: ProviderConfig | ResolvedProvider) -> ConnectionCheck:
-    """Send a tiny prompt and report success, latency and the first words, or a safe error."""
+    """Send a tiny prompt and report success, latency and the first words, or a safe error.
+
+    Only this provider is asked, once: a fallback answering or a retry
+    succeeding would hide exactly what staff want to know.
+    """
     from llm_app.llm import LLMError, collect_reply
 
     resolved = (
-        config if isinstance(config, ResolvedProvider) else ResolvedProvider.from_config(config)
+        config
+        if isinstance(config, ResolvedProvider)
+        else ResolvedProvider.from_config(config, with_fallbacks=False)
     )
+    resolved = replace(resolved, fallbacks=(), max_retries=0)
     started = time.monotonic()
     try:
         text, _ = async_to_sync(collect_reply)(

@@ -33,6 +33,8 @@ def add_provider(name: str, model: str, api_base: str, *, default: bool = False)
         api_base=api_base,
         api_key=f"test-key-{name.lower()}",
         timeout_seconds=10,
+        # These tests script each failure; a retry would hide it behind a second call.
+        max_retries=0,
         is_default=default,
     )
 

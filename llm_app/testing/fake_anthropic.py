@@ -1,13 +1,15 @@
 """A fake Anthropic Messages API: POST /v1/messages with the real SSE event sequence.
 
 LiteLLM's `anthropic/` route joins `v1/messages` onto the api_base, so `url` is the bare
-http://127.0.0.1:PORT, as https://api.anthropic.com is for the real service.
+http://127.0.0.1:PORT, with no path, like the real service's base URL.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import threading
 import uuid
 from collections.abc import Iterator
 from typing import Any, ClassVar
@@ -91,6 +93,8 @@ DEFAULT_MESSAGES = {
     504: "Request timed out.",
     529: "Overloaded",
 }
+# Roughly four characters a token, as for English text; the fake only needs stable counts.
+CHARS_PER_TOKEN = 4
 TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 TOOL_BLOCK_TYPES = frozenset({"tool_use", "tool_result", "server_tool_use"})
 
@@ -148,8 +152,56 @@ class FakeAnthropicServer(FakeProviderServer):
     base_path: ClassVar[str] = ""
     dialect: ClassVar[type[Dialect]] = AnthropicDialect
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # Prompt-cache prefixes seen so far, by hash; see `cache_usage`.
+        self._prompt_cache: set[str] = set()
+        self._prompt_cache_lock = threading.Lock()
+
     def routes(self) -> list[web.AbstractRouteDef]:
         return [web.post(MESSAGES_PATH, self.serve)]
+
+    def reset(self) -> None:
+        super().reset()
+        with self._prompt_cache_lock:
+            self._prompt_cache.clear()
+
+    # ------------------------------------------------------------------ prompt caching
+
+    def cache_usage(self, call: RecordedRequest) -> dict[str, int]:
+        """The usage's cache fields for this request, as the real prompt cache reports them.
+
+        Like the real API, the cached prefix runs in the order tools, system, messages up to
+        and including the last block marked with `cache_control`. The first request with a
+        given prefix (and model) writes it, `cache_creation_input_tokens`; later ones read
+        it, `cache_read_input_tokens`. Unmarked requests report zeros. The real minimum
+        cacheable length (1024+ tokens) is not enforced, so short test prompts cache too.
+        """
+        body = call.json
+        blocks: list[Any] = list(body.get("tools") or [])
+        system = body.get("system")
+        if isinstance(system, list):
+            blocks.extend(system)
+        for message in body.get("messages") or []:
+            if isinstance(message, dict):
+                blocks.extend(_blocks(message.get("content")))
+        marked = [
+            index
+            for index, block in enumerate(blocks)
+            if isinstance(block, dict) and block.get("cache_control")
+        ]
+        if not marked:
+            return {"cache_creation_input_tokens": 0, "cache_read_input_tokens": 0}
+        prefix = json.dumps([body.get("model"), blocks[: marked[-1] + 1]], sort_keys=True)
+        tokens = max(1, len(prefix) // CHARS_PER_TOKEN)
+        key = hashlib.sha256(prefix.encode()).hexdigest()
+        with self._prompt_cache_lock:
+            hit = key in self._prompt_cache
+            self._prompt_cache.add(key)
+        return {
+            "cache_creation_input_tokens": 0 if hit else tokens,
+            "cache_read_input_tokens": tokens if hit else 0,
+        }
 
     # ------------------------------------------------------------------ errors
 
@@ -355,10 +407,10 @@ class FakeAnthropicServer(FakeProviderServer):
 
     def stream_frames(self, call: RecordedRequest, reply: Reply) -> Iterator[Frame]:
         message_id, tool_id = self._new_ids(reply)
+        cache = self.cache_usage(call)
         usage_start = {
             "input_tokens": reply.input_tokens,
-            "cache_creation_input_tokens": 0,
-            "cache_read_input_tokens": 0,
+            **cache,
             "output_tokens": 1,
             "service_tier": "standard",
         }
@@ -424,8 +476,7 @@ class FakeAnthropicServer(FakeProviderServer):
                     "delta": {"stop_reason": self._stop_reason(reply), "stop_sequence": None},
                     "usage": {
                         "input_tokens": reply.input_tokens,
-                        "cache_creation_input_tokens": 0,
-                        "cache_read_input_tokens": 0,
+                        **cache,
                         "output_tokens": reply.completion_tokens(),
                     },
                 },
@@ -481,8 +532,7 @@ class FakeAnthropicServer(FakeProviderServer):
             "stop_sequence": None,
             "usage": {
                 "input_tokens": reply.input_tokens,
-                "cache_creation_input_tokens": 0,
-                "cache_read_input_tokens": 0,
+                **self.cache_usage(call),
                 "output_tokens": reply.completion_tokens(),
             },
         }
