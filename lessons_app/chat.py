@@ -394,6 +394,7 @@ class ChatSession:
                     "retryable": False,
                 }
             )
+            self._record_turn(reply, first_token_ms=None)
             return
         started = time.monotonic()
         first_token_at: float | None = None
@@ -458,25 +459,29 @@ class ChatSession:
                 first_token_ms=first_token_ms,
                 total_ms=round((time.monotonic() - started) * 1000),
             )
-            observability.record_turn(
-                TurnRecord(
-                    conversation_id=reply.conversation_id,
-                    message_id=reply.pk,
-                    user_id=self.user.pk,
-                    lesson_slug=self.lesson.slug,
-                    provider=reply.provider_name,
-                    model=reply.model,
-                    status=reply.status,
-                    error_code=reply.error_code,
-                    attempts=reply.attempts,
-                    input_tokens=reply.input_tokens,
-                    output_tokens=reply.output_tokens,
-                    cost_usd=float(reply.cost_usd) if reply.cost_usd is not None else None,
-                    time_to_first_token_ms=first_token_ms,
-                    total_time_ms=reply.total_time_ms,
-                    text=reply.content,
-                )
+            self._record_turn(reply, first_token_ms)
+
+    def _record_turn(self, reply: Message, first_token_ms: int | None) -> None:
+        """One structured log line and the metrics for a finished (or refused) turn."""
+        observability.record_turn(
+            TurnRecord(
+                conversation_id=reply.conversation_id,
+                message_id=reply.pk,
+                user_id=self.user.pk,
+                lesson_slug=self.lesson.slug,
+                provider=reply.provider_name,
+                model=reply.model,
+                status=reply.status,
+                error_code=reply.error_code,
+                attempts=reply.attempts,
+                input_tokens=reply.input_tokens,
+                output_tokens=reply.output_tokens,
+                cost_usd=float(reply.cost_usd) if reply.cost_usd is not None else None,
+                time_to_first_token_ms=first_token_ms,
+                total_time_ms=reply.total_time_ms,
+                text=reply.content,
             )
+        )
 
     async def _send_quietly(self, frame: dict[str, Any]) -> None:
         """Send if the socket is still open; a closed one has nobody to tell."""

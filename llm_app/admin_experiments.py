@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 from django.utils.text import slugify
 
 from llm_app import experiment_results, experiments
+from llm_app.display import format_cost, format_count, format_ms
 from llm_app.models import Experiment, ExperimentArm
 
 ARMS_HELP = (
@@ -184,7 +185,7 @@ class ExperimentAdmin(admin.ModelAdmin):
 
 def _row(result: experiment_results.ArmResult) -> dict[str, object]:
     """Display strings for one table row, formatted once here rather than in the template."""
-    fmt = experiment_results
+    format_rate = experiment_results.format_rate
     return {
         "arm_id": result.arm_id,
         "provider": result.provider,
@@ -192,9 +193,9 @@ def _row(result: experiment_results.ArmResult) -> dict[str, object]:
         "weight": result.weight,
         "learners": result.learners,
         "turns": result.turns,
-        "thumbs_up": fmt.format_rate(result.thumbs_up_rate, result.thumbs_up, result.rated),
-        "mean_ttft": fmt.format_ms(result.mean_ttft_ms),
-        "error_rate": fmt.format_rate(result.error_rate, result.errors, result.turns, empty="—"),
-        "tokens": f"{result.input_tokens} / {result.output_tokens}",
-        "cost": fmt.format_cost(result.cost_usd),
+        "thumbs_up": format_rate(result.thumbs_up_rate, result.thumbs_up, result.rated),
+        "mean_ttft": format_ms(result.mean_ttft_ms),
+        "error_rate": format_rate(result.error_rate, result.errors, result.turns, empty="—"),
+        "tokens": f"{format_count(result.input_tokens)} / {format_count(result.output_tokens)}",
+        "cost": format_cost(result.cost_usd),
     }

@@ -5,3 +5,9 @@ class LlmAppConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "llm_app"
     verbose_name = "LLM providers"
+
+    def ready(self) -> None:
+        # Registers LiteLLM's Langfuse callback only when LANGFUSE_* is configured.
+        from llm_app import tracing
+
+        tracing.configure_tracing()

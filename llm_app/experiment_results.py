@@ -14,13 +14,8 @@ from decimal import Decimal
 
 from django.db.models import Avg, Count, Q, Sum
 
+from llm_app.display import format_ms, format_percent
 from llm_app.models import Experiment
-
-# Same strings as lessons_app.models.Message.Role/Status; named here to avoid
-# importing the lessons app's models into llm_app at module load.
-ASSISTANT_ROLE = "assistant"
-ERROR_STATUS = "error"
-THUMBS_UP = 1
 
 CSV_HEADER = (
     "arm_id",
@@ -74,8 +69,16 @@ class ArmResult:
 
 
 def arm_results(experiment: Experiment) -> list[ArmResult]:
-    """One row per arm, in arm order, including arms with no turns yet."""
-    reply = Q(messages__role=ASSISTANT_ROLE)
+    """One row per arm, in arm order, including arms with no turns yet.
+
+    A turn the spending guard refused never reached the arm's provider, so it is
+    not the arm's turn, error or learner (the usage page counts it as refused).
+    """
+    # The replies live in lessons_app, which imports llm_app: import it when used.
+    from lessons_app.guard import REFUSAL_CODES
+    from lessons_app.models import Message, MessageRating
+
+    reply = Q(messages__role=Message.Role.ASSISTANT) & ~Q(messages__error_code__in=REFUSAL_CODES)
     arms = (
         experiment.arms.select_related("provider")
         .order_by("id")
@@ -83,8 +86,10 @@ def arm_results(experiment: Experiment) -> list[ArmResult]:
             n_learners=Count("messages__conversation__user", filter=reply, distinct=True),
             n_turns=Count("messages", filter=reply),
             n_rated=Count("messages__rating", filter=reply),
-            n_up=Count("messages__rating", filter=reply & Q(messages__rating__value=THUMBS_UP)),
-            n_errors=Count("messages", filter=reply & Q(messages__status=ERROR_STATUS)),
+            n_up=Count(
+                "messages__rating", filter=reply & Q(messages__rating__value=MessageRating.Value.UP)
+            ),
+            n_errors=Count("messages", filter=reply & Q(messages__status=Message.Status.ERROR)),
             mean_ttft=Avg("messages__time_to_first_token_ms", filter=reply),
             sum_input=Sum("messages__input_tokens", filter=reply),
             sum_output=Sum("messages__output_tokens", filter=reply),
@@ -169,20 +174,8 @@ def charts(results: list[ArmResult]) -> list[Chart]:
 # --- Formatting ------------------------------------------------------------------
 
 
-def format_percent(rate: float | None) -> str:
-    return "—" if rate is None else f"{100 * rate:.1f}%"
-
-
 def format_rate(rate: float | None, part: int, whole: int, empty: str = "no ratings") -> str:
     return empty if rate is None else f"{format_percent(rate)} ({part} / {whole})"
-
-
-def format_ms(ms: float | None) -> str:
-    return "—" if ms is None else f"{ms:.0f} ms"
-
-
-def format_cost(cost: Decimal | None) -> str:
-    return "—" if cost is None else f"${cost:.6f}"
 
 
 # --- CSV -------------------------------------------------------------------------

@@ -188,8 +188,15 @@ LANGFUSE_HOST = env.str("LANGFUSE_HOST", default="https://cloud.langfuse.com")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
-    "handlers": {"console": {"class": "logging.StreamHandler", "formatter": "plain"}},
+    "formatters": {
+        "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
+        # One JSON object per line, for log shippers (see lessons_app.observability).
+        "json_line": {"()": "lessons_app.observability.JsonLineFormatter"},
+    },
+    "handlers": {
+        "console": {"class": "logging.StreamHandler", "formatter": "plain"},
+        "turns": {"class": "logging.StreamHandler", "formatter": "json_line"},
+    },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
         # LiteLLM logs request bodies and headers at DEBUG; keep it quiet.
@@ -197,5 +204,7 @@ LOGGING = {
         "LiteLLM Proxy": {"level": "WARNING"},
         "LiteLLM Router": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        # One structured line per chat turn, on its own handler so it stays parseable.
+        "tutor.turns": {"handlers": ["turns"], "level": "INFO", "propagate": False},
     },
 }

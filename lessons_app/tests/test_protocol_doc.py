@@ -7,6 +7,7 @@ import pytest
 from django.conf import settings
 
 from lessons_app.frames import STOPPED, ClientFrame, FrameErrorCode, ServerFrame
+from lessons_app.guard import RefusalCode
 from llm_app.events import ErrorCode, EventType
 
 DOC = (Path(settings.BASE_DIR) / "docs" / "protocol.md").read_text()
@@ -21,6 +22,7 @@ DOCUMENTED_CODES = set(re.findall(r"^\| `([a-z_]+)` \|", DOC, re.MULTILINE))
         *[e.value for e in EventType],
         *[c.value for c in FrameErrorCode],
         *[c.value for c in ErrorCode],
+        *[c.value for c in RefusalCode],
         STOPPED,
     ],
 )
@@ -34,6 +36,7 @@ def test_the_doc_documents_nothing_that_does_not_exist():
         *[f.value for f in ServerFrame],
         *[c.value for c in FrameErrorCode],
         *[c.value for c in ErrorCode],
+        *[c.value for c in RefusalCode],
         STOPPED,
     }
     assert defined >= DOCUMENTED_CODES, DOCUMENTED_CODES - defined

@@ -10,6 +10,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from lessons_app.guard import RefusalCode
 from lessons_app.models import Conversation, Lesson, Message, MessageRating
 from llm_app.experiment_results import CSV_HEADER, arm_results
 from llm_app.models import Experiment, ExperimentArm, ProviderConfig
@@ -116,6 +117,13 @@ def study(claude, gemini):
     # Arm B: learner u3; 2 turns, none failed; one rating, up.
     rate(reply(c31, arm_b, ttft=1000, tokens=(100, 200), cost=Decimal("0.01")), 1)
     reply(c31, arm_b, status="stopped", ttft=500, tokens=(50, 0), cost=Decimal("0.004"))
+    # Refused by the spending guard: the arm's provider never saw these, so they are not
+    # its turns, errors or learners (u1 is in arm B only through this refusal).
+    c12 = Conversation.objects.create(user=u1, lesson=l2)
+    for code in RefusalCode:
+        refused = reply(c12, arm_b, status="error")
+        refused.error_code = code.value
+        refused.save(update_fields=["error_code"])
 
     # Noise: another experiment's arm, and a reply outside any experiment.
     old = Experiment.objects.create(name="Old test")
@@ -143,7 +151,7 @@ def test_results_page_shows_exact_numbers_per_arm(admin_client, study):
         "mean_ttft": "200 ms",
         "error_rate": "25.0% (1 / 4)",
         "tokens": "45 / 65",
-        "cost": "$0.004000",
+        "cost": "$0.0040",
     }
     assert table.metrics(arm_b.pk) == {
         "provider": "Gemini gemini/gemini-2.5-flash",
@@ -154,7 +162,7 @@ def test_results_page_shows_exact_numbers_per_arm(admin_client, study):
         "mean_ttft": "750 ms",
         "error_rate": "0.0% (0 / 2)",
         "tokens": "150 / 200",
-        "cost": "$0.014000",
+        "cost": "$0.0140",
     }
     assert table.metrics(arm_idle.pk) == {
         "provider": "OpenAI openai/gpt-4o-mini",

@@ -1,0 +1,273 @@
+"""Langfuse tracing through LiteLLM's callback: one trace per turn when on, nothing when off."""
+
+import asyncio
+import base64
+import json
+import os
+import subprocess
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import litellm
+import pytest
+from django.conf import settings as django_settings
+
+from llm_app import tracing
+from llm_app.llm import stream_chat
+from llm_app.providers import DEMO_MODEL, ResolvedProvider
+from llm_app.testing import Reply
+
+PUBLIC_KEY = "pk-lf-test-public"
+SECRET_KEY = "sk-lf-test-secret"
+LEARNER_WORDS = "Why is my ficus called Bartholomew"
+OTEL_TRACES_PATH = "/api/public/otel/v1/traces"
+DEMO = ResolvedProvider(model=DEMO_MODEL, extra_params={"word_delay": 0})
+
+
+class StandInLangfuse:
+    """A Langfuse server on 127.0.0.1 that records what it is sent and accepts it."""
+
+    def __init__(self):
+        self.requests: list[tuple[str, dict[str, str], bytes]] = []
+        self._lock = threading.Lock()
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self):
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                with outer._lock:
+                    outer.requests.append((self.path, dict(self.headers), body))
+                self.send_response(200)
+                self.send_header("Content-Type", "application/json")
+                self.end_headers()
+                self.wfile.write(b"{}")
+
+            def log_message(self, *args):
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self.server.shutdown()
+        self.server.server_close()
+
+    def trace_exports(self) -> list[tuple[dict[str, str], bytes]]:
+        with self._lock:
+            return [(h, body) for path, h, body in self.requests if path == OTEL_TRACES_PATH]
+
+    def spans(self) -> list:
+        from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+            ExportTraceServiceRequest,
+        )
+
+        found = []
+        for _, body in self.trace_exports():
+            request = ExportTraceServiceRequest()
+            request.ParseFromString(body)
+            for resource_spans in request.resource_spans:
+                for scope_spans in resource_spans.scope_spans:
+                    found.extend(scope_spans.spans)
+        return found
+
+
+def attribute(span, key: str) -> str:
+    for item in span.attributes:
+        if item.key == key:
+            return item.value.string_value
+    raise KeyError(key)
+
+
+@pytest.fixture
+def langfuse(settings):
+    """Tracing switched on against a stand-in, and switched off again afterwards."""
+    with StandInLangfuse() as server:
+        settings.LANGFUSE_PUBLIC_KEY = PUBLIC_KEY
+        settings.LANGFUSE_SECRET_KEY = SECRET_KEY
+        settings.LANGFUSE_HOST = server.url
+        yield server
+        tracing.disable_tracing()
+
+
+async def one_turn() -> str:
+    parts = []
+    async for event in stream_chat(
+        [{"role": "user", "content": LEARNER_WORDS}], "You are a tutor.", provider=DEMO
+    ):
+        assert event["type"] != "error", event
+        if event["type"] == "text":
+            parts.append(event["content"])
+    return "".join(parts)
+
+
+async def wait_for_spans(server: StandInLangfuse, timeout: float = 15.0) -> list:
+    """Flush until the stand-in has spans; the callback runs after the stream has ended."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        # Off the event loop: flushing blocks until the exporter's HTTP call returns.
+        await asyncio.to_thread(tracing.flush_tracing, 2.0)
+        if server.spans():
+            # Give a second trace, if the turn made one, every chance to arrive too.
+            await asyncio.sleep(0.5)
+            await asyncio.to_thread(tracing.flush_tracing, 2.0)
+            return server.spans()
+        await asyncio.sleep(0.05)
+    raise AssertionError(f"No trace reached the stand-in within {timeout}s")
+
+
+async def test_one_turn_sends_exactly_one_trace(langfuse, settings):
+    settings.TUTOR_LOG_MESSAGE_TEXT = False
+    assert tracing.configure_tracing() is True
+    assert tracing.configure_tracing() is True  # a second call registers nothing more
+
+    reply = await one_turn()
+    spans = await wait_for_spans(langfuse)
+
+    assert len({span.trace_id for span in spans}) == 1
+    [generation] = [s for s in spans if attribute(s, "langfuse.observation.type") == "generation"]
+    assert attribute(generation, "langfuse.observation.model.name") == "offline-tutor"
+    assert json.loads(attribute(generation, "langfuse.observation.usage_details"))["output"] > 0
+    headers, body = langfuse.trace_exports()[0]
+    expected = base64.b64encode(f"{PUBLIC_KEY}:{SECRET_KEY}".encode()).decode()
+    assert headers["Authorization"] == f"Basic {expected}"
+    # Without TUTOR_LOG_MESSAGE_TEXT the learner's words stay here; the reply itself is intact.
+    assert LEARNER_WORDS.encode() not in body
+    assert "ficus" in reply and "redacted" not in reply
+
+
+async def test_a_turn_that_falls_back_is_still_one_trace(langfuse, settings, anthropic_server):
+    """Every call of a turn shares LiteLLM's trace id: a failed attempt and the fallback's
+    answer are two generations of one trace, not two traces."""
+    settings.TUTOR_LOG_MESSAGE_TEXT = False
+    assert tracing.configure_tracing() is True
+    anthropic_server.enqueue(Reply.error(529))
+    primary = ResolvedProvider(
+        model="anthropic/claude-sonnet-4-20250514",
+        name="overloaded",
+        api_base=anthropic_server.url,
+        api_key="key-overloaded",
+        fallbacks=(DEMO,),
+    )
+
+    events = [
+        event
+        async for event in stream_chat(
+            [{"role": "user", "content": LEARNER_WORDS}], "You are a tutor.", provider=primary
+        )
+    ]
+    spans = await wait_for_spans(langfuse)
+    while len(generations(spans)) < 2:  # the failure and the answer may be exported apart
+        spans = await wait_for_spans(langfuse)
+
+    assert [e["type"] for e in events][-2:] == ["usage", "done"]
+    assert events[-2]["attempts"] == 2
+    assert len(anthropic_server.requests) == 1
+    assert len({span.trace_id for span in spans}) == 1
+    assert len(generations(spans)) == 2
+
+
+def generations(spans: list) -> list:
+    return [s for s in spans if attribute(s, "langfuse.observation.type") == "generation"]
+
+
+async def test_message_text_is_traced_only_when_allowed(langfuse, settings):
+    settings.TUTOR_LOG_MESSAGE_TEXT = True
+    assert tracing.configure_tracing() is True
+
+    await one_turn()
+    await wait_for_spans(langfuse)
+
+    assert any(LEARNER_WORDS.encode() in body for _, body in langfuse.trace_exports())
+
+
+async def test_switching_off_restores_litellm(langfuse, settings):
+    settings.TUTOR_LOG_MESSAGE_TEXT = False
+    before = (list(litellm.callbacks), list(litellm._async_success_callback))
+    redaction_before = litellm.turn_off_message_logging
+    tracing.configure_tracing()
+    assert len(litellm.callbacks) == len(before[0]) + 1
+
+    tracing.disable_tracing()
+
+    assert (list(litellm.callbacks), list(litellm._async_success_callback)) == before
+    assert litellm.turn_off_message_logging == redaction_before
+    await one_turn()
+    await asyncio.sleep(0.3)
+    assert langfuse.requests == []
+
+
+def test_without_keys_nothing_is_registered(settings):
+    settings.LANGFUSE_PUBLIC_KEY = ""
+    settings.LANGFUSE_SECRET_KEY = "sk-only-half-configured"
+    lists = ("callbacks", "success_callback", "failure_callback", "_async_success_callback")
+    before = {name: list(getattr(litellm, name)) for name in lists}
+
+    assert tracing.configure_tracing() is False
+
+    assert {name: list(getattr(litellm, name)) for name in lists} == before
+
+
+_OFF_SCRIPT = """
+import asyncio, json, socket, sys
+import django
+django.setup()
+
+attempts = []
+real_connect = socket.socket.connect
+def recording_connect(self, address):
+    attempts.append(repr(address))
+    return real_connect(self, address)
+socket.socket.connect = recording_connect
+
+from llm_app import tracing
+from llm_app.llm import stream_chat
+from llm_app.providers import DEMO_MODEL, ResolvedProvider
+from llm_app.testing import Reply
+import litellm
+
+async def turn():
+    provider = ResolvedProvider(model=DEMO_MODEL, extra_params={"word_delay": 0})
+    return [e["type"] async for e in stream_chat([{"role": "user", "content": "hi"}], "s",
+                                                 provider=provider)]
+
+enabled = tracing.configure_tracing()
+events = asyncio.run(turn())
+print(json.dumps({
+    "enabled": enabled,
+    "events": events[-2:],
+    "loaded": sorted(m for m in sys.modules if m.split(".")[0] in ("langfuse", "opentelemetry")),
+    "callbacks": [len(litellm.callbacks), len(litellm.success_callback),
+                  len(litellm.failure_callback), len(litellm._async_success_callback)],
+    "connections": attempts,
+}))
+"""
+
+
+def test_with_tracing_off_langfuse_is_never_imported_and_nothing_is_sent():
+    # A fresh interpreter: in this one another test may already have imported langfuse.
+    # Empty, not unset: a developer's .env must not switch tracing on here.
+    env = {**os.environ, "LANGFUSE_PUBLIC_KEY": "", "LANGFUSE_SECRET_KEY": ""}
+    env["DJANGO_SETTINGS_MODULE"] = "tutor_project.settings"
+    result = subprocess.run(  # noqa: S603 - our own interpreter and a fixed script
+        [sys.executable, "-c", _OFF_SCRIPT],
+        cwd=django_settings.BASE_DIR,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report["enabled"] is False
+    assert report["events"] == ["usage", "done"]
+    assert report["loaded"] == []
+    assert report["callbacks"] == [0, 0, 0, 0]
+    assert report["connections"] == []
