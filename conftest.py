@@ -1,13 +1,22 @@
 """Fixtures shared by every app's tests."""
 
+from __future__ import annotations
+
 import ipaddress
 import os
 import shutil
 import socket
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
 import pytest
 from django.conf import settings
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM_PATH = "/usr/bin/chromium"
@@ -141,6 +150,32 @@ def _manage(env: dict[str, str], *args: str) -> None:
         )
 
 
+def running_app_env(database: Path) -> dict[str, str]:
+    """The environment ``running_app`` serves with, and ``running_app_shell`` runs code in.
+
+    Production-like (DEBUG off) on a fresh SQLite file, with the HTTPS-only
+    settings relaxed for plain http on loopback and static files served from the
+    apps without a collectstatic manifest.
+    """
+    return {
+        **os.environ,
+        "DATABASE_URL": f"sqlite:///{database}",
+        "DEBUG": "0",
+        "SECRET_KEY": "running-app-test-only-secret-key-0f3c9a",
+        "ALLOWED_HOSTS": "127.0.0.1,localhost",
+        "SECURE_SSL_REDIRECT": "0",
+        "SESSION_COOKIE_SECURE": "0",
+        "CSRF_COOKIE_SECURE": "0",
+        "SECURE_HSTS_SECONDS": "0",
+        "WHITENOISE_USE_FINDERS": "1",
+        "STATIC_MANIFEST": "0",
+        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        "E2E_LEARNER_USERNAME": RUNNING_APP_LEARNER_USERNAME,
+        "E2E_LEARNER_PASSWORD": RUNNING_APP_LEARNER_PASSWORD,
+        "PYTHONUNBUFFERED": "1",
+    }
+
+
 @pytest.fixture(scope="session")
 def running_app(tmp_path_factory):
     """The project served by Daphne on 127.0.0.1 as production runs it, with the demo lesson.
@@ -157,24 +192,7 @@ def running_app(tmp_path_factory):
     import urllib.request
 
     workdir = tmp_path_factory.mktemp("running_app")
-    env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{workdir / 'db.sqlite3'}",
-        "DEBUG": "0",
-        "SECRET_KEY": "running-app-test-only-secret-key-0f3c9a",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "WHITENOISE_USE_FINDERS": "1",
-        # Serve app static files without a collectstatic manifest.
-        "STATIC_MANIFEST": "0",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
-        "E2E_LEARNER_USERNAME": RUNNING_APP_LEARNER_USERNAME,
-        "E2E_LEARNER_PASSWORD": RUNNING_APP_LEARNER_PASSWORD,
-        "PYTHONUNBUFFERED": "1",
-    }
+    env = running_app_env(workdir / "db.sqlite3")
     _manage(env, "migrate", "--noinput")
     _manage(env, "load_demo")
     _manage(env, "shell", "-c", _CREATE_LEARNER)
@@ -230,6 +248,96 @@ def running_app(tmp_path_factory):
             server.wait(timeout=10)
 
 
+# --- Browser pages that stay on the running app -------------------------------
+
+# URLs a page makes for itself, which never leave the browser.
+IN_BROWSER_SCHEMES = ("data:", "blob:", "about:")
+
+
+@dataclass
+class LocalPage:
+    """A page opened by ``local_page``, and what it did that a test must not let pass."""
+
+    context: BrowserContext
+    page: Page
+    # Every URL outside the running app the pages asked for (each one was refused).
+    outside_requests: list[str] = field(default_factory=list)
+    # Uncaught exceptions, and console errors where they are watched.
+    page_errors: list[str] = field(default_factory=list)
+
+    def close_and_assert_local_and_error_free(self) -> None:
+        """Close the context, then fail if a page reached outside the app or reported an error.
+
+        Closing first delivers any events still on their way, so none slips past the
+        check. Called at the end of each test, so that a failure points at that test.
+        """
+        __tracebackhide__ = True
+        self.context.close()
+        assert self.outside_requests == [], (
+            f"pages asked for outside hosts (no CDNs, no network): {self.outside_requests}"
+        )
+        assert self.page_errors == [], f"pages raised or logged errors: {self.page_errors}"
+
+
+@pytest.fixture
+def local_page(browser: Browser, running_app: str) -> Iterator[Callable[..., LocalPage]]:
+    """Open pages on ``running_app`` that can reach nothing else, recording what they try.
+
+    A factory: ``local_page(viewport=..., timeout_ms=..., ignored_hosts=...,
+    console_errors=...)`` gives a fresh context (1280x800 unless told, ``running_app``
+    as its base URL) with one page in it. Requests to the app's own origin and
+    in-browser data:, blob: and about: URLs go through. Any other is refused, since a
+    page must work with no CDN and no network, and recorded, unless its host is in
+    ``ignored_hosts`` (such as an embedded video's). Uncaught page errors are recorded,
+    and so are console errors unless ``console_errors`` is false.
+
+    A test ends with ``opened.close_and_assert_local_and_error_free()``; the contexts
+    are closed at teardown too, so a failing test leaves none open.
+    """
+    loopback = urlsplit(running_app).netloc
+    contexts: list[BrowserContext] = []
+
+    def open_page(
+        *,
+        viewport: dict[str, int] | None = None,
+        timeout_ms: int = 15_000,
+        ignored_hosts: tuple[str, ...] = (),
+        console_errors: bool = True,
+    ) -> LocalPage:
+        context = browser.new_context(
+            viewport=viewport or {"width": 1280, "height": 800}, base_url=running_app
+        )
+        contexts.append(context)
+        context.set_default_timeout(timeout_ms)
+        outside_requests: list[str] = []
+
+        def keep_it_local(route: Route) -> None:
+            url = route.request.url
+            host = urlsplit(url).netloc
+            if host == loopback or url.startswith(IN_BROWSER_SCHEMES):
+                route.continue_()
+                return
+            if host not in ignored_hosts:
+                outside_requests.append(url)
+            route.abort()
+
+        context.route("**/*", keep_it_local)
+        opened = LocalPage(context, context.new_page(), outside_requests)
+        opened.page.on("pageerror", lambda error: opened.page_errors.append(str(error)))
+        if console_errors:
+
+            def record_console_error(message: ConsoleMessage) -> None:
+                if message.type == "error":
+                    opened.page_errors.append(message.text)
+
+            opened.page.on("console", record_console_error)
+        return opened
+
+    yield open_page
+    for context in contexts:
+        context.close()  # a no-op for one the test has closed already
+
+
 # --- Fake LLM providers on 127.0.0.1, one fresh server per test ---------------
 
 
@@ -255,3 +363,22 @@ def openai_server():
 
     with FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def running_app_shell(running_app, tmp_path_factory):
+    """Run Python in the ``running_app`` server's project (``manage.py shell -c CODE``).
+
+    For end-to-end tests that set up what the server will read, such as an account
+    or the demo tutor's ``extra_params`` (providers are read afresh on every turn).
+    The server's database is the one the ``running_app`` fixture made under pytest's
+    base temporary directory.
+    """
+    # One per session: mktemp("running_app") numbers it (pytest adds a "...current" link too).
+    [database] = tmp_path_factory.getbasetemp().glob("running_app[0-9]*/db.sqlite3")
+    env = running_app_env(database)
+
+    def run(code: str) -> None:
+        _manage(env, "shell", "-c", code)
+
+    return run

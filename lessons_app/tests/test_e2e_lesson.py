@@ -66,88 +66,73 @@ def fits_the_screen(page) -> bool:
 
 @pytest.mark.browser
 @pytest.mark.parametrize("viewport_name", list(VIEWPORTS))
-def test_learner_goes_through_the_demo_lesson(browser, running_app, artifacts_dir, viewport_name):
+def test_learner_goes_through_the_demo_lesson(local_page, artifacts_dir, viewport_name):
     lesson = demo_lesson()
     titles = [stage["title"] for stage in lesson["stages"]]
-    loopback = urlsplit(running_app).netloc
-    outside_requests: list[str] = []
+    opened = local_page(
+        viewport=VIEWPORTS[viewport_name],
+        timeout_ms=NAVIGATION_TIMEOUT_MS,
+        ignored_hosts=(EMBED_HOST,),
+    )
+    page = opened.page
+    sign_in(page, viewport_name, artifacts_dir)
 
-    def keep_it_local(route) -> None:
-        """Serve our own origin; record and refuse everything else (no CDNs, no network)."""
-        url = route.request.url
-        host = urlsplit(url).netloc
-        if host == loopback or url.startswith(("data:", "blob:", "about:")):
-            route.continue_()
-            return
-        if host != EMBED_HOST:
-            outside_requests.append(url)
-        route.abort()
+    # The catalogue lists the demo lesson.
+    page.goto("/")
+    assert page.get_by_role("heading", name="Lessons", level=1).is_visible()
+    card_link = page.get_by_role("link", name=lesson["title"], exact=True)
+    assert card_link.is_visible()
+    assert fits_the_screen(page)
+    page.screenshot(path=str(artifacts_dir / f"catalogue-{viewport_name}.png"), full_page=True)
+    with page.expect_navigation():
+        card_link.click()
+    assert urlsplit(page.url).path == f"/lessons/{DEMO_SLUG}/"
+    assert fits_the_screen(page)
 
-    context = browser.new_context(viewport=VIEWPORTS[viewport_name], base_url=running_app)
-    context.set_default_timeout(NAVIGATION_TIMEOUT_MS)
-    context.route("**/*", keep_it_local)
-    page = context.new_page()
-    try:
-        sign_in(page, viewport_name, artifacts_dir)
+    # The stylesheet came from our own server (whitenoise), not a CDN.
+    radius = page.evaluate("getComputedStyle(document.querySelector('.stage')).borderRadius")
+    assert radius == "10px"
 
-        # The catalogue lists the demo lesson.
-        page.goto("/")
-        assert page.get_by_role("heading", name="Lessons", level=1).is_visible()
-        card_link = page.get_by_role("link", name=lesson["title"], exact=True)
-        assert card_link.is_visible()
-        assert fits_the_screen(page)
-        page.screenshot(path=str(artifacts_dir / f"catalogue-{viewport_name}.png"), full_page=True)
-        with page.expect_navigation():
-            card_link.click()
-        assert urlsplit(page.url).path == f"/lessons/{DEMO_SLUG}/"
-        assert fits_the_screen(page)
-
-        # The stylesheet came from our own server (whitenoise), not a CDN.
-        radius = page.evaluate("getComputedStyle(document.querySelector('.stage')).borderRadius")
-        assert radius == "10px"
-
-        for number, title in enumerate(titles, start=1):
-            stage_title = page.locator("#stage-title")
-            assert stage_title.inner_text() == title
-            assert page.get_by_text(f"Stage {number} of {len(titles)}").is_visible()
-            chat_panel = page.locator("#chat-panel")
-            assert chat_panel.is_visible()
-            assert chat_panel.get_attribute("data-ws-url") == f"/ws/lessons/{DEMO_SLUG}/chat/"
-            # Beside the stage on a wide screen, below it on a phone.
-            stage_box = page.locator("article.stage").bounding_box()
-            panel_box = chat_panel.bounding_box()
-            if viewport_name == "phone":
-                assert panel_box["y"] >= stage_box["y"] + stage_box["height"]
-            else:
-                assert panel_box["x"] >= stage_box["x"] + stage_box["width"]
-            assert fits_the_screen(page), f"stage {number} scrolls sideways"
-            page.screenshot(
-                path=str(artifacts_dir / f"lesson-stage-{number}-{viewport_name}.png"),
-                full_page=True,
-            )
-            assert not page.locator("#completion-banner").is_visible()
-            submit(page, "Finish lesson" if number == len(titles) else "Next")
-
-        banner = page.locator("#completion-banner")
-        assert banner.is_visible()
-        assert "Lesson complete" in banner.inner_text()
-        assert page.locator("#stage-title").inner_text() == titles[-1]
-        assert page.get_by_role("button", name="Finish lesson").count() == 0
-        markers = page.locator(".chat-marker").all_inner_texts()
-        assert markers[0] == f"Started reading: {titles[0]}"
-        assert markers[-1] == f"Completed the lesson: {lesson['title']}"
+    for number, title in enumerate(titles, start=1):
+        stage_title = page.locator("#stage-title")
+        assert stage_title.inner_text() == title
+        assert page.get_by_text(f"Stage {number} of {len(titles)}").is_visible()
+        chat_panel = page.locator("#chat-panel")
+        assert chat_panel.is_visible()
+        assert chat_panel.get_attribute("data-ws-url") == f"/ws/lessons/{DEMO_SLUG}/chat/"
+        # Beside the stage on a wide screen, below it on a phone.
+        stage_box = page.locator("article.stage").bounding_box()
+        panel_box = chat_panel.bounding_box()
+        if viewport_name == "phone":
+            assert panel_box["y"] >= stage_box["y"] + stage_box["height"]
+        else:
+            assert panel_box["x"] >= stage_box["x"] + stage_box["width"]
+        assert fits_the_screen(page), f"stage {number} scrolls sideways"
         page.screenshot(
-            path=str(artifacts_dir / f"lesson-complete-{viewport_name}.png"), full_page=True
+            path=str(artifacts_dir / f"lesson-stage-{number}-{viewport_name}.png"),
+            full_page=True,
         )
+        assert not page.locator("#completion-banner").is_visible()
+        submit(page, "Finish lesson" if number == len(titles) else "Next")
 
-        page.goto("/")
-        assert page.get_by_text("Completed", exact=True).is_visible()
+    banner = page.locator("#completion-banner")
+    assert banner.is_visible()
+    assert "Lesson complete" in banner.inner_text()
+    assert page.locator("#stage-title").inner_text() == titles[-1]
+    assert page.get_by_role("button", name="Finish lesson").count() == 0
+    markers = page.locator(".chat-marker").all_inner_texts()
+    assert markers[0] == f"Started reading: {titles[0]}"
+    assert markers[-1] == f"Completed the lesson: {lesson['title']}"
+    page.screenshot(
+        path=str(artifacts_dir / f"lesson-complete-{viewport_name}.png"), full_page=True
+    )
 
-        submit(page, "Log out")
-        assert urlsplit(page.url).path == "/accounts/login/"
-        page.goto(f"/lessons/{DEMO_SLUG}/")
-        assert urlsplit(page.url).path == "/accounts/login/"
-    finally:
-        context.close()
+    page.goto("/")
+    assert page.get_by_text("Completed", exact=True).is_visible()
 
-    assert outside_requests == [], f"pages asked for outside assets: {outside_requests}"
+    submit(page, "Log out")
+    assert urlsplit(page.url).path == "/accounts/login/"
+    page.goto(f"/lessons/{DEMO_SLUG}/")
+    assert urlsplit(page.url).path == "/accounts/login/"
+
+    opened.close_and_assert_local_and_error_free()

@@ -369,8 +369,14 @@ def test_article_html_and_javascript_links_are_inert(learner_client):
     ) or re.search(
         r'<a [^>]*rel="noopener noreferrer"[^>]*href="https://example.org/page"', article
     )
-    # The page itself carries no inline script at all.
-    assert "<script" not in html.lower()
+    # The page's only scripts are the shipped static files: no inline script at all.
+    script_tags = re.findall(r"<script\b[^>]*>", html, re.IGNORECASE)
+    assert script_tags, "the lesson page should load the chat script"
+    for tag in script_tags:
+        assert re.search(r'\ssrc="/static/', tag), tag
+    assert re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.IGNORECASE | re.DOTALL) == [
+        ""
+    ] * len(script_tags)
 
 
 def test_chat_history_markdown_is_sanitised(learner_client, learner, lesson):

@@ -1,0 +1,986 @@
+/*
+ * The tutor chat panel (templates/lessons/_chat_panel.html).
+ *
+ * Speaks the WebSocket protocol of docs/protocol.md. The server's history frame is
+ * the truth: every (re)connect replaces the list with it, so a dropped socket or a
+ * reload shows exactly what was saved. Model output is markdown rendered by the
+ * vendored marked, with raw HTML escaped and images dropped, and then sanitised by
+ * the vendored DOMPurify into a DOM fragment: no string of model text ever reaches
+ * innerHTML.
+ */
+(function () {
+  "use strict";
+
+  const panel = document.getElementById("chat-panel");
+  if (!panel || !("WebSocket" in window)) {
+    return;
+  }
+
+  // Frame and field names, as in lessons_app/frames.py and llm_app/events.py.
+  const CLIENT = { MESSAGE: "message", STOP: "stop", ADVANCE: "advance", RETRY: "retry" };
+  const SERVER = {
+    HISTORY: "history",
+    MESSAGE: "message",
+    REPLY: "reply",
+    STAGE: "stage",
+    DEBUG: "debug",
+    TEXT: "text",
+    TOOL_USE: "tool_use",
+    USAGE: "usage",
+    DONE: "done",
+    ERROR: "error",
+  };
+  const ROLE = { USER: "user", ASSISTANT: "assistant", SYSTEM: "system" };
+  const STATUS = { COMPLETE: "complete", STREAMING: "streaming", STOPPED: "stopped", ERROR: "error" };
+  const STOPPED_CODE = "stopped";
+  const TRANSITION_TOOL = "transition_to_next";
+
+  // A saved reply's error text is not stored, only its code; these stand in for it.
+  const STOPPED_TEXT = "This reply was stopped before it finished.";
+  const FAILED_TEXT = "The tutor couldn't finish this reply.";
+  const INTERRUPTED_TEXT = "The connection dropped during this reply. What arrived is saved.";
+
+  const RECONNECT_FIRST_MS = 500;
+  const RECONNECT_MAX_MS = 15000;
+  // After this many failed reconnects, check whether the page itself is still ours.
+  const CHECK_PAGE_AFTER_ATTEMPTS = 2;
+  const NOTICE_MS = 6000;
+  // Show the character counter from this share of the limit.
+  const COUNTER_FROM = 0.8;
+  const DEFAULT_MAX_CHARS = 4000;
+  const MAX_COMMENT_CHARS = 2000;
+  // "Near the bottom" for keeping the list scrolled to the newest message.
+  const STICKY_SCROLL_PX = 80;
+
+  const $ = (selector) => panel.querySelector(selector);
+  const ui = {
+    status: $("[data-chat-status]"),
+    demoNote: $("[data-chat-demo-note]"),
+    list: $("[data-chat-messages]"),
+    notice: $("[data-chat-notice]"),
+    announce: $("[data-chat-announce]"),
+    transition: $("[data-chat-transition]"),
+    continueButton: $("[data-chat-continue]"),
+    advanceButton: $("[data-chat-advance]"),
+    form: $("[data-chat-form]"),
+    input: panel.querySelector("textarea"),
+    counter: $("[data-chat-counter]"),
+    stopButton: $("[data-chat-stop]"),
+    sendButton: $("[data-chat-send]"),
+  };
+
+  const state = {
+    socket: null,
+    connected: false,
+    attempts: 0,
+    reconnectTimer: 0,
+    leaving: false,
+    // A turn is in flight: from sending a message (or retry) until its done/error.
+    busy: false,
+    stopping: false,
+    // The tutor bubble being streamed: {li, text, frame (a pending animation frame)}.
+    reply: null,
+    // The typing indicator shown between sending and the reply frame.
+    pending: null,
+    pendingText: "",
+    pendingDebug: null,
+    transitionOffered: false,
+    maxChars: DEFAULT_MAX_CHARS,
+    noticeTimer: 0,
+  };
+
+  // --- Safe markdown ----------------------------------------------------------
+
+  function escapeHtml(text) {
+    return String(text)
+      .replace(/&/g, "&amp;")
+      .replace(/</g, "&lt;")
+      .replace(/>/g, "&gt;")
+      .replace(/"/g, "&quot;")
+      .replace(/'/g, "&#39;");
+  }
+
+  const PURIFY_CONFIG = {
+    ALLOWED_TAGS: [
+      "p", "br", "strong", "em", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li",
+      "a", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td",
+    ],
+    ALLOWED_ATTR: ["href", "title", "start", "align"],
+    ALLOW_DATA_ATTR: false,
+    RETURN_DOM_FRAGMENT: true,
+  };
+
+  const renderer = (function () {
+    const marked = window.marked;
+    const purify = window.DOMPurify;
+    if (!marked || !marked.Marked || !purify || !purify.isSupported) {
+      return null;
+    }
+    purify.addHook("afterSanitizeAttributes", (node) => {
+      if (node.tagName === "A" && node.hasAttribute("href")) {
+        node.setAttribute("target", "_blank");
+        node.setAttribute("rel", "noopener noreferrer");
+      }
+    });
+    const md = new marked.Marked({
+      gfm: true,
+      breaks: true,
+      async: false,
+      renderer: {
+        // Raw HTML in model output is shown as the text it is, never parsed.
+        html(token) {
+          return token.block ? `<p>${escapeHtml(token.text)}</p>` : escapeHtml(token.text);
+        },
+        // Images would fetch a URL the model chose (a privacy leak): keep only the alt text.
+        image(token) {
+          return escapeHtml(token.text || "");
+        },
+        // Headings nest under the panel's <h2>.
+        heading(token) {
+          const level = Math.min(6, token.depth + 2);
+          return `<h${level}>${this.parser.parseInline(token.tokens)}</h${level}>\n`;
+        },
+      },
+    });
+    return (text) => purify.sanitize(md.parse(text || ""), PURIFY_CONFIG);
+  })();
+
+  function renderMarkdown(element, text) {
+    if (renderer) {
+      element.replaceChildren(renderer(text));
+    } else {
+      // The libraries failed to load: plain text is still safe and readable.
+      element.textContent = text || "";
+    }
+  }
+
+  // --- Small DOM helpers ------------------------------------------------------
+
+  function el(tag, className, text) {
+    const node = document.createElement(tag);
+    if (className) {
+      node.className = className;
+    }
+    if (text !== undefined) {
+      node.textContent = text;
+    }
+    return node;
+  }
+
+  function button(label, className, onClick) {
+    const node = el("button", className, label);
+    node.type = "button";
+    node.addEventListener("click", onClick);
+    return node;
+  }
+
+  function thumbIcon(down) {
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", "0 0 24 24");
+    svg.setAttribute("width", "18");
+    svg.setAttribute("height", "18");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("focusable", "false");
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute(
+      "d",
+      "M3 10h4v11H3zM7 10l4-8c1.6 0 3 1.3 3 3v4h5.4a2 2 0 0 1 2 2.3l-1.3 7.9A2 2 0 0 1 18.1 21H7"
+    );
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", "currentColor");
+    path.setAttribute("stroke-width", "2");
+    path.setAttribute("stroke-linejoin", "round");
+    if (down) {
+      path.setAttribute("transform", "rotate(180 12 12)");
+    }
+    svg.appendChild(path);
+    return svg;
+  }
+
+  function typingDots() {
+    const dots = el("span", "chat-typing");
+    dots.setAttribute("role", "img");
+    dots.setAttribute("aria-label", "The tutor is typing");
+    for (let i = 0; i < 3; i += 1) {
+      dots.appendChild(el("span"));
+    }
+    return dots;
+  }
+
+  function nearBottom() {
+    const list = ui.list;
+    return list.scrollHeight - list.scrollTop - list.clientHeight < STICKY_SCROLL_PX;
+  }
+
+  function scrollToEnd() {
+    ui.list.scrollTop = ui.list.scrollHeight;
+  }
+
+  // Runs a change to the list, keeping it pinned to the newest message if it was.
+  function keepingScroll(change) {
+    const stick = nearBottom();
+    const result = change();
+    if (stick) {
+      scrollToEnd();
+    }
+    return result;
+  }
+
+  // --- Messages ---------------------------------------------------------------
+
+  function markerItem(message) {
+    const li = el("li", "chat-marker", message.content);
+    li.dataset.role = ROLE.SYSTEM;
+    return li;
+  }
+
+  // A user or tutor list item, with the words a screen reader says before it.
+  function messageItem(message, role, spokenPrefix) {
+    const li = el("li", `chat-message chat-message-${role}`);
+    li.dataset.role = role;
+    if (message.id != null) {
+      li.dataset.messageId = message.id;
+    }
+    li.appendChild(el("span", "visually-hidden", spokenPrefix));
+    return li;
+  }
+
+  function userItem(message) {
+    const li = messageItem(message, ROLE.USER, "You said:");
+    // Learner text is text: textContent escapes it, CSS keeps its line breaks.
+    li.appendChild(el("div", "chat-bubble", message.content));
+    return li;
+  }
+
+  function providerLabel(message) {
+    if (!("provider" in message)) {
+      return ""; // Only staff receive provider details.
+    }
+    return [message.provider, message.model].filter(Boolean).join(" · ");
+  }
+
+  function tutorItem(message) {
+    const li = messageItem(message, ROLE.ASSISTANT, "Tutor said:");
+    const bubble = el("div", "chat-bubble");
+    const body = el("div", "prose chat-body");
+    bubble.appendChild(body);
+    li.appendChild(bubble);
+    const meta = el("div", "chat-meta");
+    if (message.is_demo) {
+      const badge = el("span", "chat-badge chat-badge-demo", "Demo tutor");
+      badge.title = "The offline demo tutor: scripted replies, not a real model.";
+      meta.appendChild(badge);
+    }
+    const provider = el("span", "chat-provider", providerLabel(message));
+    provider.hidden = !provider.textContent;
+    meta.appendChild(provider);
+    meta.appendChild(el("span", "chat-state"));
+    li.appendChild(meta);
+    li._message = message;
+    li._body = body;
+    li._provider = provider;
+    setTutorStatus(li, message.status, null);
+    paintBody(li, message.content);
+    return li;
+  }
+
+  function paintBody(li, text) {
+    renderMarkdown(li._body, text);
+    // A reply that failed or was stopped before its first word has no bubble, only its reason.
+    li._body.parentElement.hidden = !text;
+  }
+
+  // Status classes, the stopped/failed line and the rating controls of a tutor bubble.
+  function setTutorStatus(li, status, errorText) {
+    li.dataset.status = status;
+    const label = li.querySelector(".chat-state");
+    label.textContent =
+      status === STATUS.STOPPED ? "Stopped" : status === STATUS.ERROR ? "Not finished" : "";
+    label.hidden = !label.textContent;
+    const old = li.querySelector(".chat-error");
+    if (old) {
+      old.remove();
+    }
+    if (status === STATUS.STOPPED || status === STATUS.ERROR) {
+      const text = errorText || (status === STATUS.STOPPED ? STOPPED_TEXT : FAILED_TEXT);
+      const line = el("p", "chat-error", text);
+      li.querySelector(".chat-bubble").after(line);
+    }
+    if (status === STATUS.COMPLETE && li._message.id != null && !li.querySelector(".chat-rating")) {
+      li.appendChild(ratingControls(li._message));
+    }
+  }
+
+  function itemFor(message) {
+    if (message.role === ROLE.SYSTEM) {
+      return markerItem(message);
+    }
+    if (message.role === ROLE.USER) {
+      return userItem(message);
+    }
+    return tutorItem(message);
+  }
+
+  function lastTutorItem() {
+    const items = ui.list.querySelectorAll("li[data-role='assistant']");
+    return items.length ? items[items.length - 1] : null;
+  }
+
+  // The server retries only the last reply, and only if it failed or was stopped.
+  function refreshRetry() {
+    ui.list.querySelectorAll(".chat-retry").forEach((node) => node.remove());
+    const last = lastTutorItem();
+    if (state.busy || !last) {
+      return;
+    }
+    if (last.dataset.status === STATUS.STOPPED || last.dataset.status === STATUS.ERROR) {
+      const retry = button("Retry", "button button-secondary button-small chat-retry", onRetry);
+      retry.setAttribute("aria-label", "Retry this reply");
+      last.appendChild(retry);
+    }
+  }
+
+  function refreshDemoNote() {
+    const last = lastTutorItem();
+    ui.demoNote.hidden = !(last && last._message && last._message.is_demo);
+  }
+
+  function replaceHistory(messages) {
+    cancelReplyRender();
+    hidePending();
+    state.reply = null;
+    state.pendingDebug = null;
+    const fragment = document.createDocumentFragment();
+    messages.forEach((message) => fragment.appendChild(itemFor(message)));
+    ui.list.replaceChildren(fragment);
+    refreshRetry();
+    refreshDemoNote();
+    scrollToEnd();
+  }
+
+  function appendMessage(message) {
+    keepingScroll(() => {
+      ui.list.appendChild(itemFor(message));
+      if (state.pending) {
+        ui.list.appendChild(state.pending); // the typing indicator stays last
+      }
+    });
+    refreshRetry();
+    refreshDemoNote();
+  }
+
+  // --- Ratings ----------------------------------------------------------------
+
+  function ratingUrl(id) {
+    return panel.dataset.ratingUrl.replace(/\/0\/rating\/$/, `/${encodeURIComponent(id)}/rating/`);
+  }
+
+  function csrfToken() {
+    const match = document.cookie.match(/(?:^|;\s*)csrftoken=([^;]+)/);
+    return match ? decodeURIComponent(match[1]) : panel.dataset.csrfToken || "";
+  }
+
+  async function sendRating(id, method, body) {
+    const response = await fetch(ratingUrl(id), {
+      method,
+      credentials: "same-origin",
+      headers: { "Content-Type": "application/json", "X-CSRFToken": csrfToken() },
+      body: body ? JSON.stringify(body) : undefined,
+    });
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (error) {
+      data = null;
+    }
+    if (!response.ok) {
+      const reason =
+        data && typeof data.error === "string"
+          ? data.error
+          : response.status === 404
+            ? "This reply can't be rated."
+            : `The server answered ${response.status}.`;
+      throw new Error(reason);
+    }
+    return data || {};
+  }
+
+  let ratingIds = 0;
+
+  function ratingControls(message) {
+    ratingIds += 1;
+    const wrap = el("div", "chat-rating");
+    const group = el("div", "chat-rating-buttons");
+    group.setAttribute("role", "group");
+    group.setAttribute("aria-label", "Rate this reply");
+    const up = button("", "chat-rate chat-rate-up", () => choose(1));
+    up.appendChild(thumbIcon(false));
+    up.appendChild(el("span", "visually-hidden", "Helpful"));
+    up.title = "Helpful";
+    const down = button("", "chat-rate chat-rate-down", () => choose(-1));
+    down.appendChild(thumbIcon(true));
+    down.appendChild(el("span", "visually-hidden", "Not helpful"));
+    down.title = "Not helpful";
+    const feedback = el("span", "chat-rating-status");
+    feedback.setAttribute("role", "status");
+    group.append(up, down, feedback);
+
+    const form = el("form", "chat-rating-comment");
+    const inputId = `chat-rating-comment-${ratingIds}`;
+    const label = el("label", "visually-hidden", "Comment on this reply (optional)");
+    label.htmlFor = inputId;
+    const input = el("input");
+    input.type = "text";
+    input.id = inputId;
+    input.maxLength = MAX_COMMENT_CHARS;
+    input.placeholder = "Add a comment (optional)";
+    const save = el("button", "button button-secondary button-small", "Save");
+    save.type = "submit";
+    form.append(label, input, save);
+    wrap.append(group, form);
+
+    let current = message.rating ? message.rating.value : null;
+    input.value = message.rating ? message.rating.comment || "" : "";
+
+    function show() {
+      up.setAttribute("aria-pressed", String(current === 1));
+      down.setAttribute("aria-pressed", String(current === -1));
+      form.hidden = current === null;
+    }
+
+    async function submit(value, comment, method) {
+      up.disabled = down.disabled = save.disabled = true;
+      try {
+        const data = await sendRating(
+          message.id,
+          method,
+          method === "DELETE" ? null : { value, comment }
+        );
+        current = data.value === undefined ? value : data.value;
+        message.rating = current === null ? null : { value: current, comment: data.comment || "" };
+        feedback.textContent =
+          current === null ? "Rating removed." : comment ? "Thanks for the feedback." : "Thanks!";
+      } catch (error) {
+        feedback.textContent = `Couldn't save your rating: ${error.message}`;
+      } finally {
+        up.disabled = down.disabled = save.disabled = false;
+        show();
+      }
+    }
+
+    function choose(value) {
+      if (current === value) {
+        submit(null, "", "DELETE"); // pressing the chosen thumb again takes it back
+      } else {
+        submit(value, input.value.trim(), "POST");
+      }
+    }
+
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      if (current !== null) {
+        submit(current, input.value.trim(), "POST");
+      }
+    });
+    show();
+    return wrap;
+  }
+
+  // --- Turns ------------------------------------------------------------------
+
+  function showPending() {
+    if (state.pending) {
+      return;
+    }
+    const li = el("li", "chat-message chat-message-assistant chat-pending");
+    const bubble = el("div", "chat-bubble");
+    bubble.appendChild(typingDots());
+    li.appendChild(bubble);
+    state.pending = li;
+    keepingScroll(() => ui.list.appendChild(li));
+  }
+
+  function hidePending() {
+    if (state.pending) {
+      state.pending.remove();
+      state.pending = null;
+    }
+  }
+
+  function setBusy(busy) {
+    state.busy = busy;
+    if (!busy) {
+      state.stopping = false;
+    }
+    ui.list.setAttribute("aria-busy", String(busy));
+    refreshRetry();
+    syncControls();
+  }
+
+  function beginReply(message) {
+    hidePending();
+    state.transitionOffered = false;
+    hideTransition();
+    const li = tutorItem(message);
+    li._body.parentElement.hidden = false;
+    li._body.appendChild(typingDots());
+    state.reply = { li, text: "", frame: 0 };
+    setBusy(true);
+    keepingScroll(() => ui.list.appendChild(li));
+    if (state.pendingDebug) {
+      attachDebug(state.pendingDebug);
+      state.pendingDebug = null;
+    }
+    refreshDemoNote();
+  }
+
+  function paintReply() {
+    const reply = state.reply;
+    if (!reply) {
+      return;
+    }
+    reply.frame = 0;
+    keepingScroll(() => paintBody(reply.li, reply.text));
+  }
+
+  // Chunks arrive faster than the screen refreshes: render at most once a frame.
+  function scheduleReplyRender() {
+    if (state.reply && !state.reply.frame) {
+      state.reply.frame = window.requestAnimationFrame(paintReply);
+    }
+  }
+
+  function cancelReplyRender() {
+    if (state.reply && state.reply.frame) {
+      window.cancelAnimationFrame(state.reply.frame);
+      state.reply.frame = 0;
+    }
+  }
+
+  function appendText(content) {
+    if (!state.reply || typeof content !== "string") {
+      return;
+    }
+    state.reply.text += content;
+    scheduleReplyRender();
+  }
+
+  function attachDebug(frame) {
+    const details = el("details", "chat-debug");
+    details.appendChild(el("summary", "", "Prompt sent to the model"));
+    const lines = [`SYSTEM\n${frame.system || ""}`];
+    (frame.messages || []).forEach((message) => {
+      lines.push(`${String(message.role || "").toUpperCase()}\n${message.content || ""}`);
+    });
+    details.appendChild(el("pre", "", lines.join("\n\n")));
+    state.reply.li.insertBefore(details, state.reply.li.querySelector(".chat-bubble"));
+  }
+
+  // Ends the turn in flight: final render, status, Retry or rating, transition prompt.
+  function finishReply(status, errorText) {
+    const reply = state.reply;
+    state.reply = null;
+    hidePending();
+    if (reply) {
+      if (reply.frame) {
+        window.cancelAnimationFrame(reply.frame);
+      }
+      reply.li._message.status = status;
+      reply.li._message.content = reply.text;
+      keepingScroll(() => {
+        paintBody(reply.li, reply.text);
+        setTutorStatus(reply.li, status, errorText);
+      });
+    } else if (errorText) {
+      // A turn that failed before its reply started still says why.
+      keepingScroll(() => ui.list.appendChild(el("li", "chat-error chat-error-standalone", errorText)));
+    }
+    setBusy(false);
+    refreshDemoNote();
+    if (status === STATUS.COMPLETE && state.transitionOffered) {
+      showTransition();
+    } else if (status !== STATUS.COMPLETE) {
+      announce(errorText || FAILED_TEXT);
+    }
+    state.transitionOffered = false;
+  }
+
+  // --- Frames -----------------------------------------------------------------
+
+  const handlers = {
+    [SERVER.HISTORY](frame) {
+      state.attempts = 0;
+      if (Number.isInteger(frame.max_message_chars) && frame.max_message_chars > 0) {
+        state.maxChars = frame.max_message_chars;
+      }
+      // A turn this page was waiting for died with the old socket; history has its partial.
+      state.busy = false;
+      replaceHistory(frame.messages || []);
+      setBusy(false);
+      updateCounter();
+      setStatus("");
+    },
+    [SERVER.MESSAGE](frame) {
+      if (frame.message.role === ROLE.USER) {
+        state.pendingText = "";
+      }
+      appendMessage(frame.message);
+    },
+    [SERVER.REPLY](frame) {
+      beginReply(frame.message);
+    },
+    [SERVER.DEBUG](frame) {
+      if (state.reply) {
+        attachDebug(frame);
+      } else {
+        state.pendingDebug = frame;
+      }
+    },
+    [SERVER.TEXT](frame) {
+      appendText(frame.content);
+    },
+    [SERVER.TOOL_USE](frame) {
+      if (frame.name === TRANSITION_TOOL) {
+        state.transitionOffered = true;
+      }
+    },
+    [SERVER.USAGE](frame) {
+      // The provider that answered (a fallback may have); shown to staff only.
+      const reply = state.reply;
+      if (reply && "provider" in reply.li._message) {
+        reply.li._message.provider = frame.provider || reply.li._message.provider;
+        reply.li._message.model = frame.model || reply.li._message.model;
+        reply.li._provider.textContent = providerLabel(reply.li._message);
+        reply.li._provider.hidden = !reply.li._provider.textContent;
+      }
+    },
+    [SERVER.DONE]() {
+      finishReply(STATUS.COMPLETE, null);
+    },
+    [SERVER.ERROR](frame) {
+      if ("rejected" in frame) {
+        onRefusal(frame);
+        return;
+      }
+      const status = frame.code === STOPPED_CODE ? STATUS.STOPPED : STATUS.ERROR;
+      finishReply(status, frame.message || (status === STATUS.STOPPED ? STOPPED_TEXT : FAILED_TEXT));
+    },
+    [SERVER.STAGE]() {
+      // The new stage's content is server-rendered; the chat history comes back over the socket.
+      state.leaving = true;
+      setStatus("Opening the next stage…");
+      window.location.reload();
+    },
+  };
+
+  // A refused frame never ends a turn in flight; it only undoes what sending it started.
+  function onRefusal(frame) {
+    showNotice(frame.message || "The tutor couldn't take that.");
+    if (frame.rejected === CLIENT.MESSAGE || frame.rejected === CLIENT.RETRY) {
+      if (!state.reply && state.pending) {
+        hidePending();
+        setBusy(false);
+      }
+      if (frame.rejected === CLIENT.MESSAGE && state.pendingText && !ui.input.value.trim()) {
+        ui.input.value = state.pendingText;
+        updateCounter();
+      }
+      state.pendingText = "";
+    } else if (frame.rejected === CLIENT.ADVANCE) {
+      ui.advanceButton.disabled = false;
+      ui.continueButton.disabled = false;
+    } else if (frame.rejected === CLIENT.STOP) {
+      state.stopping = false;
+      syncControls();
+    }
+  }
+
+  // --- Controls ---------------------------------------------------------------
+
+  function messageLength() {
+    return Array.from(ui.input.value.trim()).length;
+  }
+
+  function updateCounter() {
+    const length = messageLength();
+    const max = state.maxChars;
+    const over = length > max;
+    ui.counter.hidden = length < max * COUNTER_FROM;
+    ui.counter.textContent = over
+      ? `${length.toLocaleString()} / ${max.toLocaleString()}: ${(length - max).toLocaleString()} too many`
+      : `${length.toLocaleString()} / ${max.toLocaleString()}`;
+    ui.counter.classList.toggle("is-over", over);
+    syncControls();
+  }
+
+  function syncControls() {
+    ui.sendButton.disabled = !state.connected || state.busy || messageLength() > state.maxChars;
+    // Stop appears once the reply has started: before that there is nothing to stop yet.
+    ui.stopButton.hidden = !state.reply;
+    ui.stopButton.disabled = !state.connected || state.stopping;
+  }
+
+  function setStatus(text) {
+    ui.status.textContent = text;
+    ui.status.hidden = !text;
+  }
+
+  function showNotice(text) {
+    window.clearTimeout(state.noticeTimer);
+    ui.notice.textContent = text;
+    ui.notice.hidden = false;
+    state.noticeTimer = window.setTimeout(hideNotice, NOTICE_MS);
+  }
+
+  function hideNotice() {
+    window.clearTimeout(state.noticeTimer);
+    ui.notice.hidden = true;
+    ui.notice.textContent = "";
+  }
+
+  function showTransition() {
+    ui.advanceButton.disabled = false;
+    ui.continueButton.disabled = false;
+    keepingScroll(() => {
+      ui.transition.hidden = false;
+    });
+    announce("The tutor thinks you're ready to move on: Next stage, or Continue chatting.");
+  }
+
+  // For screen readers: things that change away from the focused control.
+  function announce(text) {
+    if (ui.announce) {
+      ui.announce.textContent = text;
+    }
+  }
+
+  function hideTransition() {
+    ui.transition.hidden = true;
+  }
+
+  function send(frame) {
+    if (!state.socket || state.socket.readyState !== WebSocket.OPEN) {
+      showNotice("Not connected to the tutor yet. Trying again…");
+      return false;
+    }
+    state.socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  function onSubmit(event) {
+    event.preventDefault();
+    const content = ui.input.value.trim();
+    if (!content) {
+      ui.input.focus();
+      return;
+    }
+    if (ui.sendButton.disabled) {
+      return;
+    }
+    if (send({ type: CLIENT.MESSAGE, content })) {
+      hideNotice(); // about an earlier frame
+      state.pendingText = ui.input.value;
+      ui.input.value = "";
+      updateCounter();
+      hideTransition();
+      setBusy(true);
+      showPending();
+      ui.input.focus();
+    }
+  }
+
+  function onRetry() {
+    if (state.busy) {
+      return;
+    }
+    if (send({ type: CLIENT.RETRY })) {
+      setBusy(true);
+      showPending();
+      ui.input.focus();
+    }
+  }
+
+  function onStop() {
+    if (state.busy && send({ type: CLIENT.STOP })) {
+      state.stopping = true;
+      syncControls();
+      ui.input.focus();
+    }
+  }
+
+  ui.form.addEventListener("submit", onSubmit);
+  ui.input.addEventListener("input", updateCounter);
+  ui.input.addEventListener("keydown", (event) => {
+    if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey) {
+      event.preventDefault();
+      if (state.busy) {
+        showNotice("The tutor is still answering. Wait for the reply or press Stop.");
+      } else {
+        ui.form.requestSubmit();
+      }
+    }
+  });
+  ui.stopButton.addEventListener("click", onStop);
+  ui.continueButton.addEventListener("click", () => {
+    hideTransition();
+    ui.input.focus();
+  });
+  ui.advanceButton.addEventListener("click", () => {
+    if (send({ type: CLIENT.ADVANCE })) {
+      ui.advanceButton.disabled = true;
+      ui.continueButton.disabled = true;
+    }
+  });
+
+  // --- Connection -------------------------------------------------------------
+
+  function socketUrl() {
+    const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
+    return scheme + window.location.host + panel.dataset.wsUrl;
+  }
+
+  function connect() {
+    window.clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = 0;
+    if (state.attempts === 0) {
+      setStatus("Connecting…");
+    }
+    let socket;
+    try {
+      socket = new WebSocket(socketUrl());
+    } catch (error) {
+      scheduleReconnect();
+      return;
+    }
+    state.socket = socket;
+    socket.addEventListener("open", () => {
+      state.connected = true;
+      ui.input.disabled = false;
+      syncControls();
+    });
+    socket.addEventListener("message", (event) => {
+      let frame;
+      try {
+        frame = JSON.parse(event.data);
+      } catch (error) {
+        return;
+      }
+      const handler = frame && handlers[frame.type];
+      if (handler) {
+        handler(frame);
+      }
+    });
+    socket.addEventListener("close", () => {
+      if (state.socket !== socket) {
+        return;
+      }
+      state.socket = null;
+      state.connected = false;
+      if (state.reply || state.pending) {
+        // The server saves the partial reply; the next history frame shows it.
+        finishReply(STATUS.STOPPED, INTERRUPTED_TEXT);
+      }
+      if (state.pendingText && !ui.input.value.trim()) {
+        // Sent but never confirmed: give it back rather than lose it (history shows if it arrived).
+        ui.input.value = state.pendingText;
+        updateCounter();
+      }
+      state.pendingText = "";
+      setBusy(false);
+      if (!state.leaving) {
+        scheduleReconnect();
+      }
+    });
+  }
+
+  function scheduleReconnect() {
+    const base = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** state.attempts);
+    const delay = base / 2 + Math.random() * (base / 2);
+    state.attempts += 1;
+    setStatus("Reconnecting…");
+    window.clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = window.setTimeout(() => {
+      if (state.attempts >= CHECK_PAGE_AFTER_ATTEMPTS) {
+        checkPageThenConnect();
+      } else {
+        connect();
+      }
+    }, delay);
+  }
+
+  // A refused handshake looks like a network failure to the browser, whatever the
+  // server's close code. Once reconnecting keeps failing, ask the page itself: a
+  // redirect means the learner was logged out, a 404 that the lesson is gone; both are
+  // final, so say so instead of retrying for ever.
+  async function checkPageThenConnect() {
+    let response;
+    try {
+      response = await fetch(window.location.href, {
+        credentials: "same-origin",
+        redirect: "manual",
+        headers: { Accept: "text/html" },
+      });
+    } catch (error) {
+      connect(); // offline: keep trying
+      return;
+    }
+    if (response.type === "opaqueredirect") {
+      stopReconnecting("You've been logged out.", "Log in again", panel.dataset.loginUrl);
+    } else if (response.status === 404) {
+      stopReconnecting("This lesson is no longer available.", "See all lessons", "/");
+    } else {
+      connect();
+    }
+  }
+
+  function stopReconnecting(text, linkText, href) {
+    state.leaving = true;
+    setStatus("");
+    ui.status.append(text, " ");
+    const link = document.createElement("a");
+    link.href = href + (href.includes("?") ? "&" : "?") + "next=" + encodeURIComponent(window.location.pathname);
+    link.textContent = linkText;
+    ui.status.append(link);
+    ui.status.hidden = false;
+    ui.input.disabled = true;
+    syncControls();
+  }
+
+  // Stay on the newest message when the list changes size (a prompt opens, a phone turns).
+  let pinned = true;
+  ui.list.addEventListener(
+    "scroll",
+    () => {
+      pinned = nearBottom();
+    },
+    { passive: true }
+  );
+  if ("ResizeObserver" in window) {
+    new ResizeObserver(() => {
+      if (pinned) {
+        scrollToEnd();
+      }
+    }).observe(ui.list);
+  }
+
+  window.addEventListener("online", () => {
+    if (!state.socket && !state.leaving) {
+      connect();
+    }
+  });
+  window.addEventListener("pagehide", () => {
+    state.leaving = true;
+  });
+  window.addEventListener("pageshow", (event) => {
+    // Back/forward cache: the page comes back without its socket.
+    if (event.persisted) {
+      state.leaving = false;
+      state.attempts = 0;
+      connect();
+    }
+  });
+
+  updateCounter();
+  connect();
+})();
