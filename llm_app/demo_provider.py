@@ -33,6 +33,10 @@ _CONTENT_BLOCK = re.compile(
 )
 
 
+# Markdown emphasis and code marks, dropped so quoted sentences read as plain text.
+_EMPHASIS = re.compile(r"[*`]")
+
+
 def _text(content: Any) -> str:
     if isinstance(content, str):
         return content
@@ -44,7 +48,7 @@ def _text(content: Any) -> str:
 def _sentences(block: str) -> list[str]:
     """The sentences of the lesson content that are long enough to quote back."""
     prose = " ".join(
-        line.strip("#*>- ").strip()
+        _EMPHASIS.sub("", line.strip("#*>- ")).strip()
         for line in block.splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     )

@@ -67,3 +67,20 @@ async def test_a_question_is_answered_with_the_most_relevant_line_of_the_materia
     text = "".join(e["content"] for e in events if e["type"] == "text")
     assert text.startswith("Good question.")
     assert "Plants turn carbon dioxide and water into sugar using sunlight energy." in text
+
+
+async def test_quoted_material_reads_as_plain_text_without_markdown_marks():
+    system = build_system_prompt(
+        chat_stage(),
+        previous_content="Psychologists call this\n*the generation effect*: material you make "
+        "yourself sticks, as `recall` shows.",
+    )
+    events = [
+        e
+        async for e in stream_chat(
+            [{"role": "user", "content": "What is the generation effect?"}], system, provider=DEMO
+        )
+    ]
+    text = "".join(e["content"] for e in events if e["type"] == "text")
+    assert "Psychologists call this the generation effect: material you make yourself" in text
+    assert "*" not in text and "`" not in text
