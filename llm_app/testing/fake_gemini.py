@@ -1,8 +1,8 @@
 """A fake Gemini API (Google AI Studio): POST /v1beta/models/{model}:streamGenerateContent?alt=sse.
 
 LiteLLM's `gemini/` route with an api_base posts to {api_base}/models/{model}:{method}, with no
-version segment of its own, so `url` here ends in /v1beta, matching the real
-https://generativelanguage.googleapis.com/v1beta. The key comes as the x-goog-api-key header
+version segment of its own, so `url` here ends in /v1beta, like the real service's base
+URL. The key comes as the x-goog-api-key header
 (LiteLLM's way) or the `key` query parameter; `key_source` records which.
 """
 

@@ -1,7 +1,7 @@
 """A fake OpenAI Chat Completions API: POST /v1/chat/completions with chat.completion.chunk SSE.
 
 LiteLLM's `openai/` route hands the api_base to the OpenAI SDK, which appends /chat/completions,
-so `url` ends in /v1 as https://api.openai.com/v1 does for the real service.
+so `url` ends in /v1, like the real service's base URL.
 """
 
 from __future__ import annotations
