@@ -73,11 +73,17 @@ DEFAULT_MESSAGES = {
         "You exceeded your current quota, please check your plan and billing details. "
         "Resource has been exhausted (e.g. check quota)."
     ),
-    500: "An internal error has occurred. Please retry or report in https://developers.generativeai.google/guide/troubleshooting",
+    500: "An internal error has occurred. Please retry or report it.",
     503: "The model is overloaded. Please try again later.",
     504: "Deadline expired before operation could complete.",
 }
 INVALID_KEY_MESSAGE = "API key not valid. Please pass a valid API key."
+# Google names each error detail's message type with a type URL under its own API host.
+# The fake keeps the structure and the type names but no real host (tests reach only
+# 127.0.0.1, and nothing reads these URLs): a reserved .invalid name stands in for it,
+# here and in ErrorInfo's domain and service.
+FAKE_GOOGLE_HOST = "fake-gemini.invalid"
+DETAIL_TYPE_PREFIX = f"type.{FAKE_GOOGLE_HOST}/"
 MISSING_KEY_MESSAGE = (
     "Method doesn't allow unregistered callers (callers without established identity). "
     "Please use API Key or other form of API consumer identity to call this API."
@@ -212,7 +218,7 @@ class FakeGeminiServer(FakeProviderServer):
             message,
             [
                 {
-                    "@type": "type.googleapis.com/google.rpc.BadRequest",
+                    "@type": f"{DETAIL_TYPE_PREFIX}google.rpc.BadRequest",
                     "fieldViolations": [{"description": message}],
                 }
             ],
@@ -236,13 +242,13 @@ class FakeGeminiServer(FakeProviderServer):
                 INVALID_KEY_MESSAGE,
                 [
                     {
-                        "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                        "@type": f"{DETAIL_TYPE_PREFIX}google.rpc.ErrorInfo",
                         "reason": "API_KEY_INVALID",
-                        "domain": "googleapis.com",
-                        "metadata": {"service": "generativelanguage.googleapis.com"},
+                        "domain": FAKE_GOOGLE_HOST,
+                        "metadata": {"service": FAKE_GOOGLE_HOST},
                     },
                     {
-                        "@type": "type.googleapis.com/google.rpc.LocalizedMessage",
+                        "@type": f"{DETAIL_TYPE_PREFIX}google.rpc.LocalizedMessage",
                         "locale": "en-US",
                         "message": INVALID_KEY_MESSAGE,
                     },

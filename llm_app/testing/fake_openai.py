@@ -97,7 +97,8 @@ MISSING_KEY_MESSAGE = (
     "You didn't provide an API key. You need to provide your API key in an Authorization header "
     "using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with "
     "blank username) if you're accessing the API from your browser and are prompted for a "
-    "username. You can obtain an API key from https://platform.openai.com/account/api-keys."
+    # The real text ends with a link to OpenAI's key page; the fakes name no real host.
+    "username. You can obtain an API key from your account's API keys page."
 )
 
 
@@ -209,7 +210,7 @@ class FakeOpenAIServer(FakeProviderServer):
             raise self._error(
                 401,
                 f"Incorrect API key provided: {mask_key(call.api_key)}. You can find your API "
-                "key at https://platform.openai.com/account/api-keys.",
+                "key on your account's API keys page.",
                 code="invalid_api_key",
             )
 
