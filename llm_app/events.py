@@ -85,10 +85,13 @@ def usage_event(
     model: str,
     input_tokens: int | None,
     output_tokens: int | None,
+    cache_read_tokens: int | None,
+    cache_write_tokens: int | None,
     cost_usd: float | None,
     finish_reason: str | None,
     time_to_first_token_ms: int | None,
     total_time_ms: int,
+    attempts: int,
 ) -> dict[str, Any]:
     return {
         "type": EventType.USAGE.value,
@@ -96,8 +99,11 @@ def usage_event(
         "model": model,
         "input_tokens": input_tokens,
         "output_tokens": output_tokens,
+        "cache_read_tokens": cache_read_tokens,
+        "cache_write_tokens": cache_write_tokens,
         "cost_usd": cost_usd,
         "finish_reason": finish_reason,
         "time_to_first_token_ms": time_to_first_token_ms,
         "total_time_ms": total_time_ms,
+        "attempts": attempts,
     }

@@ -110,9 +110,11 @@ def system_message(system: str | SplitSystemPrompt, model: str) -> dict[str, Any
     a content list with ``cache_control`` means something else to LiteLLM's
     Gemini route (explicit context caching) and nothing to most others.
     """
-    if not isinstance(system, SplitSystemPrompt) or not system.content:
-        return {"role": "system", "content": join_system_prompt(system)}
-    if not supports_prompt_caching(model):
+    if (
+        not isinstance(system, SplitSystemPrompt)
+        or not system.content
+        or not supports_prompt_caching(model)
+    ):
         return {"role": "system", "content": join_system_prompt(system)}
     parts: list[dict[str, Any]] = []
     if system.instructions:
@@ -608,11 +610,13 @@ def _usage(
     """The ``usage`` event, timed from the start of the turn (failed attempts included)."""
     usage = reply.usage
     cache_read, cache_write = cache_tokens(usage)
-    event = events.usage_event(
+    return events.usage_event(
         provider=provider.label,
         model=provider.model,
         input_tokens=usage.prompt_tokens if usage is not None else None,
         output_tokens=usage.completion_tokens if usage is not None else None,
+        cache_read_tokens=cache_read,
+        cache_write_tokens=cache_write,
         cost_usd=cost_usd(provider, usage),
         finish_reason=reply.finish_reason,
         time_to_first_token_ms=(
@@ -621,9 +625,8 @@ def _usage(
             else None
         ),
         total_time_ms=round((time.monotonic() - started) * 1000),
+        attempts=attempts,
     )
-    event.update(attempts=attempts, cache_read_tokens=cache_read, cache_write_tokens=cache_write)
-    return event
 
 
 async def collect_reply(
