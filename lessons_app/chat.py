@@ -394,7 +394,7 @@ class ChatSession:
                     "retryable": False,
                 }
             )
-            self._record_turn(reply, first_token_ms=None)
+            self._record_turn(reply)
             return
         started = time.monotonic()
         first_token_at: float | None = None
@@ -459,9 +459,9 @@ class ChatSession:
                 first_token_ms=first_token_ms,
                 total_ms=round((time.monotonic() - started) * 1000),
             )
-            self._record_turn(reply, first_token_ms)
+            self._record_turn(reply)
 
-    def _record_turn(self, reply: Message, first_token_ms: int | None) -> None:
+    def _record_turn(self, reply: Message) -> None:
         """One structured log line and the metrics for a finished (or refused) turn."""
         observability.record_turn(
             TurnRecord(
@@ -477,7 +477,7 @@ class ChatSession:
                 input_tokens=reply.input_tokens,
                 output_tokens=reply.output_tokens,
                 cost_usd=float(reply.cost_usd) if reply.cost_usd is not None else None,
-                time_to_first_token_ms=first_token_ms,
+                time_to_first_token_ms=reply.time_to_first_token_ms,
                 total_time_ms=reply.total_time_ms,
                 text=reply.content,
             )
