@@ -11,9 +11,9 @@ with the keys from Django settings rather than left to read ``os.environ``
 itself. Each chat turn becomes one Langfuse trace (``stream_chat`` gives all
 its calls one ``litellm_trace_id``) holding one generation per call: the
 answer, plus any failed attempt before it (model, token usage, timings, and
-the error for a failed call),
-sent in the background over Langfuse's OpenTelemetry endpoint
-(``<LANGFUSE_HOST>/api/public/otel/v1/traces``), batched, and flushed at exit.
+the error for a failed call). Traces are sent in the background over
+Langfuse's OpenTelemetry endpoint (``<LANGFUSE_HOST>/api/public/otel/v1/traces``),
+batched, and flushed at exit.
 
 The prompt and the reply are personal data (the learner's own words), so they
 reach Langfuse only when ``TUTOR_LOG_MESSAGE_TEXT`` allows them in logs too;
