@@ -149,6 +149,7 @@ class Reply:
         first_token_delay: float = 0.0,
         chunk_delay: float = 0.0,
         response_delay: float = 0.0,
+        cut_at: int | None = None,
         input_tokens: int = DEFAULT_INPUT_TOKENS,
         output_tokens: int | None = None,
     ) -> Reply:
@@ -156,7 +157,9 @@ class Reply:
 
         `arguments` (a JSON string, or a mapping that is dumped compactly) is cut into
         `fragments` pieces where the wire format streams arguments (Anthropic input_json_delta,
-        OpenAI tool_calls deltas); Gemini always sends a functionCall whole.
+        OpenAI tool_calls deltas); Gemini always sends a functionCall whole. `cut_at` drops
+        the connection after that many content chunks: the text chunks, the chunk naming the
+        tool, then the argument fragments.
         """
         if not isinstance(arguments, str):
             arguments = json.dumps(dict(arguments), separators=(",", ":"))
@@ -171,6 +174,7 @@ class Reply:
             first_token_delay=first_token_delay,
             chunk_delay=chunk_delay,
             response_delay=response_delay,
+            cut_at=cut_at,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
         )

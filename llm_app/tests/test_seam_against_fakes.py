@@ -100,6 +100,31 @@ async def test_tool_call_is_reported_once_by_name(server: FakeProviderServer) ->
     assert server.last_request.tool_names == ["transition_to_next"]
 
 
+@pytest.mark.parametrize("kind", ["anthropic", "openai"])
+async def test_tool_call_cut_before_its_arguments_end_is_never_reported(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    # Gemini sends a function call whole; these two stream the arguments in fragments.
+    server = request.getfixturevalue(f"{kind}_server")
+    # Content chunks: the text, the chunk naming the tool, then two of four argument fragments.
+    server.enqueue(
+        Reply.tool_call(
+            "transition_to_next",
+            '{"why": "the learner is ready"}',
+            fragments=4,
+            text="Great.",
+            chunks=1,
+            cut_at=3,
+        )
+    )
+
+    events = await run(server, tools=TOOLS)
+
+    assert types(events) == ["text", "error"]
+    assert events[-1]["code"] == ErrorCode.UNAVAILABLE
+    assert server.last_request.chunks_sent == 3
+
+
 async def test_admin_provider_settings_reach_the_wire(server: FakeProviderServer) -> None:
     provider = provider_for(server, max_tokens=77, temperature=0.25)
 
