@@ -53,3 +53,13 @@ def test_database_and_channel_layer_follow_the_environment():
         assert layer == "channels_redis.core.RedisChannelLayer"
     else:
         assert layer == "channels.layers.InMemoryChannelLayer"
+
+
+@pytest.mark.django_db
+def test_healthz_answers_plain_http_when_other_pages_redirect_to_https(client, settings):
+    settings.SECURE_SSL_REDIRECT = True
+
+    assert client.get("/accounts/login/").status_code == 301
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
