@@ -7,6 +7,11 @@ class LlmAppConfig(AppConfig):
     verbose_name = "LLM providers"
 
     def ready(self) -> None:
+        import litellm
+
+        # LiteLLM prints its provider list and a help banner to stdout on every
+        # failed call; the seam logs one safe line per failure instead.
+        litellm.suppress_debug_info = True
         # Registers LiteLLM's Langfuse callback only when LANGFUSE_* is configured.
         from llm_app import tracing
 

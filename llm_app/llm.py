@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import Any, Protocol, runtime_checkable
 
 import litellm
+from django.conf import settings
 from litellm import acompletion
 from litellm.exceptions import MidStreamFallbackError
 
@@ -54,6 +55,9 @@ _RESERVED_PARAMS = frozenset(
 # them, but nothing here tests those routes, so they get the plain prompt.
 PROMPT_CACHING_PROVIDERS = frozenset({"anthropic"})
 CACHE_CONTROL = {"type": "ephemeral"}
+
+# Shortest API key the logs redact; see _redacted.
+MIN_REDACTED_KEY_LENGTH = 8
 
 # Longest pause between two calls of one provider, whatever the backoff or the
 # provider's Retry-After says; a provider asking for a longer pause is left for
@@ -270,9 +274,16 @@ def retry_pause(provider: ResolvedProvider, retry: int, retry_after: float | Non
 
 
 def _redacted(text: str, providers: tuple[ResolvedProvider, ...]) -> str:
-    for provider in providers:
-        if provider.api_key:
-            text = text.replace(provider.api_key, "[redacted]")
+    """``text`` without the chain's keys or the provider keys in the environment.
+
+    Real keys are long; a shorter "key" (a placeholder, a typo) is left alone,
+    or it would blank out pieces of ordinary words in the log line.
+    """
+    keys = {provider.api_key for provider in providers}
+    keys.update(settings.PROVIDER_ENVIRONMENT_KEYS)
+    for key in sorted(keys, key=len, reverse=True):
+        if len(key) >= MIN_REDACTED_KEY_LENGTH:
+            text = text.replace(key, "[redacted]")
     return text
 
 

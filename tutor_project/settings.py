@@ -165,9 +165,14 @@ X_FRAME_OPTIONS = "DENY"
 
 # --- LLM ---------------------------------------------------------------------
 # LLM_PROVIDER (the model used when no admin provider is default) is the one
-# variable read outside this file: llm_app.llm.DEFAULT_PROVIDER reads it at
-# import, so the seam works without Django (the original plan's contract).
+# variable read outside this file: the original plan pins the seam's line
+# `DEFAULT_PROVIDER = os.environ.get("LLM_PROVIDER", ...)` in llm_app/llm.py.
 # `.env` is loaded into os.environ above, so it applies there too.
+# Provider keys in the environment (ANTHROPIC_API_KEY, ...) are read by LiteLLM
+# itself; they are listed here only so the seam can redact them from its logs.
+PROVIDER_ENVIRONMENT_KEYS = tuple(
+    value for name, value in os.environ.items() if name.endswith("_API_KEY") and value
+)
 # Key for encrypting provider API keys at rest; derived from SECRET_KEY if empty.
 FIELD_ENCRYPTION_KEY = env.str("FIELD_ENCRYPTION_KEY", default="")
 

@@ -220,6 +220,24 @@ async def test_key_is_sent_but_never_logged(caplog):
     assert "sk-ant-very-secret" not in repr(provider)
 
 
+async def test_environment_keys_are_redacted_and_short_keys_leave_words_alone(caplog, settings):
+    settings.PROVIDER_ENVIRONMENT_KEYS = ("sk-env-provider-secret",)
+    provider = ResolvedProvider(model="anthropic/claude-sonnet-4-20250514", api_key="ro")
+    error = litellm.AuthenticationError(
+        "invalid x-api-key sk-env-provider-secret for route", "anthropic", "m"
+    )
+    with patch("llm_app.llm.acompletion", AsyncMock(side_effect=error)), caplog.at_level("DEBUG"):
+        events = [
+            e
+            async for e in stream_chat([{"role": "user", "content": "Hi"}], "S", provider=provider)
+        ]
+    assert events[-1]["type"] == EventType.ERROR
+    assert "sk-env-provider-secret" not in caplog.text
+    assert "[redacted] for route" in caplog.text
+    # A two-letter "key" is no secret worth blanking out of "route" and "error".
+    assert "[redacted]ute" not in caplog.text
+
+
 def test_resolved_provider_parameters_reach_litellm():
     provider = ResolvedProvider(
         model="openai/gpt-4o-mini",
