@@ -349,7 +349,7 @@ def custom_cost_per_token(provider: ResolvedProvider) -> dict[str, float] | None
     }
 
 
-def _priced_by_litellm(model: str) -> bool:
+def priced_by_litellm(model: str) -> bool:
     """Whether LiteLLM's bundled map really prices ``model``.
 
     For a model missing from the map LiteLLM may still answer from the
@@ -383,7 +383,7 @@ def cost_usd(provider: ResolvedProvider, usage: litellm.Usage | None) -> float |
                 completion_tokens=usage.completion_tokens,
                 custom_cost_per_token=custom,
             )
-        elif _priced_by_litellm(provider.model):
+        elif priced_by_litellm(provider.model):
             prompt_cost, completion_cost = litellm.cost_per_token(
                 model=provider.model,
                 prompt_tokens=usage.prompt_tokens,
@@ -674,7 +674,8 @@ def ask(
 ) -> str:
     """Ask a model from ``manage.py shell``: stream the reply to the terminal, return its text.
 
-    ``provider`` is a provider name from the admin or a LiteLLM model string;
+    ``provider`` is a provider name from the admin or a LiteLLM model string
+    (anything else raises ``UnknownProviderError``, naming the admin's providers);
     ``None`` resolves like a chat turn (admin default, then ``LLM_PROVIDER``).
     """
     from asgiref.sync import async_to_sync, sync_to_async

@@ -123,6 +123,14 @@ def _from_environment() -> ResolvedProvider:
     return ResolvedProvider(model=DEFAULT_PROVIDER)
 
 
+class UnknownProviderError(ValueError):
+    """An explicit provider string that is neither an admin provider nor a model LiteLLM routes.
+
+    Raised before any call, so a typo in ``llm.ask(provider=...)`` or
+    ``llm_chat --provider`` says what is known instead of failing at the provider.
+    """
+
+
 def _explicit(provider: ResolvedProvider | ProviderConfig | str) -> ResolvedProvider:
     if isinstance(provider, ResolvedProvider):
         return provider
@@ -131,6 +139,18 @@ def _explicit(provider: ResolvedProvider | ProviderConfig | str) -> ResolvedProv
     config = ProviderConfig.objects.filter(name=provider).first()
     if config is not None:
         return ResolvedProvider.from_config(config)
+    from django.core.exceptions import ValidationError
+
+    from llm_app.services import validate_model_string
+
+    try:
+        validate_model_string(provider)
+    except ValidationError as exc:
+        names = ProviderConfig.objects.order_by("name").values_list("name", flat=True)
+        raise UnknownProviderError(
+            f"No provider in the admin is named {provider!r}, and it is not a LiteLLM model "
+            f"string: {exc.messages[0]} Providers in the admin: {', '.join(names) or 'none'}."
+        ) from None
     return ResolvedProvider(model=provider)
 
 
@@ -138,7 +158,8 @@ def resolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvid
     """Resolve the provider for a turn: explicit → experiment arm → admin default → environment.
 
     An explicit string is a provider name from the admin if one has that name,
-    otherwise a LiteLLM model string. ``user`` places the learner in the active
+    otherwise a LiteLLM model string; anything else raises
+    :class:`UnknownProviderError`. ``user`` places the learner in the active
     experiment, if any.
     """
     if provider:

@@ -1,8 +1,17 @@
-import pytest
+import io
 
+import pytest
+from django.core.management import CommandError, call_command
+
+from llm_app import llm
 from llm_app.llm import DEFAULT_PROVIDER
 from llm_app.models import ProviderConfig
-from llm_app.providers import ResolvedProvider, aresolve_provider, resolve_provider
+from llm_app.providers import (
+    ResolvedProvider,
+    UnknownProviderError,
+    aresolve_provider,
+    resolve_provider,
+)
 from llm_app.services import make_default
 
 pytestmark = pytest.mark.django_db
@@ -29,6 +38,30 @@ def test_explicit_provider_wins_over_admin_default():
     assert resolve_provider("gemini/gemini-2.5-pro").model == "gemini/gemini-2.5-pro"
     explicit = ResolvedProvider(model="openai/gpt-4o")
     assert resolve_provider(explicit) is explicit
+
+
+def test_a_name_that_is_neither_provider_nor_model_says_what_is_known():
+    ProviderConfig.objects.create(name="Claude", model="anthropic/claude-sonnet-4-20250514")
+
+    with pytest.raises(UnknownProviderError) as excinfo:
+        resolve_provider("Claud")
+    assert "No provider in the admin is named 'Claud'" in str(excinfo.value)
+    assert "Write the model as provider/model" in str(excinfo.value)
+    assert "Providers in the admin: Claude." in str(excinfo.value)
+
+    with pytest.raises(UnknownProviderError, match="Did you mean anthropic/claude"):
+        resolve_provider("antropic/claude-sonnet-4-20250514")
+
+
+def test_ask_and_llm_chat_refuse_an_unknown_provider_before_calling_anything(monkeypatch):
+    monkeypatch.setattr("builtins.input", lambda prompt="": pytest.fail("chat must not start"))
+
+    with pytest.raises(UnknownProviderError):
+        llm.ask("Hi", provider="no-such-provider")
+    out = io.StringIO()
+    with pytest.raises(CommandError, match="No provider in the admin is named 'nope'"):
+        call_command("llm_chat", "--provider", "nope", stdout=out)
+    assert "Chatting" not in out.getvalue()
 
 
 def test_switching_the_default_applies_to_the_next_resolution_without_restart():

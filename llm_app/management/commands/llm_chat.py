@@ -1,8 +1,8 @@
 from asgiref.sync import async_to_sync
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
 from llm_app.llm import LLMError, collect_reply
-from llm_app.providers import resolve_provider
+from llm_app.providers import UnknownProviderError, resolve_provider
 
 SYSTEM_PROMPT = "You are a friendly, concise tutor chatting in a terminal."
 
@@ -18,7 +18,10 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, provider=None, **options):
-        resolved = resolve_provider(provider)
+        try:
+            resolved = resolve_provider(provider)
+        except UnknownProviderError as exc:
+            raise CommandError(str(exc)) from None
         self.stdout.write(f"Chatting with {resolved.label} ({resolved.model}). Empty line to quit.")
         history: list[dict] = []
         while True:
