@@ -118,6 +118,13 @@ def current_stage_index(progress: LessonProgress, stages: list[Stage]) -> int:
     return 0
 
 
+def tutor_is_demo(user: User) -> bool:
+    """Whether ``user``'s next chat turn goes to the offline demo tutor, so the page can say so."""
+    from llm_app.providers import resolve_provider
+
+    return resolve_provider(user=user).is_demo
+
+
 def lesson_history(user: User, lesson: Lesson) -> QuerySet[Message]:
     """The learner's chat history for ``lesson``, stage markers included, oldest first."""
     return Message.objects.filter(conversation__user=user, conversation__lesson=lesson).order_by(

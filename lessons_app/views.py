@@ -69,6 +69,7 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "from_stage_field": FROM_STAGE_FIELD,
         "roles": Message.Role,
         "history": services.lesson_history(request.user, lesson),
+        "tutor_is_demo": services.tutor_is_demo(request.user),
     }
     if stages:
         index = services.current_stage_index(progress, stages)

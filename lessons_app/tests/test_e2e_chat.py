@@ -158,6 +158,8 @@ def test_learner_chats_with_the_demo_tutor(
     wait_for_connection(page)
     markers = page.locator(".chat-marker").all_inner_texts()
     assert markers == [f"Started reading: {titles[0]}"]
+    # Before any reply, the panel already says the demo tutor will answer.
+    assert page.locator("[data-chat-demo-note]").is_visible()
 
     # --- Streaming: Shift+Enter is a new line, Enter sends; the reply grows as it arrives.
     page.evaluate(WATCH_STREAMING_JS)

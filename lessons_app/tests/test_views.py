@@ -379,6 +379,25 @@ def test_article_html_and_javascript_links_are_inert(learner_client):
     ] * len(script_tags)
 
 
+def test_chat_panel_says_when_the_next_reply_comes_from_the_demo_tutor(learner_client, lesson):
+    from llm_app.models import ProviderConfig
+    from llm_app.providers import DEMO_MODEL
+
+    def demo_note() -> str:
+        html = learner_client.get(lesson.get_absolute_url()).content.decode()
+        return re.search(r"<p [^>]*data-chat-demo-note[^>]*>", html).group(0)
+
+    demo = ProviderConfig.objects.create(name="Demo", model=DEMO_MODEL, is_default=True)
+    assert 'data-demo-tutor="true"' in demo_note()
+    assert " hidden" not in demo_note()
+
+    demo.is_default = False
+    demo.save()
+    ProviderConfig.objects.create(name="Claude", model="anthropic/claude-x", is_default=True)
+    assert 'data-demo-tutor="false"' in demo_note()
+    assert " hidden" in demo_note()
+
+
 def test_chat_history_markdown_is_sanitised(learner_client, learner, lesson):
     learner_client.get(lesson.get_absolute_url())
     conversation = Message.objects.get(conversation__user=learner).conversation

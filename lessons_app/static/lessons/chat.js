@@ -342,8 +342,11 @@
   }
 
   function refreshDemoNote() {
+    // The latest reply says who answered; before any reply, the page says who will.
     const last = lastTutorItem();
-    ui.demoNote.hidden = !(last && last._message && last._message.is_demo);
+    const message = last && last._message;
+    const isDemo = message ? message.is_demo : ui.demoNote.dataset.demoTutor === "true";
+    ui.demoNote.hidden = !isDemo;
   }
 
   function replaceHistory(messages) {
