@@ -93,10 +93,22 @@ def test_learner_goes_through_the_demo_lesson(local_page, artifacts_dir, viewpor
     radius = page.evaluate("getComputedStyle(document.querySelector('.stage')).borderRadius")
     assert radius == "10px"
 
-    for number, title in enumerate(titles, start=1):
+    for number, (title, stage) in enumerate(zip(titles, lesson["stages"], strict=True), start=1):
         stage_title = page.locator("#stage-title")
         assert stage_title.inner_text() == title
         assert page.get_by_text(f"Stage {number} of {len(titles)}").is_visible()
+        if number == 2:
+            # Back returns to the previous stage, and Next comes here again.
+            submit(page, "Back")
+            assert stage_title.inner_text() == titles[0]
+            submit(page, "Next")
+            assert stage_title.inner_text() == title
+        if stage["kind"] == "video":
+            embed = urlsplit(page.locator(".stage iframe").get_attribute("src"))
+            assert embed.netloc == EMBED_HOST
+            assert embed.path == f"/embed/{stage['video_id']}"
+            assert f"start={stage['start']}" in embed.query.split("&")
+            assert f"end={stage['end']}" in embed.query.split("&")
         chat_panel = page.locator("#chat-panel")
         assert chat_panel.is_visible()
         assert chat_panel.get_attribute("data-ws-url") == f"/ws/lessons/{DEMO_SLUG}/chat/"

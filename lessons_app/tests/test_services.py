@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from django.db import IntegrityError, transaction
 from django.http import Http404
 
 from lessons_app import services
@@ -161,6 +162,13 @@ def test_one_conversation_per_user_and_lesson(user, lesson):
     services.advance(user, lesson)
     assert Conversation.objects.count() == 1
     assert services.get_conversation(user, lesson) == Conversation.objects.get()
+
+
+def test_the_database_refuses_a_second_progress_row_for_a_user_and_lesson(user, lesson):
+    LessonProgress.objects.create(user=user, lesson=lesson)
+    with pytest.raises(IntegrityError), transaction.atomic():
+        LessonProgress.objects.create(user=user, lesson=lesson)
+    assert LessonProgress.objects.count() == 1
 
 
 def test_progress_is_per_user(user, lesson, django_user_model):
