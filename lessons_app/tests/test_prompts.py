@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
-from types import SimpleNamespace
 
 import pytest
 
@@ -473,40 +472,29 @@ async def test_closing_the_reply_closes_the_provider_stream(
     assert seam["closed"] is True
 
 
-async def test_send_message_through_the_real_seam(
-    monkeypatch: pytest.MonkeyPatch, lesson: Lesson
+async def test_send_message_through_real_litellm_to_a_fake_provider(
+    openai_server, lesson: Lesson
 ) -> None:
-    """With only ``acompletion`` faked, the prompt and tool reach LiteLLM intact."""
+    """The prompt and tool reach the provider's wire intact, and its tool call comes back."""
+    from llm_app.providers import ResolvedProvider
+    from llm_app.testing import Reply
+
     stage = chat_stage(lesson, show_tutor_previous_content=True)
-    calls: list[dict] = []
-
-    def chunk(content=None, tool_name=None):
-        tool_calls = None
-        if tool_name:
-            function = SimpleNamespace(name=tool_name, arguments="{}")
-            tool_calls = [SimpleNamespace(index=0, function=function)]
-        delta = SimpleNamespace(content=content, tool_calls=tool_calls)
-        return SimpleNamespace(choices=[SimpleNamespace(delta=delta, finish_reason=None)])
-
-    async def fake_acompletion(**kwargs):
-        calls.append(kwargs)
-
-        async def stream():
-            yield chunk(content="Ready to move on?")
-            yield chunk(tool_name=TRANSITION_TOOL_NAME)
-
-        return stream()
-
-    monkeypatch.setattr("llm_app.llm.acompletion", fake_acompletion)
+    openai_server.enqueue(
+        Reply.tool_call(TRANSITION_TOOL_NAME, "{}", text="Ready to move on?", chunks=1)
+    )
+    provider = ResolvedProvider(
+        model="openai/gpt-4o-mini", api_base=openai_server.url, api_key="test-key-prompts"
+    )
     history = [
         {"role": "assistant", "content": "Hi!"},
         {"role": "user", "content": "Let's move on."},
     ]
 
-    events = await collect(send_message(history, stage, None, "Earlier text.", "openai/x"))
+    events = await collect(send_message(history, stage, None, "Earlier text.", provider))
 
-    sent = calls[0]
-    assert sent["model"] == "openai/x"
+    sent = openai_server.last_request.json
+    assert sent["model"] == "gpt-4o-mini"
     assert sent["tools"] == [TRANSITION_TOOL]
     assert sent["messages"] == [
         {"role": "system", "content": build_system_prompt(stage, None, "Earlier text.")},
@@ -515,4 +503,5 @@ async def test_send_message_through_the_real_seam(
         {"role": "user", "content": "Let's move on."},
     ]
     assert [event["type"] for event in events] == ["text", "tool_use", "usage", "done"]
+    assert events[0] == {"type": "text", "content": "Ready to move on?"}
     assert events[1] == {"type": "tool_use", "name": TRANSITION_TOOL_NAME}
