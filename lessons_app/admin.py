@@ -4,10 +4,14 @@ from __future__ import annotations
 
 from adminsortable2.admin import SortableAdminBase, SortableStackedInline
 from django.contrib import admin
-from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Max, Q, QuerySet
+from django.db.models.functions import Coalesce
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import path, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.views.decorators.http import require_POST
 
 from lessons_app import yaml_io
 from lessons_app.content import (
@@ -17,7 +21,7 @@ from lessons_app.content import (
     cut_transcript,
     previous_stage_content,
 )
-from lessons_app.forms import LessonForm, StageAdminForm
+from lessons_app.forms import EMPTY_BODY_ERROR, LessonForm, StageAdminForm, normalise_newlines
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 
 PREVIEW_CHARS = 600
@@ -25,6 +29,13 @@ STAGE_ADMIN_JS = "lessons/admin_stage.js"
 # The admin script shows only the fieldset whose class matches the chosen kind.
 KIND_FIELDSET_CLASS = "stage-kind"
 NO_TRANSCRIPT_WARNING = "No transcript: the tutor cannot know what this video says."
+# The live excerpt preview refuses bodies longer than this (characters): no real
+# article comes near it, and it keeps a stray paste from tying up a worker.
+MAX_PREVIEW_BODY_CHARS = 1_000_000
+# The admin URL name of the live preview, under the admin site's namespace.
+LIVE_PREVIEW_URL_NAME = "lessons_app_stage_excerpt_preview"
+# The element around a stage's preview; admin_stage.js updates it as the article is edited.
+PREVIEW_CLASS = "stage-preview"
 
 _PREVIEW_STYLE = (
     "white-space: pre-wrap; max-height: 20em; overflow: auto; max-width: 60em; "
@@ -75,7 +86,10 @@ KIND_FIELDSETS = [
 PREVIEW_FIELDSET = (
     "Preview",
     {
-        "description": "What learners see of this stage, as last saved.",
+        "description": (
+            "What learners see of this stage, as last saved. While you edit an article's "
+            "body or anchors, the excerpt they give is shown instead, before you save."
+        ),
         "fields": ["excerpt_preview"],
     },
 )
@@ -135,10 +149,40 @@ def stage_preview(stage: Stage | None) -> SafeString | str:
     return ""
 
 
+def live_excerpt(data) -> tuple[dict[str, str], int]:
+    """The excerpt that unsaved ``body``/``from_text``/``to_text`` give: JSON and status.
+
+    ``{"excerpt": text}`` (shortened like the saved preview) or ``{"error": message}``
+    with the stage form's own wording; 400 only for a body too long to preview.
+    """
+    fields = {name: data.get(name, "") for name in ("body", "from_text", "to_text")}
+    if len(fields["body"]) > MAX_PREVIEW_BODY_CHARS:
+        return {
+            "error": f"The body is too long to preview "
+            f"(more than {MAX_PREVIEW_BODY_CHARS:,} characters)."
+        }, 400
+    normalise_newlines(fields)
+    if not fields["body"].strip():
+        return {"error": EMPTY_BODY_ERROR}, 200
+    try:
+        return {"excerpt": _shorten(cut_excerpt(**fields))}, 200
+    except AnchorNotFound as exc:
+        return {"error": str(exc)}, 200
+
+
 class StagePreviewMixin:
     @admin.display(description="Excerpt preview")
-    def excerpt_preview(self, obj: Stage | None) -> SafeString | str:
-        return stage_preview(obj)
+    def excerpt_preview(self, obj: Stage | None) -> SafeString:
+        """The saved preview, in an element that tells admin_stage.js how to refresh it."""
+        return format_html(
+            '<div class="{}" data-live-url="{}" data-box-style="{}" data-warning-style="{}">'
+            "{}</div>",
+            PREVIEW_CLASS,
+            reverse(f"{self.admin_site.name}:{LIVE_PREVIEW_URL_NAME}"),
+            _PREVIEW_STYLE,
+            _WARNING_STYLE,
+            stage_preview(obj),
+        )
 
 
 class StageInline(StagePreviewMixin, SortableStackedInline):
@@ -246,6 +290,36 @@ class StageAdmin(StagePreviewMixin, admin.ModelAdmin):
 
     class Media:
         js = [STAGE_ADMIN_JS]
+
+    def get_urls(self):
+        view = self.admin_site.admin_view(require_POST(self.live_preview_view))
+        return [path("excerpt-preview/", view, name=LIVE_PREVIEW_URL_NAME), *super().get_urls()]
+
+    def live_preview_view(self, request: HttpRequest) -> JsonResponse:
+        """The excerpt of an article being edited, for admin_stage.js; nothing is saved."""
+        if not (self.has_add_permission(request) or self.has_change_permission(request)):
+            raise PermissionDenied
+        payload, status = live_excerpt(request.POST)
+        return JsonResponse(payload, status=status)
+
+    def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            # Left empty, a new stage goes after the lesson's last one (see save_model),
+            # as one added in the lesson's sortable inline does.
+            position = form.base_fields["position"]
+            position.required = False
+            position.initial = None
+            position.help_text = "Empty: after the lesson's last stage."
+        return form
+
+    def save_model(self, request: HttpRequest, obj: Stage, form, change: bool) -> None:
+        if not change and form.cleaned_data.get("position") is None:
+            highest = Stage.objects.filter(lesson=obj.lesson_id).aggregate(
+                highest=Coalesce(Max("position"), 0)
+            )["highest"]
+            obj.position = highest + 1
+        super().save_model(request, obj, form, change)
 
     @admin.display(description="Transcript")
     def transcript_status(self, obj: Stage) -> SafeString | str:

@@ -57,6 +57,9 @@ def youtube_id(value: str) -> str:
     )
 
 
+EMPTY_BODY_ERROR = "An article stage needs a body."
+
+
 def normalise_newlines(cleaned: dict[str, Any]) -> None:
     """Store text with ``\n`` line ends whatever the browser sent.
 
@@ -148,7 +151,7 @@ class StageAdminForm(forms.ModelForm):
         body = cleaned.get("body") or ""
         if not body.strip():
             if not self._has_error("body"):
-                self.add_error("body", "An article stage needs a body.")
+                self.add_error("body", EMPTY_BODY_ERROR)
             return
         try:
             cut_excerpt(body, cleaned.get("from_text") or "", cleaned.get("to_text") or "")

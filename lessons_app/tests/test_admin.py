@@ -6,9 +6,17 @@ from decimal import Decimal
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import Permission
+from django.test import Client
 from django.urls import reverse
 
-from lessons_app.admin import NO_TRANSCRIPT_WARNING, STAGE_ADMIN_JS
+from lessons_app.admin import (
+    MAX_PREVIEW_BODY_CHARS,
+    NO_TRANSCRIPT_WARNING,
+    PREVIEW_CLASS,
+    STAGE_ADMIN_JS,
+)
+from lessons_app.forms import EMPTY_BODY_ERROR
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 
 pytestmark = pytest.mark.django_db
@@ -271,6 +279,156 @@ def test_excerpt_preview_is_shortened(admin_client, lesson):
     stage.save()
     response = admin_client.get(reverse("admin:lessons_app_stage_change", args=[stage.pk]))
     assert "… (2000 characters in all)" in response.content.decode()
+
+
+LIVE_PREVIEW_URL = "admin:lessons_app_stage_excerpt_preview"
+
+
+def _live_preview(client, **fields):
+    return client.post(reverse(LIVE_PREVIEW_URL), fields)
+
+
+def test_live_preview_gives_the_excerpt_of_unsaved_anchors(admin_client, lesson):
+    response = _live_preview(admin_client, body=BODY, from_text="Intro", to_text="Keep <b>this</b>")
+    assert response.status_code == 200
+    assert response["Content-Type"] == "application/json"
+    assert response.json() == {"excerpt": "Intro that is cut away.\n\nKeep <b>this</b>"}
+    # Nothing was saved: the stage still has its own anchors.
+    assert _stage(lesson, "Read").from_text == "Keep <b>this</b>"
+
+
+def test_live_preview_matches_anchors_like_the_saved_preview(admin_client):
+    body = "One.\r\n\r\nTwo   “quoted”\r\nline.\r\n\r\nThree."
+    response = _live_preview(admin_client, body=body, from_text="Two", to_text='"quoted" line.')
+    assert response.json() == {"excerpt": "Two   “quoted”\nline."}
+    # No anchors: the whole article, shortened as the saved preview is.
+    response = _live_preview(admin_client, body="word " * 400)
+    assert response.json()["excerpt"].endswith("… (2000 characters in all)")
+
+
+@pytest.mark.parametrize(
+    ("fields", "error"),
+    [
+        (
+            {"body": "Alpha beta.", "from_text": "beta", "to_text": "Alpha"},
+            "The text 'Alpha' does not occur after the start anchor.",
+        ),
+        (
+            {"body": "Alpha beta.", "from_text": "Gamma"},
+            "The text 'Gamma' does not occur in the article.",
+        ),
+        ({"body": " \n ", "from_text": "", "to_text": ""}, EMPTY_BODY_ERROR),
+        ({}, EMPTY_BODY_ERROR),
+    ],
+)
+def test_live_preview_reports_what_the_form_would(admin_client, lesson, fields, error):
+    response = _live_preview(admin_client, **fields)
+    assert response.status_code == 200
+    assert response.json() == {"error": error}
+    # The stage form refuses the same text with the same words.
+    form_response = admin_client.post(
+        reverse("admin:lessons_app_stage_add"), _stage_post(lesson, **fields)
+    )
+    form_errors = form_response.context["adminform"].form.errors
+    assert error in [message for messages in form_errors.values() for message in messages]
+
+
+def test_live_preview_refuses_an_oversize_body(admin_client):
+    response = _live_preview(admin_client, body="x" * (MAX_PREVIEW_BODY_CHARS + 1))
+    assert response.status_code == 400
+    assert response.json() == {
+        "error": "The body is too long to preview (more than 1,000,000 characters)."
+    }
+    response = _live_preview(admin_client, body="x" * MAX_PREVIEW_BODY_CHARS, to_text="xx")
+    assert response.status_code == 200
+
+
+def test_live_preview_only_answers_post(admin_client):
+    response = admin_client.get(reverse(LIVE_PREVIEW_URL), {"body": "Text."})
+    assert response.status_code == 405
+    assert response["Allow"] == "POST"
+
+
+def test_live_preview_turns_away_anyone_but_staff(client, django_user_model):
+    url = reverse(LIVE_PREVIEW_URL)
+    response = client.post(url, {"body": "Text."})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+    learner = django_user_model.objects.create_user("learner", password="x-long-password")
+    client.force_login(learner)
+    response = client.post(url, {"body": "Text."})
+    assert response.status_code == 302
+    assert response["Location"].startswith(reverse("admin:login"))
+
+    # Staff who may neither add nor change stages get a 403.
+    staff = django_user_model.objects.create_user("staff", password="x-long-password")
+    staff.is_staff = True
+    staff.save()
+    client.force_login(staff)
+    assert client.post(url, {"body": "Text."}).status_code == 403
+    staff.user_permissions.add(Permission.objects.get(codename="change_stage"))
+    assert client.post(url, {"body": "Text."}).json() == {"excerpt": "Text."}
+
+
+def test_live_preview_needs_the_csrf_token(admin_user):
+    client = Client(enforce_csrf_checks=True)
+    client.force_login(admin_user)
+    assert _live_preview(client, body="Text.").status_code == 403
+
+
+@pytest.mark.parametrize("page", ["stage_change", "stage_add", "lesson_change"])
+def test_preview_carries_the_live_preview_address(admin_client, lesson, page):
+    if page == "stage_change":
+        url = reverse("admin:lessons_app_stage_change", args=[_stage(lesson, "Read").pk])
+    elif page == "stage_add":
+        url = reverse("admin:lessons_app_stage_add")
+    else:
+        url = reverse("admin:lessons_app_lesson_change", args=[lesson.pk])
+    html = admin_client.get(url).content.decode()
+    marker = f'<div class="{PREVIEW_CLASS}" data-live-url="{reverse(LIVE_PREVIEW_URL)}"'
+    # One per stage on the lesson page, plus the template for "Add another Stage".
+    assert html.count(marker) == (1 if page.startswith("stage") else lesson.stages.count() + 1)
+
+
+def _position_of_new_stage(admin_client, lesson, **fields) -> int:
+    response = admin_client.post(
+        reverse("admin:lessons_app_stage_add"),
+        _stage_post(lesson, body="Text.", **fields),
+    )
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    stage = Stage.objects.get(title="New stage")
+    stage.delete()
+    return stage.position
+
+
+def test_new_stage_without_a_position_goes_after_the_last(admin_client, lesson):
+    assert lesson.stages.order_by("-position").first().position == 4
+    assert _position_of_new_stage(admin_client, lesson, position="") == 5
+    data = _stage_post(lesson, body="Text.")
+    del data["position"]
+    response = admin_client.post(reverse("admin:lessons_app_stage_add"), data)
+    assert response.status_code == 302
+    assert Stage.objects.get(title="New stage").position == 5
+    # A position the author gives is kept, even 0.
+    Stage.objects.filter(title="New stage").delete()
+    assert _position_of_new_stage(admin_client, lesson, position=2) == 2
+    assert _position_of_new_stage(admin_client, lesson, position=0) == 0
+    empty = Lesson.objects.create(title="Empty", slug="empty")
+    assert _position_of_new_stage(admin_client, empty, position="") == 1
+
+
+def test_add_stage_form_leaves_the_position_empty(admin_client, lesson):
+    response = admin_client.get(reverse("admin:lessons_app_stage_add"))
+    field = response.context["adminform"].form["position"]
+    assert field.value() is None
+    assert not field.field.required
+    assert "after the lesson's last stage" in response.content.decode()
+    # Changing a stage still needs its position.
+    change = admin_client.get(
+        reverse("admin:lessons_app_stage_change", args=[_stage(lesson, "Read").pk])
+    )
+    assert change.context["adminform"].form["position"].field.required
 
 
 def test_video_preview_shows_the_transcript_span(admin_client, lesson):
