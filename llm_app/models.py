@@ -29,9 +29,19 @@ class ProviderConfig(models.Model):
         "standard environment variable (e.g. ANTHROPIC_API_KEY).",
     )
     max_tokens = models.PositiveIntegerField(default=1024)
-    temperature = models.FloatField(null=True, blank=True)
+    temperature = models.FloatField(
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(0), MaxValueValidator(2)],
+        help_text="From 0 to 2 (some providers, such as Anthropic, accept at most 1). "
+        "Empty: the provider's default.",
+    )
     timeout_seconds = models.PositiveIntegerField(
-        "total timeout (seconds)", default=60, help_text="Longest a whole reply may take."
+        "total timeout (seconds)",
+        default=60,
+        # 0 would silently mean "no limit" to the seam; every call needs one.
+        validators=[MinValueValidator(1)],
+        help_text="Longest a whole reply may take.",
     )
     connect_timeout_seconds = models.FloatField(
         "connect timeout (seconds)", default=10, validators=[MinValueValidator(0.1)]

@@ -1,8 +1,10 @@
 import pytest
 from django.urls import reverse
+from django.utils.html import escape
 
 from llm_app.models import ProviderConfig
 from llm_app.providers import DEMO_MODEL
+from llm_app.testing import Reply
 
 pytestmark = pytest.mark.django_db
 
@@ -113,3 +115,66 @@ def test_test_connection_reports_success_with_first_words(admin_client):
     html = response.content.decode()
     assert "Demo: OK in" in html
     assert "You said: &quot;Reply with one short" in html
+
+
+def test_test_connection_reports_an_auth_failure_without_the_key(admin_client, openai_server):
+    from llm_app.events import SAFE_ERROR_MESSAGES, ErrorCode
+
+    refused = ProviderConfig.objects.create(
+        name="Refused", model="openai/gpt-4o-mini", api_base=openai_server.url, api_key=SECRET
+    )
+    openai_server.enqueue(Reply.error(401, f"Incorrect API key provided: {SECRET}"))
+    response = admin_client.post(
+        reverse("admin:llm_app_providerconfig_changelist"),
+        {"action": "test_connection", "_selected_action": [refused.pk]},
+        follow=True,
+    )
+    html = response.content.decode()
+    assert "Refused: Failed (auth) after" in html
+    assert escape(SAFE_ERROR_MESSAGES[ErrorCode.AUTH]) in html
+    assert SECRET not in html
+    assert "Incorrect API key" not in html
+    # The key did reach the provider: the check really asked it, once.
+    assert [call.api_key for call in openai_server.requests] == [SECRET]
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "message"),
+    [
+        ("temperature", "2.5", "less than or equal to 2"),
+        ("temperature", "-0.1", "greater than or equal to 0"),
+        ("timeout_seconds", "0", "greater than or equal to 1"),
+        ("extra_params", '{"api_key": "sk-oops"}', "Keep secrets out of extra parameters"),
+        (
+            "extra_params",
+            '{"extra_headers": {"Authorization": "Bearer sk-oops"}}',
+            "Authorization in extra_headers",
+        ),
+        ("extra_params", '{"timeout": 5}', "with the total timeout field"),
+    ],
+)
+def test_out_of_range_or_secret_values_are_form_errors(
+    admin_client, keyed_provider, field, value, message
+):
+    url = reverse("admin:llm_app_providerconfig_change", args=[keyed_provider.pk])
+    response = admin_client.post(url, change_data(keyed_provider, **{field: value}))
+    assert response.status_code == 200
+    assert message in response.content.decode()
+    assert "sk-oops" not in str(ProviderConfig.objects.get(pk=keyed_provider.pk).extra_params)
+
+
+def test_bounds_themselves_are_accepted(admin_client, keyed_provider):
+    url = reverse("admin:llm_app_providerconfig_change", args=[keyed_provider.pk])
+    response = admin_client.post(
+        url,
+        change_data(
+            keyed_provider,
+            temperature="2",
+            timeout_seconds="1",
+            first_token_timeout_seconds="0.5",
+            extra_params='{"top_p": 0.9, "extra_headers": {"anthropic-beta": "x"}}',
+        ),
+    )
+    assert response.status_code == 302
+    keyed_provider.refresh_from_db()
+    assert (keyed_provider.temperature, keyed_provider.timeout_seconds) == (2.0, 1)

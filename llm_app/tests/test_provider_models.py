@@ -3,7 +3,12 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from llm_app.models import ProviderConfig
-from llm_app.services import ensure_demo_provider, make_default, validate_model_string
+from llm_app.services import (
+    ensure_demo_provider,
+    make_default,
+    validate_extra_params,
+    validate_model_string,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -98,3 +103,110 @@ def test_ensure_demo_provider_is_idempotent_and_respects_an_existing_default():
     real = make("real", is_default=True)
     ensure_demo_provider()
     assert list(ProviderConfig.objects.filter(is_default=True)) == [real]
+
+
+def field_errors(**fields) -> dict[str, list[str]]:
+    """The validation errors ``full_clean`` finds in a provider with ``fields``."""
+    fields.setdefault("name", "x")
+    fields.setdefault("model", "openai/gpt-4o-mini")
+    try:
+        ProviderConfig(**fields).full_clean()
+    except ValidationError as exc:
+        return exc.message_dict
+    return {}
+
+
+@pytest.mark.parametrize("temperature", [None, 0, 0.7, 1, 2])
+def test_temperature_within_0_and_2_is_valid(temperature):
+    assert field_errors(temperature=temperature) == {}
+
+
+@pytest.mark.parametrize("temperature", [-0.1, 2.01, 10])
+def test_temperature_outside_0_and_2_is_refused(temperature):
+    assert list(field_errors(temperature=temperature)) == ["temperature"]
+
+
+def test_a_total_timeout_of_0_is_refused_rather_than_meaning_no_limit():
+    assert list(field_errors(timeout_seconds=0)) == ["timeout_seconds"]
+    assert field_errors(timeout_seconds=1) == {}
+
+
+@pytest.mark.parametrize(
+    "extra_params",
+    [
+        {},
+        {"top_p": 0.9, "top_k": 40, "stop": ["\n\n"], "seed": 7},
+        {"thinking": {"type": "enabled", "budget_tokens": 1024}},
+        {"reasoning_effort": "low", "response_format": {"type": "json_object"}},
+        {"stop_token_ids": [2], "skip_special_tokens": True, "prompt_cache_key": "tutor"},
+        {"extra_headers": {"anthropic-beta": "prompt-caching-2024-07-31"}, "api_version": "v1"},
+        {"word_delay": 0},
+    ],
+)
+def test_legitimate_extra_params_are_accepted(extra_params):
+    validate_extra_params(extra_params)
+
+
+@pytest.mark.parametrize(
+    ("extra_params", "named"),
+    [
+        ({"api_key": "sk-1"}, "api_key"),
+        ({"aws_secret_access_key": "x"}, "aws_secret_access_key"),
+        ({"azure_ad_token": "x"}, "azure_ad_token"),
+        ({"vertex_credentials": "{}"}, "vertex_credentials"),
+        ({"Password": "x"}, "Password"),
+        ({"extra_headers": {"X-Api-Key": "sk-1"}}, "X-Api-Key in extra_headers"),
+        ({"headers": {"authorization": "Bearer sk-1"}}, "authorization in headers"),
+    ],
+)
+def test_secret_looking_extra_params_are_refused(extra_params, named):
+    with pytest.raises(ValidationError) as excinfo:
+        validate_extra_params(extra_params)
+    [message] = excinfo.value.messages
+    assert message.startswith("Keep secrets out of extra parameters")
+    assert named in message
+    assert "API key field" in message
+    assert "sk-1" not in message
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [
+        ("max_tokens", "max tokens"),
+        ("max_completion_tokens", "max tokens"),
+        ("temperature", "temperature"),
+        ("timeout", "total timeout"),
+        ("max_retries", "max retries"),
+        ("api_base", "API base"),
+        ("base_url", "API base"),
+        ("model", "model"),
+    ],
+)
+def test_params_with_their_own_field_point_to_it(name, field):
+    with pytest.raises(ValidationError) as excinfo:
+        validate_extra_params({name: 1})
+    assert excinfo.value.messages == [
+        f"Set {name} with the {field} field, not in extra parameters."
+    ]
+
+
+@pytest.mark.parametrize(
+    "name", ["messages", "stream", "stream_options", "tools", "litellm_trace_id"]
+)
+def test_params_the_seam_sets_itself_are_refused(name):
+    with pytest.raises(ValidationError) as excinfo:
+        validate_extra_params({name: 1})
+    assert excinfo.value.messages == [
+        f"The tutor sets {name} itself on every call; remove it from extra parameters."
+    ]
+
+
+@pytest.mark.parametrize("extra_params", [[], "top_p", 3])
+def test_extra_params_must_be_an_object(extra_params):
+    with pytest.raises(ValidationError, match="must be a JSON object"):
+        validate_extra_params(extra_params)
+
+
+def test_extra_headers_must_be_an_object():
+    with pytest.raises(ValidationError, match="extra_headers must be a JSON object"):
+        validate_extra_params({"extra_headers": ["Authorization: Bearer x"]})
