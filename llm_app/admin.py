@@ -3,8 +3,12 @@ from django import forms
 from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
+from django.utils.decorators import method_decorator
+from django.views.decorators.debug import sensitive_post_parameters
 
 from llm_app import services
+from llm_app.demo_provider import DEMO_PROVIDER_PREFIX
+from llm_app.llm import priced_by_litellm
 from llm_app.models import ProviderConfig, ProviderFallback
 
 RESILIENCE_HELP = (
@@ -205,6 +209,28 @@ class ProviderConfigAdmin(SortableAdminBase, admin.ModelAdmin):
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[ProviderConfig]:
         return super().get_queryset(request).prefetch_related("fallback_links__fallback")
+
+    # Django's error reports (a 500 while saving, say) then show the typed key as stars.
+    @method_decorator(sensitive_post_parameters("api_key"))
+    def changeform_view(self, request: HttpRequest, *args, **kwargs):
+        return super().changeform_view(request, *args, **kwargs)
+
+    def save_model(self, request: HttpRequest, obj: ProviderConfig, form, change: bool) -> None:
+        super().save_model(request, obj, form, change)
+        has_own_prices = (
+            obj.input_cost_per_million_tokens is not None
+            and obj.output_cost_per_million_tokens is not None
+        )
+        is_demo = obj.model.startswith(f"{DEMO_PROVIDER_PREFIX}/")
+        if not (is_demo or has_own_prices or priced_by_litellm(obj.model)):
+            # The prefix was validated; the model name after it can only be checked here.
+            self.message_user(
+                request,
+                f"LiteLLM's price map does not know {obj.model!r}. Check the model name "
+                "(“Test connection” tries it); if it is right, set its prices so replies "
+                "show a cost (0 for a free model).",
+                messages.WARNING,
+            )
 
     @admin.display(boolean=True, description="Key set")
     def key_set(self, obj: ProviderConfig) -> bool:

@@ -67,6 +67,32 @@ def test_a_new_key_replaces_and_clear_removes(admin_client, keyed_provider):
     assert keyed_provider.api_key == ""
 
 
+def test_the_typed_key_is_hidden_from_django_error_reports(admin_client, keyed_provider):
+    from django.views.debug import SafeExceptionReporterFilter
+
+    url = reverse("admin:llm_app_providerconfig_change", args=[keyed_provider.pk])
+    response = admin_client.post(url, change_data(keyed_provider, api_key="sk-typed-new-key-42"))
+
+    request = response.wsgi_request
+    assert request.sensitive_post_parameters == ("api_key",)
+    shown = SafeExceptionReporterFilter().get_post_parameters(request)
+    assert "sk-typed-new-key-42" not in str(shown)
+    assert shown["name"] == keyed_provider.name
+
+
+def test_saving_a_model_litellm_does_not_price_warns_to_check_the_name(admin_client):
+    add_url = reverse("admin:llm_app_providerconfig_add")
+    unknown = ProviderConfig(name="Typo", model="anthropic/claude-sonet-4", timeout_seconds=60)
+    known = ProviderConfig(name="Known", model="anthropic/claude-sonnet-4-5", timeout_seconds=60)
+
+    warned = admin_client.post(add_url, change_data(unknown), follow=True).content.decode()
+    quiet = admin_client.post(add_url, change_data(known), follow=True).content.decode()
+
+    assert escape("LiteLLM's price map does not know 'anthropic/claude-sonet-4'") in warned
+    assert "price map does not know" not in quiet
+    assert ProviderConfig.objects.filter(name__in=["Typo", "Known"]).count() == 2
+
+
 def test_model_typo_is_a_form_error(admin_client):
     response = admin_client.post(
         reverse("admin:llm_app_providerconfig_add"),
