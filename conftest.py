@@ -7,6 +7,7 @@ import os
 import shutil
 import socket
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -176,14 +177,11 @@ def running_app_env(database: Path) -> dict[str, str]:
     }
 
 
-@pytest.fixture(scope="session")
-def running_app(tmp_path_factory):
-    """The project served by Daphne on 127.0.0.1 as production runs it, with the demo lesson.
+@contextmanager
+def serve_with_daphne(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """Serve the project with Daphne in ``env`` on a free loopback port; yield its base URL.
 
-    A fresh SQLite file keeps it apart from the test database; DEBUG is off with
-    HTTPS-only settings relaxed for plain http on loopback. A learner account
-    RUNNING_APP_LEARNER_USERNAME / RUNNING_APP_LEARNER_PASSWORD exists. Yields the
-    base URL, e.g. ``http://127.0.0.1:54321``.
+    Returns once ``/healthz`` answers 200, and stops the server on exit.
     """
     import subprocess
     import sys
@@ -191,15 +189,8 @@ def running_app(tmp_path_factory):
     import urllib.error
     import urllib.request
 
-    workdir = tmp_path_factory.mktemp("running_app")
-    env = running_app_env(workdir / "db.sqlite3")
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "load_demo")
-    _manage(env, "shell", "-c", _CREATE_LEARNER)
-
     port = _free_port()
     base_url = f"http://127.0.0.1:{port}"
-    log_path = workdir / "daphne.log"
     with log_path.open("w") as log:
         server = subprocess.Popen(  # noqa: S603 - fixed arguments
             [
@@ -246,6 +237,31 @@ def running_app(tmp_path_factory):
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=10)
+
+
+def running_app_database(tmp_path_factory) -> Path:
+    """The SQLite file ``running_app`` serves, for more workers or code run beside it."""
+    # One per session: mktemp("running_app") numbers it (pytest adds a "...current" link too).
+    [database] = tmp_path_factory.getbasetemp().glob("running_app[0-9]*/db.sqlite3")
+    return database
+
+
+@pytest.fixture(scope="session")
+def running_app(tmp_path_factory):
+    """The project served by Daphne on 127.0.0.1 as production runs it, with the demo lesson.
+
+    A fresh SQLite file keeps it apart from the test database; DEBUG is off with
+    HTTPS-only settings relaxed for plain http on loopback. A learner account
+    RUNNING_APP_LEARNER_USERNAME / RUNNING_APP_LEARNER_PASSWORD exists. Yields the
+    base URL, e.g. ``http://127.0.0.1:54321``.
+    """
+    workdir = tmp_path_factory.mktemp("running_app")
+    env = running_app_env(workdir / "db.sqlite3")
+    _manage(env, "migrate", "--noinput")
+    _manage(env, "load_demo")
+    _manage(env, "shell", "-c", _CREATE_LEARNER)
+    with serve_with_daphne(env, workdir / "daphne.log") as base_url:
+        yield base_url
 
 
 # --- Browser pages that stay on the running app -------------------------------
@@ -374,9 +390,7 @@ def running_app_shell(running_app, tmp_path_factory):
     The server's database is the one the ``running_app`` fixture made under pytest's
     base temporary directory.
     """
-    # One per session: mktemp("running_app") numbers it (pytest adds a "...current" link too).
-    [database] = tmp_path_factory.getbasetemp().glob("running_app[0-9]*/db.sqlite3")
-    env = running_app_env(database)
+    env = running_app_env(running_app_database(tmp_path_factory))
 
     def run(code: str) -> None:
         _manage(env, "shell", "-c", code)
