@@ -70,6 +70,41 @@ def postgres_db(db):
 
 
 @pytest.fixture
+def run_together() -> Callable[..., list[BaseException]]:
+    """Run ``target(index)`` in ``threads`` threads released at the same instant.
+
+    Returns the errors they raised. Each thread closes its own database connection, so
+    on PostgreSQL the calls really race as two requests would.
+    """
+    import threading
+
+    from django.db import connection
+
+    def run(target: Callable[[int], object], threads: int = 2) -> list[BaseException]:
+        barrier = threading.Barrier(threads)
+        errors: list[BaseException] = []
+
+        def worker(index: int) -> None:
+            try:
+                barrier.wait(timeout=10)
+                target(index)
+            except BaseException as exc:  # noqa: BLE001 - collected and asserted on by the test
+                errors.append(exc)
+            finally:
+                connection.close()
+
+        workers = [threading.Thread(target=worker, args=(index,)) for index in range(threads)]
+        for thread in workers:
+            thread.start()
+        for thread in workers:
+            thread.join(timeout=30)
+        assert not any(thread.is_alive() for thread in workers), "a worker hung"
+        return errors
+
+    return run
+
+
+@pytest.fixture
 def artifacts_dir() -> Path:
     ARTIFACTS_DIR.mkdir(exist_ok=True)
     return ARTIFACTS_DIR

@@ -5,19 +5,20 @@ import pytest
 from lessons_app import chat, services
 from lessons_app.models import Conversation, Message
 from lessons_app.tests.chat_helpers import make_lesson
-from lessons_app.tests.test_progress_concurrency import run_together
 
 ROUNDS = 15
 
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_first_messages_share_one_conversation(postgres_db, django_user_model):
+def test_concurrent_first_messages_share_one_conversation(
+    postgres_db, run_together, django_user_model
+):
     lesson = make_lesson()
     for round_number in range(ROUNDS):
         user = django_user_model.objects.create_user(username=f"tabs{round_number}")
 
-        def first_message(user=user):
+        def first_message(_index: int, user=user) -> None:
             # What each socket does for a first message: open the chat, save the message.
             conversation = services.get_conversation(user, lesson)
             _, _, stage = chat.current_stage(user, lesson)

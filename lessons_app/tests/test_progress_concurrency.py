@@ -2,40 +2,12 @@
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
 
 from lessons_app import services
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 
 ROUNDS = 20
-THREADS = 2
-
-
-def run_together(target: Callable[[], object], threads: int = THREADS) -> list[BaseException]:
-    """Run ``target`` in ``threads`` threads released at the same instant; return their errors."""
-    barrier = threading.Barrier(threads)
-    errors: list[BaseException] = []
-
-    def worker() -> None:
-        try:
-            barrier.wait(timeout=10)
-            target()
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=worker) for _ in range(threads)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in workers), "a worker hung"
-    return errors
 
 
 @pytest.fixture
@@ -50,10 +22,14 @@ def lesson() -> Lesson:
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_first_visits_create_one_progress_row(postgres_db, lesson, django_user_model):
+def test_concurrent_first_visits_create_one_progress_row(
+    postgres_db, run_together, lesson, django_user_model
+):
     for round_number in range(ROUNDS):
         user = django_user_model.objects.create_user(username=f"racer{round_number}")
-        errors = run_together(lambda user=user: services.get_or_start_progress(user, lesson))
+        errors = run_together(
+            lambda _index, user=user: services.get_or_start_progress(user, lesson)
+        )
         assert errors == [], f"round {round_number}: {errors!r}"
         assert LessonProgress.objects.filter(user=user, lesson=lesson).count() == 1
         assert Conversation.objects.filter(user=user, lesson=lesson).count() <= 1
@@ -63,11 +39,13 @@ def test_concurrent_first_visits_create_one_progress_row(postgres_db, lesson, dj
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_advances_never_skip_or_lose_a_stage(postgres_db, lesson, django_user_model):
+def test_concurrent_advances_never_skip_or_lose_a_stage(
+    postgres_db, run_together, lesson, django_user_model
+):
     for round_number in range(ROUNDS // 2):
         user = django_user_model.objects.create_user(username=f"clicker{round_number}")
         services.get_or_start_progress(user, lesson)
-        errors = run_together(lambda user=user: services.advance(user, lesson))
+        errors = run_together(lambda _index, user=user: services.advance(user, lesson))
         assert errors == [], f"round {round_number}: {errors!r}"
         progress = LessonProgress.objects.get(user=user, lesson=lesson)
         # Two unguarded advances from the first stage: two moves, one after the other.
@@ -88,13 +66,15 @@ def test_concurrent_advances_never_skip_or_lose_a_stage(postgres_db, lesson, dja
 
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_guarded_advances_move_once(postgres_db, lesson, django_user_model):
+def test_concurrent_guarded_advances_move_once(
+    postgres_db, run_together, lesson, django_user_model
+):
     first = services.ordered_stages(lesson)[0]
     for round_number in range(ROUNDS // 2):
         user = django_user_model.objects.create_user(username=f"double{round_number}")
         services.get_or_start_progress(user, lesson)
         errors = run_together(
-            lambda user=user: services.advance(user, lesson, from_stage_id=first.pk)
+            lambda _index, user=user: services.advance(user, lesson, from_stage_id=first.pk)
         )
         assert errors == [], f"round {round_number}: {errors!r}"
         progress = LessonProgress.objects.get(user=user, lesson=lesson)

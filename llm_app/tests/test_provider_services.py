@@ -3,11 +3,7 @@ default under concurrency (on PostgreSQL, where two requests really run at once)
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
-
 import pytest
-from django.db import connection
 
 from llm_app.models import ProviderConfig
 from llm_app.services import CHECK_MAX_TOKENS, check_provider, make_default
@@ -61,33 +57,12 @@ def test_check_asks_only_the_provider_once_even_with_retries(openai_server):
 # --- make_default under concurrency -------------------------------------------------------
 
 
-def run_together(target: Callable[[int], object], threads: int = THREADS) -> list[BaseException]:
-    """Run ``target(index)`` in ``threads`` threads released at once; return their errors."""
-    barrier = threading.Barrier(threads)
-    errors: list[BaseException] = []
-
-    def worker(index: int) -> None:
-        try:
-            barrier.wait(timeout=10)
-            target(index)
-        except BaseException as exc:  # noqa: BLE001 - collected and asserted on below
-            errors.append(exc)
-        finally:
-            connection.close()
-
-    workers = [threading.Thread(target=worker, args=(index,)) for index in range(threads)]
-    for thread in workers:
-        thread.start()
-    for thread in workers:
-        thread.join(timeout=30)
-    assert not any(thread.is_alive() for thread in workers), "a worker hung"
-    return errors
-
-
 @pytest.mark.postgres
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("with_a_default", [False, True], ids=["no-default-yet", "a-default"])
-def test_concurrent_make_default_leaves_exactly_one_default(postgres_db, with_a_default):
+def test_concurrent_make_default_leaves_exactly_one_default(
+    postgres_db, run_together, with_a_default
+):
     for round_number in range(ROUNDS):
         ProviderConfig.objects.all().delete()
         if with_a_default:
