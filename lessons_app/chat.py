@@ -34,7 +34,7 @@ from lessons_app.frames import (
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 from lessons_app.observability import TurnRecord
 from lessons_app.ratings import ratings_for
-from llm_app.demo_provider import DEMO_PROVIDER_PREFIX
+from llm_app.demo_provider import is_demo_model
 from llm_app.events import ErrorCode, EventType, error_event
 from llm_app.providers import ResolvedProvider, aresolve_provider
 
@@ -44,10 +44,6 @@ SendFrame = Callable[[dict[str, Any]], Awaitable[None]]
 
 # Replies whose text the model sees again in later turns; failed ones are left out.
 _REPLAYED_STATUSES = (Message.Status.COMPLETE, Message.Status.STOPPED)
-
-
-def _is_demo(model: str) -> bool:
-    return model.startswith(DEMO_PROVIDER_PREFIX + "/")
 
 
 def serialize_message(
@@ -64,7 +60,7 @@ def serialize_message(
         "created_at": message.created_at.isoformat() if message.created_at else None,
     }
     if message.role == Message.Role.ASSISTANT:
-        data["is_demo"] = _is_demo(message.model)
+        data["is_demo"] = is_demo_model(message.model)
         data["rating"] = {"value": rating[0], "comment": rating[1]} if rating else None
         if for_staff:
             data.update(

@@ -7,9 +7,9 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from llm_app import services
-from llm_app.demo_provider import DEMO_PROVIDER_PREFIX
-from llm_app.llm import priced_by_litellm
+from llm_app.llm import is_priced
 from llm_app.models import ProviderConfig, ProviderFallback
+from llm_app.providers import ResolvedProvider
 
 RESILIENCE_HELP = (
     "A learner's message goes to this provider first. If it fails before the first word of "
@@ -217,12 +217,8 @@ class ProviderConfigAdmin(SortableAdminBase, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: ProviderConfig, form, change: bool) -> None:
         super().save_model(request, obj, form, change)
-        has_own_prices = (
-            obj.input_cost_per_million_tokens is not None
-            and obj.output_cost_per_million_tokens is not None
-        )
-        is_demo = obj.model.startswith(f"{DEMO_PROVIDER_PREFIX}/")
-        if not (is_demo or has_own_prices or priced_by_litellm(obj.model)):
+        resolved = ResolvedProvider.from_config(obj, with_fallbacks=False)
+        if not (resolved.is_demo or is_priced(resolved)):
             # The prefix was validated; the model name after it can only be checked here.
             self.message_user(
                 request,

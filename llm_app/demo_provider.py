@@ -22,6 +22,12 @@ from lessons_app.prompts import BEGIN_CONVERSATION, TRANSITION_TOOL_NAME
 DEMO_PROVIDER_PREFIX = "tutor-demo"
 DEFAULT_WORD_DELAY_SECONDS = 0.03
 
+
+def is_demo_model(model: str) -> bool:
+    """Whether ``model`` is served by the offline demo tutor rather than a real provider."""
+    return model.startswith(DEMO_PROVIDER_PREFIX + "/")
+
+
 _READY = re.compile(
     r"\b(ready|move on|moving on|next stage|next step|let'?s go|continue|i'?m done|got it)\b",
     re.IGNORECASE,

@@ -362,6 +362,11 @@ def priced_by_litellm(model: str) -> bool:
     return bool(info.get("input_cost_per_token") or info.get("output_cost_per_token"))
 
 
+def is_priced(provider: ResolvedProvider) -> bool:
+    """Whether replies from ``provider`` get a cost: the admin's prices or LiteLLM's map."""
+    return custom_cost_per_token(provider) is not None or priced_by_litellm(provider.model)
+
+
 def cost_usd(provider: ResolvedProvider, usage: litellm.Usage | None) -> float | None:
     """The reply's cost in USD; ``None`` (never 0) when nothing prices the model.
 

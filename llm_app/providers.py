@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
-from llm_app.demo_provider import DEMO_PROVIDER_PREFIX
+from llm_app.demo_provider import DEMO_PROVIDER_PREFIX, is_demo_model
 from llm_app.models import ProviderConfig
 
 DEMO_MODEL = f"{DEMO_PROVIDER_PREFIX}/offline-tutor"
@@ -63,7 +63,7 @@ class ResolvedProvider:
 
     @property
     def is_demo(self) -> bool:
-        return self.model.startswith(DEMO_PROVIDER_PREFIX + "/")
+        return is_demo_model(self.model)
 
     @property
     def chain(self) -> tuple[ResolvedProvider, ...]:
