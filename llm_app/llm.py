@@ -46,9 +46,11 @@ logger = logging.getLogger(__name__)
 DEFAULT_PROVIDER = os.environ.get("LLM_PROVIDER", "anthropic/claude-sonnet-4-20250514")
 
 # Keyword arguments the seam owns; ``extra_params`` from the admin cannot override them.
-_RESERVED_PARAMS = frozenset(
-    {"model", "messages", "stream", "tools", "api_key", "api_base", "litellm_trace_id"}
-)
+# What the seam sets on every call itself: staff cannot set these in extra_params.
+SEAM_OWNED_PARAMS = frozenset({"messages", "stream", "stream_options", "tools", "litellm_trace_id"})
+# Dropped from extra_params even if a row was saved without validation: the seam's own
+# arguments, and the provider's identity and credentials, which only their fields set.
+_RESERVED_PARAMS = SEAM_OWNED_PARAMS | {"model", "api_key", "api_base"}
 
 # LiteLLM provider prefixes whose system blocks get Anthropic's ``cache_control``.
 # Bedrock and Vertex AI also serve Claude and LiteLLM translates the marker for

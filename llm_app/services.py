@@ -13,6 +13,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from llm_app.demo_provider import DEMO_PROVIDER_PREFIX
+from llm_app.llm import SEAM_OWNED_PARAMS, LLMError, collect_reply
 from llm_app.models import ProviderConfig
 from llm_app.providers import DEMO_MODEL, ResolvedProvider
 
@@ -34,8 +35,6 @@ _FIELD_PARAMS = {
     "timeout": "total timeout",
     "max_retries": "max retries",
 }
-# Extra parameters the seam sets itself on every call (see llm_app.llm.build_completion_kwargs).
-_SEAM_PARAMS = frozenset({"messages", "stream", "stream_options", "tools", "litellm_trace_id"})
 # Extra parameters that may hold HTTP headers, whose names are checked for secrets too.
 _HEADER_PARAMS = ("extra_headers", "headers")
 # extra_params is stored and shown in plain text (admin, repr), so names that look like they
@@ -111,7 +110,7 @@ def validate_extra_params(extra_params: object) -> None:
         f"Set {', '.join(names)} with the {field} field, not in extra parameters."
         for field, names in by_field.items()
     ]
-    owned = sorted(_SEAM_PARAMS & set(extra_params))
+    owned = sorted(SEAM_OWNED_PARAMS & set(extra_params))
     if owned:
         errors.append(
             f"The tutor sets {', '.join(owned)} itself on every call; remove "
@@ -169,8 +168,6 @@ def check_provider(config: ProviderConfig | ResolvedProvider) -> ConnectionCheck
     Only this provider is asked, once: a fallback answering or a retry
     succeeding would hide exactly what staff want to know.
     """
-    from llm_app.llm import LLMError, collect_reply
-
     resolved = (
         config
         if isinstance(config, ResolvedProvider)
