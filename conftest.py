@@ -17,6 +17,8 @@ import pytest
 from django.conf import settings
 
 if TYPE_CHECKING:
+    from django.db.models import Model
+    from django.http import HttpResponse
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
@@ -100,6 +102,26 @@ def run_together() -> Callable[..., list[BaseException]]:
             thread.join(timeout=30)
         assert not any(thread.is_alive() for thread in workers), "a worker hung"
         return errors
+
+    return run
+
+
+@pytest.fixture
+def run_admin_action(admin_client) -> Callable[..., HttpResponse]:
+    """Run an admin action on ``objects`` from their model's change list, as staff would.
+
+    Returns the page the admin shows afterwards (or the action's own response,
+    such as a download).
+    """
+    from django.urls import reverse
+
+    def run(action: str, *objects: Model) -> HttpResponse:
+        opts = objects[0]._meta
+        return admin_client.post(
+            reverse(f"admin:{opts.app_label}_{opts.model_name}_changelist"),
+            {"action": action, "_selected_action": [obj.pk for obj in objects]},
+            follow=True,
+        )
 
     return run
 

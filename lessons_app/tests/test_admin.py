@@ -516,11 +516,8 @@ def test_progress_is_view_only(admin_client, conversation):
     ]
 
 
-def test_export_action_downloads_yaml(admin_client, lesson):
-    response = admin_client.post(
-        reverse("admin:lessons_app_lesson_changelist"),
-        {"action": "export_yaml", "_selected_action": [lesson.pk]},
-    )
+def test_export_action_downloads_yaml(run_admin_action, lesson):
+    response = run_admin_action("export_yaml", lesson)
     assert response.status_code == 200
     assert response["Content-Type"].startswith("application/x-yaml")
     text = response.content.decode()

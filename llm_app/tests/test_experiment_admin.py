@@ -303,48 +303,40 @@ def test_add_experiment_with_two_arms_through_the_admin(admin_client, claude, ge
     assert "75%" in change.content.decode()
 
 
-def run_action(admin_client, action: str, *experiments):
-    return admin_client.post(
-        reverse(CHANGELIST),
-        {"action": action, "_selected_action": [e.pk for e in experiments]},
-        follow=True,
-    )
-
-
-def test_activate_action_switches_to_the_selected_experiment(admin_client, study, claude):
+def test_activate_action_switches_to_the_selected_experiment(run_admin_action, study, claude):
     running, *_ = study
     other = Experiment.objects.create(name="Speed")
     ExperimentArm.objects.create(experiment=other, provider=claude)
-    response = run_action(admin_client, "activate", other)
+    response = run_admin_action("activate", other)
     assert "Speed is now the active experiment" in response.content.decode()
     assert list(Experiment.objects.filter(is_active=True)) == [other]
     running.refresh_from_db()
     assert not running.is_active
 
 
-def test_activate_needs_exactly_one_selected(admin_client, study):
+def test_activate_needs_exactly_one_selected(run_admin_action, study):
     running, *_ = study
     other = Experiment.objects.create(name="Speed")
-    response = run_action(admin_client, "activate", running, other)
+    response = run_admin_action("activate", running, other)
     assert "Select exactly one experiment" in response.content.decode()
     assert list(Experiment.objects.filter(is_active=True)) == [running]
 
 
-def test_activating_an_experiment_without_usable_arms_warns(admin_client, gemini):
+def test_activating_an_experiment_without_usable_arms_warns(run_admin_action, gemini):
     gemini.enabled = False
     gemini.save()
     lonely = Experiment.objects.create(name="Lonely")
     ExperimentArm.objects.create(experiment=lonely, provider=gemini)
-    response = run_action(admin_client, "activate", lonely)
+    response = run_admin_action("activate", lonely)
     assert "has no arm with an enabled provider" in response.content.decode()
     lonely.refresh_from_db()
     assert lonely.is_active
 
 
-def test_deactivate_action_stops_the_experiment(admin_client, study):
+def test_deactivate_action_stops_the_experiment(run_admin_action, study):
     running, *_ = study
-    response = run_action(admin_client, "deactivate", running)
+    response = run_admin_action("deactivate", running)
     assert "Experiment stopped" in response.content.decode()
     assert not Experiment.objects.filter(is_active=True).exists()
-    response = run_action(admin_client, "deactivate", running)
+    response = run_admin_action("deactivate", running)
     assert "None of those experiments was active" in response.content.decode()

@@ -103,58 +103,42 @@ def test_model_typo_is_a_form_error(admin_client):
     assert not ProviderConfig.objects.exists()
 
 
-def test_make_default_action_switches(admin_client):
+def test_make_default_action_switches(run_admin_action):
     first = ProviderConfig.objects.create(name="A", model="openai/gpt-4o-mini", is_default=True)
     second = ProviderConfig.objects.create(name="B", model="gemini/gemini-2.5-flash")
-    response = admin_client.post(
-        reverse("admin:llm_app_providerconfig_changelist"),
-        {"action": "make_default", "_selected_action": [second.pk]},
-        follow=True,
-    )
+    response = run_admin_action("make_default", second)
     assert "B is now the default" in response.content.decode()
     first.refresh_from_db()
     second.refresh_from_db()
     assert (first.is_default, second.is_default) == (False, True)
 
 
-def test_make_default_needs_exactly_one(admin_client):
+def test_make_default_needs_exactly_one(run_admin_action):
     a = ProviderConfig.objects.create(name="A", model="openai/gpt-4o-mini")
     b = ProviderConfig.objects.create(name="B", model="openai/gpt-4o")
-    response = admin_client.post(
-        reverse("admin:llm_app_providerconfig_changelist"),
-        {"action": "make_default", "_selected_action": [a.pk, b.pk]},
-        follow=True,
-    )
+    response = run_admin_action("make_default", a, b)
     assert "Select exactly one" in response.content.decode()
     assert not ProviderConfig.objects.filter(is_default=True).exists()
 
 
-def test_test_connection_reports_success_with_first_words(admin_client):
+def test_test_connection_reports_success_with_first_words(run_admin_action):
     demo = ProviderConfig.objects.create(
         name="Demo", model=DEMO_MODEL, extra_params={"word_delay": 0}
     )
-    response = admin_client.post(
-        reverse("admin:llm_app_providerconfig_changelist"),
-        {"action": "test_connection", "_selected_action": [demo.pk]},
-        follow=True,
-    )
+    response = run_admin_action("test_connection", demo)
     html = response.content.decode()
     assert "Demo: OK in" in html
     assert "You said: &quot;Reply with one short" in html
 
 
-def test_test_connection_reports_an_auth_failure_without_the_key(admin_client, openai_server):
+def test_test_connection_reports_an_auth_failure_without_the_key(run_admin_action, openai_server):
     from llm_app.events import SAFE_ERROR_MESSAGES, ErrorCode
 
     refused = ProviderConfig.objects.create(
         name="Refused", model="openai/gpt-4o-mini", api_base=openai_server.url, api_key=SECRET
     )
     openai_server.enqueue(Reply.error(401, f"Incorrect API key provided: {SECRET}"))
-    response = admin_client.post(
-        reverse("admin:llm_app_providerconfig_changelist"),
-        {"action": "test_connection", "_selected_action": [refused.pk]},
-        follow=True,
-    )
+    response = run_admin_action("test_connection", refused)
     html = response.content.decode()
     assert "Refused: Failed (auth) after" in html
     assert escape(SAFE_ERROR_MESSAGES[ErrorCode.AUTH]) in html
