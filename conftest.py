@@ -352,6 +352,15 @@ class LocalPage:
         assert self.page_errors == [], f"pages raised or logged errors: {self.page_errors}"
 
 
+def log_in(page: Page, login_path: str, username: str, password: str) -> None:
+    """Log in through a login form (the site's or the admin's) and wait for the next page."""
+    page.goto(login_path)
+    page.locator("#id_username").fill(username)
+    page.locator("#id_password").fill(password)
+    with page.expect_navigation():
+        page.get_by_role("button", name="Log in").click()
+
+
 @pytest.fixture
 def local_page(browser: Browser, running_app: str) -> Iterator[Callable[..., LocalPage]]:
     """Open pages on ``running_app`` that can reach nothing else, recording what they try.

@@ -14,6 +14,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
+from conftest import log_in
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG, EMBED_HOST, demo_lesson, fits_the_screen
 
 LEARNER = "e2e-chat-learner"
@@ -122,14 +123,6 @@ def chat_learner(running_app_shell) -> str:
     return LEARNER
 
 
-def log_in(page, username: str) -> None:
-    page.goto("/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Log in").click()
-
-
 def proxy_chat_sockets(page) -> list:
     """Pass the page's chat sockets through Playwright, so a test can drop one like a bad network.
 
@@ -153,7 +146,7 @@ def test_learner_chats_with_the_demo_tutor(
     opened = local_page(timeout_ms=TIMEOUT_MS, ignored_hosts=(EMBED_HOST,))
     page = opened.page
     sockets = proxy_chat_sockets(page)
-    log_in(page, chat_learner)
+    log_in(page, "/accounts/login/", chat_learner, PASSWORD)
     page.goto(f"/lessons/{DEMO_SLUG}/")
     wait_for_connection(page)
     markers = page.locator(".chat-marker").all_inner_texts()
@@ -421,7 +414,7 @@ def test_panel_renders_provider_output_safely_and_recovers_from_errors(
     opened = local_page(timeout_ms=TIMEOUT_MS)
     page = opened.page
     page.route_web_socket("**/ws/lessons/**", play_server)
-    log_in(page, chat_learner)
+    log_in(page, "/accounts/login/", chat_learner, PASSWORD)
     page.goto(f"/lessons/{DEMO_SLUG}/")
     wait_for_connection(page)
     assert page.locator("[data-chat-messages] > li").all_inner_texts()[0] == (
@@ -499,7 +492,7 @@ def test_a_learner_logged_out_elsewhere_is_told_so_instead_of_reconnecting_for_e
     opened = local_page(timeout_ms=TIMEOUT_MS, console_errors=False)
     page = opened.page
     sockets = proxy_chat_sockets(page)
-    log_in(page, chat_learner)
+    log_in(page, "/accounts/login/", chat_learner, PASSWORD)
     page.goto(f"/lessons/{DEMO_SLUG}/")
     wait_for_connection(page)
 

@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from conftest import log_in
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG
 
 TIMEOUT_MS = 15_000
@@ -54,15 +55,6 @@ NEW_END = "That patience is useful"
 MISSING = "Words that appear nowhere"
 
 
-def log_in(page) -> None:
-    page.goto("/admin/login/")
-    page.locator("#id_username").fill(STAFF)
-    page.locator("#id_password").fill(STAFF_PASSWORD)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Log in").click()
-    assert urlsplit(page.url).path == "/admin/"
-
-
 @pytest.fixture(scope="module")
 def seeded(running_app_shell, tmp_path_factory) -> dict:
     out = tmp_path_factory.mktemp("e2e_stage_preview") / "seeded.json"
@@ -86,7 +78,8 @@ def test_article_preview_follows_the_anchors_as_typed(local_page, seeded, artifa
             else None
         ),
     )
-    log_in(page)
+    log_in(page, "/admin/login/", STAFF, STAFF_PASSWORD)
+    assert urlsplit(page.url).path == "/admin/"
 
     # --- The stage on its own: the saved excerpt first.
     change_path = f"/admin/lessons_app/stage/{seeded['stage_id']}/change/"

@@ -27,7 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import RUNNING_APP_LEARNER_PASSWORD, RUNNING_APP_LEARNER_USERNAME
+from conftest import RUNNING_APP_LEARNER_PASSWORD, RUNNING_APP_LEARNER_USERNAME, log_in
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG, demo_lesson
 
 TIMEOUT_MS = 15_000
@@ -323,14 +323,6 @@ ARM_ROW_JS = """(armId) => {
 
 def usage_cells(page, table: str, label: str) -> dict[str, str] | None:
     return page.evaluate(ROW_JS, [f"#usage-{table} tbody tr", label])
-
-
-def log_in(page, login_path: str, username: str, password: str) -> None:
-    page.goto(login_path)
-    page.locator("#id_username").fill(username)
-    page.locator("#id_password").fill(password)
-    with page.expect_navigation():
-        page.get_by_role("button", name="Log in").click()
 
 
 @pytest.fixture(scope="module")
