@@ -18,8 +18,15 @@ $(VENV)/.installed: requirements.txt
 
 install: $(VENV)/.installed
 
+# Development settings for every manage.py command (shell, llm_check, llm_chat), not only
+# the server `make run` starts. Written once; an existing .env is never touched.
+.env:
+	@printf '%s\n' '# Local development settings, written by `make run`. Every variable: .env.example.' \
+		'DEBUG=1' > $@
+	@echo "Wrote .env with DEBUG=1 for local development (see .env.example for every setting)."
+
 run: export DEBUG ?= 1
-run: install
+run: install .env
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py load_demo
 	$(PY) manage.py ensure_staff
