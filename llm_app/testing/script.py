@@ -70,6 +70,8 @@ class Reply:
     holds back the first content chunk (after the stream's framing has been sent), and
     `chunk_delay` spaces the following content chunks. `cut_at` drops the connection,
     without a proper end of stream, once that many content chunks have been sent.
+    `pause_at` holds the stream after that many content chunks until the test calls
+    `server.resume()`: a reply that is certainly in progress, without guessing at delays.
     """
 
     kind: ReplyKind = "text"
@@ -82,6 +84,7 @@ class Reply:
     status: int = 200
     message: str | None = None
     cut_at: int | None = None
+    pause_at: int | None = None
     truncated: bool = False
     first_token_delay: float = 0.0
     chunk_delay: float = 0.0
@@ -100,6 +103,8 @@ class Reply:
             raise ValueError("an error reply needs an HTTP status of 400 or more")
         if self.cut_at is not None and self.cut_at < 0:
             raise ValueError("cut_at must be zero or more")
+        if self.pause_at is not None and self.pause_at < 0:
+            raise ValueError("pause_at must be zero or more")
         for delay in (self.first_token_delay, self.chunk_delay, self.response_delay):
             if delay < 0:
                 raise ValueError("delays must be zero or more")
@@ -116,6 +121,7 @@ class Reply:
         chunk_delay: float = 0.0,
         response_delay: float = 0.0,
         truncated: bool = False,
+        pause_at: int | None = None,
         input_tokens: int = DEFAULT_INPUT_TOKENS,
         output_tokens: int | None = None,
     ) -> Reply:
@@ -132,6 +138,7 @@ class Reply:
             chunk_delay=chunk_delay,
             response_delay=response_delay,
             truncated=truncated,
+            pause_at=pause_at,
             input_tokens=input_tokens,
             output_tokens=output_tokens,
         )

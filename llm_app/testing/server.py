@@ -106,6 +106,10 @@ class RecordedRequest:
     error: dict[str, Any] | None = None
     reply: Reply | None = None
     chunks_sent: int = 0
+    # time.monotonic() when each content chunk was written, for latency benchmarks.
+    chunk_times: list[float] = field(default_factory=list)
+    # Held at its reply's `pause_at` until the test calls `server.resume()`.
+    paused: bool = False
     completed: bool = False
     cut: bool = False
     disconnected: bool = False
@@ -170,6 +174,7 @@ class RecordedRequest:
             "error": self.error,
             "reply": self.reply.to_dict() if self.reply else None,
             "chunks_sent": self.chunks_sent,
+            "paused": self.paused,
             "completed": self.completed,
             "cut": self.cut,
             "disconnected": self.disconnected,
@@ -219,6 +224,7 @@ class FakeProviderServer:
         self._runner: web.AppRunner | None = None
         self._startup_error: BaseException | None = None
         self._stopping = False
+        self._holds: list[asyncio.Event] = []
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -391,6 +397,46 @@ class FakeProviderServer:
                 raise TimeoutError(f"the last request did not finish within {timeout}s")
             return self._requests[-1]
 
+    def wait_for_chunks(self, count: int, timeout: float = 5.0) -> RecordedRequest:
+        """Block until the last request has streamed `count` content chunks."""
+        with self._changed:
+            ok = self._changed.wait_for(
+                lambda: bool(self._requests) and self._requests[-1].chunks_sent >= count, timeout
+            )
+            if not ok:
+                raise TimeoutError(f"{count} chunks were not streamed within {timeout}s")
+            return self._requests[-1]
+
+    def wait_until_paused(self, timeout: float = 5.0) -> RecordedRequest:
+        """Block until a request is held at its reply's `pause_at`; returns that request."""
+        with self._changed:
+            ok = self._changed.wait_for(
+                lambda: any(call.paused for call in self._requests), timeout
+            )
+            if not ok:
+                raise TimeoutError(f"no reply paused within {timeout}s")
+            return next(call for call in self._requests if call.paused)
+
+    def resume(self) -> None:
+        """Let every reply held at its `pause_at` go on streaming."""
+        with self._changed:
+            holds, self._holds = self._holds, []
+        if self._loop is not None:
+            for hold in holds:
+                self._loop.call_soon_threadsafe(hold.set)
+
+    async def _hold(self, call: RecordedRequest) -> None:
+        hold = asyncio.Event()
+        with self._changed:
+            self._holds.append(hold)
+            call.paused = True
+            self._changed.notify_all()
+        try:
+            await hold.wait()
+        finally:
+            call.paused = False
+            self._notify()
+
     def _notify(self) -> None:
         with self._changed:
             self._changed.notify_all()
@@ -517,6 +563,8 @@ class FakeProviderServer:
                     if reply.cut_at is not None and sent >= reply.cut_at:
                         self._cut(request, call)
                         return response
+                    if reply.pause_at is not None and sent == reply.pause_at:
+                        await self._hold(call)
                     delay = reply.first_token_delay if sent == 0 else reply.chunk_delay
                     if delay:
                         await asyncio.sleep(delay)
@@ -524,6 +572,8 @@ class FakeProviderServer:
                 if frame.content:
                     sent += 1
                     call.chunks_sent = sent
+                    call.chunk_times.append(time.monotonic())
+                    self._notify()
             if reply.cut_at is not None:
                 self._cut(request, call)
                 return response
@@ -573,8 +623,13 @@ class FakeProviderServer:
             self.reset()
             return web.json_response({"reset": True})
 
+        async def resume(request: web.Request) -> web.Response:
+            self.resume()
+            return web.json_response({"resumed": True})
+
         return [
             web.post(f"{CONTROL_PREFIX}/enqueue", enqueue),
             web.get(f"{CONTROL_PREFIX}/requests", requests),
             web.post(f"{CONTROL_PREFIX}/reset", reset),
+            web.post(f"{CONTROL_PREFIX}/resume", resume),
         ]

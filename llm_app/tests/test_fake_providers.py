@@ -354,6 +354,22 @@ async def test_gemini_rate_limit_surfaces_while_iterating(gemini_server) -> None
     assert isinstance(outcome.error.original_exception, litellm.RateLimitError)
 
 
+async def test_a_paused_reply_holds_after_its_chunks_until_resumed(fake: Fake) -> None:
+    fake.server.enqueue(Reply.text("one two three four", chunks=4, pause_at=2))
+    streaming = asyncio.create_task(stream(fake))
+    held = await asyncio.to_thread(fake.server.wait_until_paused)
+    assert held.chunks_sent == 2
+    assert not streaming.done(), "nothing more is sent while the reply is held"
+
+    fake.server.resume()
+    outcome = await streaming
+    assert outcome.error is None
+    assert outcome.text == "one two three four"
+    assert len(held.chunk_times) == 4
+    assert held.chunk_times == sorted(held.chunk_times)
+    assert not held.paused
+
+
 async def test_cut_stream_raises_after_the_chunks_that_arrived(fake: Fake) -> None:
     fake.server.enqueue(Reply.cut_after(2, "one two three four five", chunks=5))
 
@@ -681,6 +697,7 @@ def test_control_endpoints_script_and_inspect_a_server(openai_server) -> None:
     assert seen[-1]["completed"] is True
     bad = httpx.post(f"{root}/_fake/enqueue", json={"kind": "text", "bogus": 1}, timeout=5)
     assert bad.status_code == 400
+    assert httpx.post(f"{root}/_fake/resume", timeout=5).json() == {"resumed": True}
 
 
 def test_command_line_server_answers_litellm_shaped_requests() -> None:
