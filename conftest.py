@@ -6,6 +6,7 @@ import ipaddress
 import os
 import shutil
 import socket
+import subprocess
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,9 @@ if TYPE_CHECKING:
     from django.db.models import Model
     from django.http import HttpResponse
     from playwright.sync_api import Browser, BrowserContext, ConsoleMessage, Page, Route
+
+# Fixtures kept with the code they serve.
+pytest_plugins = ["lessons_app.tests.turn_engines"]
 
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 CHROMIUM_PATH = "/usr/bin/chromium"
@@ -182,14 +186,14 @@ get_user_model().objects.create_user(
 """
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind(("127.0.0.1", 0))
         return probe.getsockname()[1]
 
 
-def _manage(env: dict[str, str], *args: str) -> None:
-    import subprocess
+def manage_py(env: dict[str, str], *args: str) -> None:
+    """Run ``manage.py ARGS`` in ``env`` (another process, another database); fail loudly."""
     import sys
 
     result = subprocess.run(  # noqa: S603 - fixed arguments, our own manage.py
@@ -228,25 +232,41 @@ def running_app_env(database: Path) -> dict[str, str]:
         "WHITENOISE_USE_FINDERS": "1",
         "STATIC_MANIFEST": "0",
         "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        # Keys of its own in a Redis other runs share (used when REDIS_URL is set).
+        "TUTOR_REDIS_PREFIX": f"tutor-e2e-{os.getpid()}",
         "E2E_LEARNER_USERNAME": RUNNING_APP_LEARNER_USERNAME,
         "E2E_LEARNER_PASSWORD": RUNNING_APP_LEARNER_PASSWORD,
         "PYTHONUNBUFFERED": "1",
     }
 
 
-@contextmanager
-def serve_with_daphne(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    """Serve the project with Daphne in ``env`` on a free loopback port; yield its base URL.
+@dataclass
+class DaphneServer:
+    """A Daphne process serving the project, and where."""
 
-    Returns once ``/healthz`` answers 200, and stops the server on exit.
+    url: str
+    process: subprocess.Popen
+    log_path: Path
+
+    def output(self) -> str:
+        return self.log_path.read_text()[-4000:]
+
+
+@contextmanager
+def daphne_server(
+    env: dict[str, str], log_path: Path, *, port: int | None = None
+) -> Iterator[DaphneServer]:
+    """Serve the project with Daphne in ``env`` on loopback (a free port unless given).
+
+    Yields once ``/healthz`` answers 200, and stops the server on exit (unless the
+    test has already killed it).
     """
-    import subprocess
     import sys
     import time
     import urllib.error
     import urllib.request
 
-    port = _free_port()
+    port = port or free_port()
     base_url = f"http://127.0.0.1:{port}"
     with log_path.open("w") as log:
         server = subprocess.Popen(  # noqa: S603 - fixed arguments
@@ -265,13 +285,14 @@ def serve_with_daphne(env: dict[str, str], log_path: Path) -> Iterator[str]:
             stdout=log,
             stderr=subprocess.STDOUT,
         )
+    served = DaphneServer(base_url, server, log_path)
     try:
         deadline = time.monotonic() + RUNNING_APP_STARTUP_SECONDS
         while True:
             if server.poll() is not None:
                 pytest.fail(
                     f"Daphne exited with {server.returncode} before it was healthy:\n"
-                    f"{log_path.read_text()[-4000:]}"
+                    f"{served.output()}"
                 )
             try:
                 with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:  # noqa: S310 - http to loopback
@@ -282,18 +303,25 @@ def serve_with_daphne(env: dict[str, str], log_path: Path) -> Iterator[str]:
             if time.monotonic() > deadline:
                 pytest.fail(
                     f"{base_url}/healthz did not answer 200 within "
-                    f"{RUNNING_APP_STARTUP_SECONDS}s; server output:\n"
-                    f"{log_path.read_text()[-4000:]}"
+                    f"{RUNNING_APP_STARTUP_SECONDS}s; server output:\n{served.output()}"
                 )
             time.sleep(0.2)
-        yield base_url
+        yield served
     finally:
-        server.terminate()
-        try:
-            server.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            server.kill()
-            server.wait(timeout=10)
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait(timeout=10)
+
+
+@contextmanager
+def serve_with_daphne(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """Serve the project with Daphne in ``env`` on a free loopback port; yield its base URL."""
+    with daphne_server(env, log_path) as served:
+        yield served.url
 
 
 def running_app_database(tmp_path_factory) -> Path:
@@ -303,8 +331,103 @@ def running_app_database(tmp_path_factory) -> Path:
     return database
 
 
+# Runs in a long-lived `manage.py shell`: each block of code the test sends, up to the
+# marker line, is executed with a fresh namespace, and the outcome is printed after the mark.
+_SHELL_MARK = "\x00tutor-shell"
+_SHELL_LOOP = f"""
+import json, sys, traceback
+from django.db import connections
+while True:
+    lines = []
+    for line in sys.stdin:
+        if line.rstrip("\\n") == {_SHELL_MARK!r} + " run":
+            break
+        lines.append(line)
+    else:
+        break
+    try:
+        exec(compile("".join(lines), "<test code>", "exec"), {{}})
+        outcome = "ok"
+    except BaseException:
+        outcome = json.dumps(traceback.format_exc())
+    finally:
+        connections.close_all()
+    print({_SHELL_MARK!r}, outcome, flush=True)
+"""
+
+
+class AppShell:
+    """One ``manage.py shell`` process in a served app's environment, running code on request.
+
+    It stands in for another process of the deployment (an admin, a management
+    command), with its own database connections, and pays Django's and LiteLLM's
+    start-up once instead of for every call.
+    """
+
+    def __init__(self, env: dict[str, str]) -> None:
+        import sys
+        import threading
+
+        self._lock = threading.Lock()
+        self.process = subprocess.Popen(  # noqa: S603 - fixed arguments, our own manage.py
+            [sys.executable, "manage.py", "shell", "-c", _SHELL_LOOP],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            bufsize=1,
+        )
+
+    def run(self, code: str) -> None:
+        """Run ``code`` there; fail the test with its traceback if it raises."""
+        import json
+
+        with self._lock:
+            self.process.stdin.write(f"{code}\n{_SHELL_MARK} run\n")
+            self.process.stdin.flush()
+            output = []
+            for line in self.process.stdout:
+                if line.startswith(_SHELL_MARK):
+                    outcome = line[len(_SHELL_MARK) :].strip()
+                    break
+                output.append(line)
+            else:
+                pytest.fail(f"the app's shell exited:\n{''.join(output[-40:])}")
+        if outcome != "ok":
+            pytest.fail(f"code in the app's shell failed:\n{json.loads(outcome)}")
+
+    def close(self) -> None:
+        self.process.stdin.close()
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(timeout=10)
+
+
+_SET_UP_RUNNING_APP = """
+from django.core.management import call_command
+call_command("migrate", interactive=False, verbosity=0)
+call_command("load_demo", verbosity=0)
+"""
+
+
 @pytest.fixture(scope="session")
-def running_app(tmp_path_factory):
+def _running_app_parts(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("running_app")
+    env = running_app_env(workdir / "db.sqlite3")
+    shell = AppShell(env)
+    try:
+        shell.run(_SET_UP_RUNNING_APP + _CREATE_LEARNER)
+        yield env, workdir, shell
+    finally:
+        shell.close()
+
+
+@pytest.fixture(scope="session")
+def running_app(_running_app_parts):
     """The project served by Daphne on 127.0.0.1 as production runs it, with the demo lesson.
 
     A fresh SQLite file keeps it apart from the test database; DEBUG is off with
@@ -312,11 +435,7 @@ def running_app(tmp_path_factory):
     RUNNING_APP_LEARNER_USERNAME / RUNNING_APP_LEARNER_PASSWORD exists. Yields the
     base URL, e.g. ``http://127.0.0.1:54321``.
     """
-    workdir = tmp_path_factory.mktemp("running_app")
-    env = running_app_env(workdir / "db.sqlite3")
-    _manage(env, "migrate", "--noinput")
-    _manage(env, "load_demo")
-    _manage(env, "shell", "-c", _CREATE_LEARNER)
+    env, workdir, _ = _running_app_parts
     with serve_with_daphne(env, workdir / "daphne.log") as base_url:
         yield base_url
 
@@ -366,9 +485,10 @@ def local_page(browser: Browser, running_app: str) -> Iterator[Callable[..., Loc
     """Open pages on ``running_app`` that can reach nothing else, recording what they try.
 
     A factory: ``local_page(viewport=..., timeout_ms=..., ignored_hosts=...,
-    console_errors=...)`` gives a fresh context (1280x800 unless told, ``running_app``
-    as its base URL) with one page in it. Requests to the app's own origin and
-    in-browser data:, blob: and about: URLs go through. Any other is refused, since a
+    console_errors=..., base_url=...)`` gives a fresh context (1280x800 unless told,
+    ``running_app`` as its base URL unless another served app's is given) with one page
+    in it. Requests to the app's own origin and in-browser data:, blob: and about: URLs
+    go through. Any other is refused, since a
     page must work with no CDN and no network, and recorded, unless its host is in
     ``ignored_hosts`` (such as an embedded video's). Uncaught page errors are recorded,
     and so are console errors unless ``console_errors`` is false.
@@ -376,7 +496,6 @@ def local_page(browser: Browser, running_app: str) -> Iterator[Callable[..., Loc
     A test ends with ``opened.close_and_assert_local_and_error_free()``; the contexts
     are closed at teardown too, so a failing test leaves none open.
     """
-    loopback = urlsplit(running_app).netloc
     contexts: list[BrowserContext] = []
 
     def open_page(
@@ -385,9 +504,11 @@ def local_page(browser: Browser, running_app: str) -> Iterator[Callable[..., Loc
         timeout_ms: int = 15_000,
         ignored_hosts: tuple[str, ...] = (),
         console_errors: bool = True,
+        base_url: str = running_app,
     ) -> LocalPage:
+        loopback = urlsplit(base_url).netloc
         context = browser.new_context(
-            viewport=viewport or {"width": 1280, "height": 800}, base_url=running_app
+            viewport=viewport or {"width": 1280, "height": 800}, base_url=base_url
         )
         contexts.append(context)
         context.set_default_timeout(timeout_ms)
@@ -448,17 +569,11 @@ def openai_server():
 
 
 @pytest.fixture(scope="session")
-def running_app_shell(running_app, tmp_path_factory):
-    """Run Python in the ``running_app`` server's project (``manage.py shell -c CODE``).
+def running_app_shell(running_app, _running_app_parts):
+    """Run Python in the ``running_app`` server's project, in a process of its own.
 
     For end-to-end tests that set up what the server will read, such as an account
     or the demo tutor's ``extra_params`` (providers are read afresh on every turn).
-    The server's database is the one the ``running_app`` fixture made under pytest's
-    base temporary directory.
+    One long-lived ``manage.py shell`` (:class:`AppShell`) runs every call.
     """
-    env = running_app_env(running_app_database(tmp_path_factory))
-
-    def run(code: str) -> None:
-        _manage(env, "shell", "-c", code)
-
-    return run
+    return _running_app_parts[2].run

@@ -122,17 +122,27 @@ class Conversation(models.Model):
         return f"{self.user} on {self.lesson}"
 
 
+class MessageStatus(models.TextChoices):
+    COMPLETE = "complete", "Complete"
+    STREAMING = "streaming", "Streaming"
+    STOPPED = "stopped", "Stopped"
+    ERROR = "error", "Error"
+    # The process running the turn died; the checkpointed text is kept and can be retried.
+    INTERRUPTED = "interrupted", "Interrupted"
+
+
+# Replies that did not get to their end for a reason other than the learner's Stop:
+# reports count them as errors.
+FAILED_STATUSES = (MessageStatus.ERROR, MessageStatus.INTERRUPTED)
+
+
 class Message(models.Model):
     class Role(models.TextChoices):
         USER = "user", "Learner"
         ASSISTANT = "assistant", "Tutor"
         SYSTEM = "system", "Stage marker"
 
-    class Status(models.TextChoices):
-        COMPLETE = "complete", "Complete"
-        STREAMING = "streaming", "Streaming"
-        STOPPED = "stopped", "Stopped"
-        ERROR = "error", "Error"
+    Status = MessageStatus
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -140,7 +150,7 @@ class Message(models.Model):
     role = models.CharField(max_length=10, choices=Role.choices)
     content = models.TextField(blank=True)
     stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.SET_NULL)
-    status = models.CharField(max_length=10, choices=Status.choices, default=Status.COMPLETE)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.COMPLETE)
     error_code = models.CharField(max_length=40, blank=True)
     provider_name = models.CharField(max_length=100, blank=True)
     model = models.CharField(max_length=200, blank=True)
@@ -161,11 +171,24 @@ class Message(models.Model):
         on_delete=models.SET_NULL,
         related_name="messages",
     )
+    # A streaming reply is a turn in flight: which process runs it, and when that process
+    # last said it was alive. Stale ones are finished as interrupted (lessons_app.tutor.sweep).
+    runner_id = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
         ordering = ["created_at", "id"]
         indexes = [models.Index(fields=["conversation", "created_at"])]
+        constraints = [
+            # At most one turn in flight per conversation, whichever socket or process
+            # starts it: the database decides, so no race between workers can run two.
+            models.UniqueConstraint(
+                fields=["conversation"],
+                condition=Q(status=MessageStatus.STREAMING),
+                name="one_turn_in_flight_per_conversation",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.content[:40]}"

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from lessons_app.consumers import LessonChatConsumer
+from lessons_app.tutor.consumer import LessonChatConsumer
 
 websocket_urlpatterns = [
     path("ws/lessons/<slug:slug>/chat/", LessonChatConsumer.as_asgi()),

@@ -21,7 +21,7 @@ from django.db.models import Count, Sum
 from django.utils import timezone
 
 from lessons_app.guard import REFUSAL_CODES, day_start
-from lessons_app.models import Message
+from lessons_app.models import FAILED_STATUSES, Message
 from llm_app.models import ProviderConfig
 
 DEFAULT_DAYS = 14
@@ -75,7 +75,7 @@ class UsageRow:
             self.refused += 1
             return
         self.turns += 1
-        self.errors += turn.status == Message.Status.ERROR
+        self.errors += turn.status in FAILED_STATUSES
         self.input_tokens += turn.input_tokens or 0
         self.output_tokens += turn.output_tokens or 0
         if turn.cost_usd is not None:

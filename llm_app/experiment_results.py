@@ -76,7 +76,7 @@ def arm_results(experiment: Experiment) -> list[ArmResult]:
     """
     # The replies live in lessons_app, which imports llm_app: import it when used.
     from lessons_app.guard import REFUSAL_CODES
-    from lessons_app.models import Message, MessageRating
+    from lessons_app.models import FAILED_STATUSES, Message, MessageRating
 
     reply = Q(messages__role=Message.Role.ASSISTANT) & ~Q(messages__error_code__in=REFUSAL_CODES)
     arms = (
@@ -89,7 +89,7 @@ def arm_results(experiment: Experiment) -> list[ArmResult]:
             n_up=Count(
                 "messages__rating", filter=reply & Q(messages__rating__value=MessageRating.Value.UP)
             ),
-            n_errors=Count("messages", filter=reply & Q(messages__status=Message.Status.ERROR)),
+            n_errors=Count("messages", filter=reply & Q(messages__status__in=FAILED_STATUSES)),
             mean_ttft=Avg("messages__time_to_first_token_ms", filter=reply),
             sum_input=Sum("messages__input_tokens", filter=reply),
             sum_output=Sum("messages__output_tokens", filter=reply),

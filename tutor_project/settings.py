@@ -184,6 +184,24 @@ TUTOR_DAILY_MESSAGE_LIMIT = env.int("TUTOR_DAILY_MESSAGE_LIMIT", default=0)
 # The per-turn JSON log line carries message text only when this is on.
 TUTOR_LOG_MESSAGE_TEXT = env.bool("TUTOR_LOG_MESSAGE_TEXT", default=False)
 
+# --- Tutor turns ----------------------------------------------------------------
+# Where turns' frames, stop requests and heartbeats live (see lessons_app/tutor/): "memory"
+# keeps them in the one serving process; "redis" shares them between any number of
+# processes through Redis Streams on REDIS_URL.
+TUTOR_TURN_ENGINE = env.str("TUTOR_TURN_ENGINE", default="redis" if REDIS_URL else "memory")
+if TUTOR_TURN_ENGINE == "redis" and not REDIS_URL:
+    raise ImproperlyConfigured("TUTOR_TURN_ENGINE=redis needs REDIS_URL.")
+# Prefix of every Redis key the turn engine uses, so deployments can share one Redis.
+TUTOR_REDIS_PREFIX = env.str("TUTOR_REDIS_PREFIX", default="tutor")
+# How often partial replies are saved (batched, one UPDATE for all turns of a process).
+TUTOR_CHECKPOINT_SECONDS = env.float("TUTOR_CHECKPOINT_SECONDS", default=1.0)
+# A turn whose runner has not beaten for this long is finished as interrupted.
+TUTOR_RUNNER_STALE_SECONDS = env.float("TUTOR_RUNNER_STALE_SECONDS", default=10.0)
+# How often each process looks for such turns (and once when it starts).
+TUTOR_SWEEP_SECONDS = env.float("TUTOR_SWEEP_SECONDS", default=5.0)
+# How long a finished turn's frames stay readable for sockets catching up.
+TUTOR_TURN_LOG_RETENTION_SECONDS = env.int("TUTOR_TURN_LOG_RETENTION_SECONDS", default=60)
+
 # --- Observability ------------------------------------------------------------
 # /metrics is open to staff sessions, and to `Authorization: Bearer <METRICS_TOKEN>` if set.
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")

@@ -2,12 +2,14 @@
 
 import asyncio
 
-from asgiref.sync import async_to_sync
+from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
 from django.http import JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
+
+from lessons_app.tutor.runtime import engine_health
 
 CHANNEL_LAYER_TIMEOUT_SECONDS = 2
 
@@ -22,28 +24,40 @@ def _database_status() -> str:
     return "ok"
 
 
-async def _round_trip(layer) -> None:
-    channel = await layer.new_channel("healthz.")
-    await layer.send(channel, {"type": "healthz.ping"})
-    await layer.receive(channel)
-
-
-def _channel_layer_status() -> str:
+async def _channel_layer_status() -> str:
     layer = get_channel_layer()
     if layer is None:
         return "not configured"
     try:
-        async_to_sync(asyncio.wait_for)(_round_trip(layer), CHANNEL_LAYER_TIMEOUT_SECONDS)
+        async with asyncio.timeout(CHANNEL_LAYER_TIMEOUT_SECONDS):
+            channel = await layer.new_channel("healthz.")
+            await layer.send(channel, {"type": "healthz.ping"})
+            await layer.receive(channel)
     except Exception as exc:  # noqa: BLE001 - any failure means "down"
         return f"error: {type(exc).__name__}"
     return "ok"
 
 
+async def _turns_status() -> str:
+    try:
+        return await engine_health()
+    except Exception as exc:  # noqa: BLE001 - any failure means "down"
+        return f"error: {type(exc).__name__}"
+
+
 @never_cache
 @require_GET
-def healthz(request):
-    """Liveness and readiness for load balancers: 200 only when both backends answer."""
-    checks = {"database": _database_status(), "channel_layer": _channel_layer_status()}
+async def healthz(request):
+    """Liveness and readiness for load balancers: 200 only when every backend answers.
+
+    Async, so it runs on the server's event loop beside the chat sockets, never on a
+    second loop of its own (channels-redis refuses two loops receiving at once).
+    """
+    checks = {
+        "database": await sync_to_async(_database_status)(),
+        "turns": await _turns_status(),
+        "channel_layer": await _channel_layer_status(),
+    }
     healthy = all(value == "ok" for value in checks.values())
     return JsonResponse(
         {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503

@@ -13,7 +13,10 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from lessons_app.models import Lesson, Stage
+from lessons_app.tutor.protocol import TURN_MESSAGE_ID, TURN_SEQ
+from llm_app.models import ProviderConfig
 
+CLAUDE = "anthropic/claude-sonnet-4-20250514"
 ORIGIN = b"http://127.0.0.1"
 RECEIVE_TIMEOUT = 10
 PASSWORD = "correct-horse-battery-staple"
@@ -45,6 +48,27 @@ def make_user(username: str = "learner", *, staff: bool = False):
     )
 
 
+def add_provider(name: str, model: str, api_base: str, *, default: bool = False) -> ProviderConfig:
+    """A provider at a fake server's ``api_base``, with a key of its own and no retries."""
+    return ProviderConfig.objects.create(
+        name=name,
+        model=model,
+        api_base=api_base,
+        api_key=f"test-key-{name.lower()}",
+        timeout_seconds=20,
+        # These tests script each failure; a retry would hide it behind a second call.
+        max_retries=0,
+        is_default=default,
+    )
+
+
+async def make_learner(username: str = "learner"):
+    """A learner, and the published lesson ``plants`` (article, then chat) to talk about."""
+    user = await database_sync_to_async(make_user)(username)
+    await database_sync_to_async(make_lesson)()
+    return user
+
+
 def session_cookie(user) -> str:
     client = Client()
     client.force_login(user)
@@ -52,17 +76,28 @@ def session_cookie(user) -> str:
 
 
 async def connect(
-    user, slug: str, *, origin: bytes = ORIGIN
+    user, slug: str, *, origin: bytes = ORIGIN, query: str = ""
 ) -> tuple[WebsocketCommunicator, bool, Any]:
+    """Open the chat socket as ``user``'s browser would; ``query`` is the URL's query string."""
     from tutor_project.asgi import application
 
     headers = [(b"origin", origin), (b"host", b"127.0.0.1")]
     if user is not None:
         cookie = await database_sync_to_async(session_cookie)(user)
         headers.append((b"cookie", cookie.encode()))
-    communicator = WebsocketCommunicator(application, f"/ws/lessons/{slug}/chat/", headers=headers)
+    path = f"/ws/lessons/{slug}/chat/" + (f"?{query}" if query else "")
+    communicator = WebsocketCommunicator(application, path, headers=headers)
     connected, subprotocol_or_code = await communicator.connect(timeout=RECEIVE_TIMEOUT)
     return communicator, connected, subprotocol_or_code
+
+
+async def open_chat(user, slug: str = "plants", *, query: str = ""):
+    """A socket opened as ``user``, and the ``history`` frame it opened with."""
+    communicator, connected, _ = await connect(user, slug, query=query)
+    assert connected
+    history = await receive(communicator)
+    assert history["type"] == "history"
+    return communicator, history
 
 
 async def receive(communicator: WebsocketCommunicator) -> dict[str, Any]:
@@ -106,6 +141,18 @@ async def receive_turn(
 
 async def assert_silent(communicator: WebsocketCommunicator, seconds: float = 0.3) -> None:
     assert await communicator.receive_nothing(timeout=seconds), "unexpected extra frame"
+
+
+def bare(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The frames without their turn fields (``message_id``, ``seq``), for comparing content."""
+    return [
+        {key: value for key, value in frame.items() if key not in (TURN_MESSAGE_ID, TURN_SEQ)}
+        for frame in frames
+    ]
+
+
+def turn_fields(frames: list[dict[str, Any]]) -> list[tuple[int, int]]:
+    return [(frame[TURN_MESSAGE_ID], frame[TURN_SEQ]) for frame in frames]
 
 
 def text_of(frames: list[dict[str, Any]]) -> str:

@@ -5,7 +5,6 @@ import json
 import pytest
 from channels.db import database_sync_to_async
 
-from lessons_app.frames import MAX_FRAME_BYTES
 from lessons_app.models import Lesson, Message
 from lessons_app.tests.chat_helpers import (
     assert_silent,
@@ -15,8 +14,9 @@ from lessons_app.tests.chat_helpers import (
     receive,
     send,
 )
+from lessons_app.tutor.protocol import MAX_FRAME_BYTES
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("turn_runtime")]
 
 
 @pytest.fixture

@@ -226,8 +226,18 @@ def test_learner_chats_with_the_demo_tutor(
     assert stopped.get_by_role("button", name="Retry this reply").is_visible()
     assert page.get_by_role("button", name="Send", exact=True).is_enabled()
     page.screenshot(path=str(artifacts_dir / "chat-stopped.png"))
+    running_app_shell(SET_WORD_DELAY.format(delay=WORD_DELAY_SECONDS))
 
-    # --- A dropped connection mid-reply: "Reconnecting…", then the saved history, once.
+    # --- Retry regenerates the stopped reply (which stays in the history).
+    replies = reply_count(page)
+    last_reply(page).get_by_role("button", name="Retry this reply").click()
+    wait_for_reply(page, "complete", count=replies + 1)
+    assert page.get_by_role("button", name="Retry this reply").count() == 0
+
+    replies_before_drop = reply_count(page)
+
+    # --- A dropped connection mid-reply: "Reconnecting…", then the same reply goes on
+    # streaming (the turn belongs to the conversation, not to the socket) and completes once.
     send(page, "Familiar words are not the same as understanding")
     wait_for_reply(page, "streaming", longer_than=0)
     connections = len(sockets)
@@ -235,15 +245,16 @@ def test_learner_chats_with_the_demo_tutor(
     page.get_by_text("Reconnecting…").wait_for()
     wait_for_connection(page)
     assert len(sockets) == connections + 1
-    wait_for_reply(page, "stopped")
+    wait_for_reply(page, "complete", count=replies_before_drop + 1)
+    finished = last_reply(page).locator(".chat-body").inner_text()
+    assert finished.startswith("You said:")
+    assert finished.count("You said:") == 1, "no part of the reply is shown twice"
     users = page.locator("li[data-role='user'] .chat-bubble").all_inner_texts()
     assert users[-1] == "Familiar words are not the same as understanding"
     assert len(users) == 4, users  # replaced, not appended to
     before = page.evaluate(LIST_ITEMS_JS)
 
-    running_app_shell(SET_WORD_DELAY.format(delay=WORD_DELAY_SECONDS))
-
-    # --- Reload: exactly the same conversation, the stopped partials included.
+    # --- Reload: exactly the same conversation, the stopped partial included.
     page.reload()
     wait_for_connection(page)
     after = page.evaluate(LIST_ITEMS_JS)
@@ -252,7 +263,8 @@ def test_learner_chats_with_the_demo_tutor(
         "complete",
         "complete",
         "stopped",
-        "stopped",
+        "complete",
+        "complete",
     ]
     assert partial in [item[2] for item in after]
     rated = page.locator(REPLIES).first
@@ -266,12 +278,6 @@ def test_learner_chats_with_the_demo_tutor(
     assert page.evaluate("typeof window.__xss") == "undefined"
     assert page.locator("#chat-panel script, #chat-panel img").count() == 0
     page.screenshot(path=str(artifacts_dir / "chat-after-reload.png"))
-
-    # --- Retry regenerates the stopped reply.
-    replies = reply_count(page)
-    last_reply(page).get_by_role("button", name="Retry this reply").click()
-    wait_for_reply(page, "complete", count=replies + 1)
-    assert page.get_by_role("button", name="Retry this reply").count() == 0
 
     # --- On a chat stage the tutor can suggest moving on.
     for _ in range(2):

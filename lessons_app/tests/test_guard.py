@@ -191,6 +191,7 @@ async def _send_and_collect(communicator, content: str) -> list[dict]:
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("turn_runtime")
 async def test_the_learner_over_the_limit_gets_one_friendly_error_and_the_row_records_it(
     settings,
 ):
@@ -216,6 +217,7 @@ async def test_the_learner_over_the_limit_gets_one_friendly_error_and_the_row_re
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("turn_runtime")
 async def test_a_provider_over_its_budget_refuses_before_calling_the_model(monkeypatch):
     recorded = []
     monkeypatch.setattr(observability, "record_turn", recorded.append)

@@ -187,6 +187,7 @@ def test_sockets_are_counted_up_and_down():
 
 
 @pytest.mark.django_db(transaction=True)
+@pytest.mark.usefixtures("turn_runtime")
 async def test_a_real_turn_logs_one_line_and_moves_the_metrics(settings, turn_log):
     settings.TUTOR_LOG_MESSAGE_TEXT = False
     user = await database_sync_to_async(make_user)()

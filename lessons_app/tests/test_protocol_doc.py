@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from lessons_app.frames import STOPPED, ClientFrame, FrameErrorCode, ServerFrame
 from lessons_app.guard import RefusalCode
+from lessons_app.tutor.protocol import ClientFrame, FrameErrorCode, ServerFrame, TurnEndCode
 from llm_app.events import ErrorCode, EventType
 
 DOC = (Path(settings.BASE_DIR) / "docs" / "protocol.md").read_text()
@@ -23,7 +23,7 @@ DOCUMENTED_CODES = set(re.findall(r"^\| `([a-z_]+)` \|", DOC, re.MULTILINE))
         *[c.value for c in FrameErrorCode],
         *[c.value for c in ErrorCode],
         *[c.value for c in RefusalCode],
-        STOPPED,
+        *[c.value for c in TurnEndCode],
     ],
 )
 def test_every_name_is_documented_in_a_table(name):
@@ -37,7 +37,7 @@ def test_the_doc_documents_nothing_that_does_not_exist():
         *[c.value for c in FrameErrorCode],
         *[c.value for c in ErrorCode],
         *[c.value for c in RefusalCode],
-        STOPPED,
+        *[c.value for c in TurnEndCode],
     }
     assert defined >= DOCUMENTED_CODES, DOCUMENTED_CODES - defined
 

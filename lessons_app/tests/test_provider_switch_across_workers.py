@@ -1,22 +1,24 @@
 """A default switched in the database is used by the next message in every worker process.
 
-Two Daphne processes serve one database, as two production workers would. A
-learner has a chat socket open on each; a third process (``manage.py shell``,
-standing in for the admin) makes a provider that points at the fake OpenAI server
-the default. The next message on both open sockets goes to it, with no restart.
+Two Daphne processes serve one database and one Redis, as two production workers
+would. A learner has a chat socket open on each; a third process (``manage.py
+shell``, standing in for the admin) makes a provider that points at the fake OpenAI
+server the default. The next turn started on either worker goes to it, with no
+restart, and both sockets see each turn (they share the learner's conversation).
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
-import re
+import os
 from collections.abc import Iterator
 
 import aiohttp
 import pytest
 
-from conftest import running_app_database, running_app_env, serve_with_daphne
+from conftest import require, running_app_database, running_app_env, serve_with_daphne
+from lessons_app.tests.served_app import log_in, open_chat
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG
 from llm_app.services import DEMO_PROVIDER_NAME
 
@@ -51,7 +53,11 @@ make_default(config)
 
 @pytest.fixture
 def second_worker(running_app: str, tmp_path_factory, tmp_path) -> Iterator[str]:
-    """Another Daphne process on the ``running_app`` database."""
+    """Another Daphne process on the ``running_app`` database (and Redis: a second
+    process on the in-memory turn engine is refused)."""
+    require(
+        bool(os.environ.get("REDIS_URL")), "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"
+    )
     env = running_app_env(running_app_database(tmp_path_factory))
     with serve_with_daphne(env, tmp_path / "second-worker.log") as base_url:
         yield base_url
@@ -67,27 +73,8 @@ def learner(running_app_shell) -> None:
     )
 
 
-async def log_in(session: aiohttp.ClientSession, base_url: str) -> None:
-    login_url = f"{base_url}/accounts/login/"
-    async with session.get(login_url) as response:
-        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', await response.text())
-    form = {"username": LEARNER, "password": LEARNER_PASSWORD, "csrfmiddlewaretoken": token[1]}
-    async with session.post(login_url, data=form, allow_redirects=False) as response:
-        assert response.status == 302, await response.text()
-
-
-async def open_chat(session: aiohttp.ClientSession, base_url: str):
-    socket = await session.ws_connect(
-        f"{base_url.replace('http', 'ws', 1)}/ws/lessons/{DEMO_SLUG}/chat/", origin=base_url
-    )
-    history = await socket.receive_json(timeout=TURN_TIMEOUT_SECONDS)
-    assert history["type"] == "history"
-    return socket
-
-
-async def provider_of_next_reply(socket) -> str:
-    """Send a message; return the provider the turn's ``usage`` frame names."""
-    await socket.send_str(json.dumps({"type": "message", "content": "Which part matters most?"}))
+async def provider_seen(socket) -> str:
+    """The provider the next turn's ``usage`` frame on ``socket`` names."""
     usage = None
     async with asyncio.timeout(TURN_TIMEOUT_SECONDS):
         while True:
@@ -101,20 +88,33 @@ async def provider_of_next_reply(socket) -> str:
                 return usage["provider"]
 
 
+async def provider_of_next_reply(sender, sockets) -> str:
+    """Send a message on ``sender``; the provider that answered, as every socket saw it."""
+    await sender.send_str(json.dumps({"type": "message", "content": "Which part matters most?"}))
+    [provider, *others] = [await provider_seen(socket) for socket in sockets]
+    assert others == [provider] * len(others), "every socket sees the same turn"
+    return provider
+
+
 async def test_switching_the_default_reaches_open_sockets_on_every_worker(
     running_app: str, second_worker: str, running_app_shell, learner, openai_server
 ) -> None:
     jar = aiohttp.CookieJar(unsafe=True)  # keep cookies for 127.0.0.1
     async with aiohttp.ClientSession(cookie_jar=jar) as session:
-        await log_in(session, running_app)  # the session is in the shared database
-        sockets = [await open_chat(session, base) for base in (running_app, second_worker)]
+        # The session is in the shared database, so it is good on both workers.
+        await log_in(session, running_app, LEARNER, LEARNER_PASSWORD)
+        sockets = [
+            (await open_chat(session, base, DEMO_SLUG))[0] for base in (running_app, second_worker)
+        ]
         try:
-            assert [await provider_of_next_reply(s) for s in sockets] == [DEMO_PROVIDER_NAME] * 2
+            assert [await provider_of_next_reply(s, sockets) for s in sockets] == [
+                DEMO_PROVIDER_NAME
+            ] * 2
             assert openai_server.requests == []
 
             await asyncio.to_thread(running_app_shell, switch_default_to(openai_server.url))
 
-            assert [await provider_of_next_reply(s) for s in sockets] == [SWITCHED_TO] * 2
+            assert [await provider_of_next_reply(s, sockets) for s in sockets] == [SWITCHED_TO] * 2
             assert [call.model for call in openai_server.requests] == ["gpt-4o-mini"] * 2
         finally:
             for socket in sockets:

@@ -5,9 +5,10 @@ import json
 import pytest
 from django.urls import reverse
 
-from lessons_app import chat, services
+from lessons_app import services
 from lessons_app.models import Message, MessageRating
 from lessons_app.tests.chat_helpers import make_lesson, make_user
+from lessons_app.tutor.conversation import chat_state
 
 pytestmark = pytest.mark.django_db
 
@@ -42,8 +43,12 @@ def test_learner_rates_and_rerates_their_reply(client, reply):
     rating = MessageRating.objects.get()
     assert (rating.value, rating.comment) == (-1, "")
 
-    history = chat.load_history(reply.conversation, for_staff=False)
-    assert history[-1]["rating"] == {"value": -1, "comment": ""}
+    conversation = reply.conversation
+    history = chat_state(conversation.user, conversation.lesson, conversation).serialized_messages(
+        for_staff=False
+    )
+    (shown,) = [message for message in history if message["id"] == reply.pk]
+    assert shown["rating"] == {"value": -1, "comment": ""}
 
     assert client.delete(url(reply)).json() == {"value": None, "comment": ""}
     assert not MessageRating.objects.exists()

@@ -169,6 +169,15 @@ def test_the_report_adds_up_exactly(seeded):
     ]
 
 
+def test_an_interrupted_reply_counts_as_an_error_and_a_stopped_one_does_not():
+    plants = Lesson.objects.create(title="Plants", slug="plants", is_published=True)
+    turn(plants, TODAY, "Claude", status="interrupted", code="interrupted")
+    turn(plants, TODAY, "Claude", status="stopped", code="stopped")
+    turn(plants, TODAY, "Claude")
+    report = usage.usage_report(*usage.default_range(TODAY))
+    assert (report.total.turns, report.total.errors) == (3, 1)
+
+
 def test_a_range_counts_only_its_own_days(seeded):
     report = usage.usage_report(LONG_AGO, LONG_AGO)
     assert summary(report.total) == ("All", 1, 0, 0, 1000, 1000, Decimal("9"), 9000, 9000)

@@ -2,23 +2,39 @@
 
 from __future__ import annotations
 
-import json
-from typing import Any
+import logging
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.core.serializers.json import DjangoJSONEncoder
+from django.db import DatabaseError
 
 from lessons_app import observability
-from lessons_app.chat import ChatSession, find_visible_lesson
-from lessons_app.frames import FrameError, parse_client_frame
+from lessons_app.tutor.conversation import find_visible_lesson
+from lessons_app.tutor.protocol import (
+    UNAVAILABLE_MESSAGE,
+    FrameError,
+    FrameErrorCode,
+    encode_frame,
+    frame_error,
+    parse_client_frame,
+    parse_resume_cursor,
+)
+from lessons_app.tutor.runtime import get_runtime
+from lessons_app.tutor.session import ChatSession
+
+logger = logging.getLogger(__name__)
 
 # Close codes sent instead of accepting; browsers see a failed handshake.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+# "Try again later" (RFC 6455): the socket could not be set up; the client reconnects.
+CLOSE_TRY_AGAIN_LATER = 1013
 
 
 class LessonChatConsumer(AsyncWebsocketConsumer):
+    # No channel layer: every frame of a turn travels through the turn engine, so an
+    # outage of the layer's Redis can't close idle sockets (see lessons_app.tutor).
+    channel_layer_alias = None
     session: ChatSession | None = None
 
     async def connect(self) -> None:
@@ -27,14 +43,37 @@ class LessonChatConsumer(AsyncWebsocketConsumer):
             await self.close(code=CLOSE_UNAUTHENTICATED)
             return
         slug = self.scope["url_route"]["kwargs"]["slug"]
-        lesson = await database_sync_to_async(find_visible_lesson)(user, slug)
+        try:
+            lesson = await database_sync_to_async(find_visible_lesson)(user, slug)
+        except DatabaseError:
+            await self.accept()
+            await self._give_up("the database is unavailable")
+            return
         if lesson is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
-        self.session = ChatSession(user, lesson, send=self.send_frame)
+        session = ChatSession(
+            user,
+            lesson,
+            await get_runtime(),
+            self.send_text,
+            cursor=parse_resume_cursor(self.scope.get("query_string", b"")),
+        )
         await self.accept()
         observability.socket_opened()
-        await self.session.open()
+        self.session = session
+        try:
+            await session.open()
+        except DatabaseError:
+            await self._give_up("the database is unavailable")
+
+    async def _give_up(self, reason: str) -> None:
+        """Say why in a frame, then close so that the client reconnects later."""
+        logger.warning("Chat socket closed: %s", reason)
+        await self.send_text(
+            encode_frame(frame_error(FrameErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE, None))
+        )
+        await self.close(code=CLOSE_TRY_AGAIN_LATER)
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.session is None:
@@ -42,14 +81,15 @@ class LessonChatConsumer(AsyncWebsocketConsumer):
         try:
             command = parse_client_frame(text_data)
         except FrameError as exc:
-            await self.send_frame(exc.as_frame())
+            await self.send_text(encode_frame(exc.as_frame()))
             return
         await self.session.handle(command)
 
     async def disconnect(self, code: int) -> None:
         if self.session is not None:
             observability.socket_closed()
+            # Only this socket's view ends: the conversation's turn goes on without it.
             await self.session.close()
 
-    async def send_frame(self, frame: dict[str, Any]) -> None:
-        await self.send(text_data=json.dumps(frame, cls=DjangoJSONEncoder))
+    async def send_text(self, text: str) -> None:
+        await self.send(text_data=text)

@@ -11,8 +11,10 @@ import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+from urllib.parse import parse_qs
 
 from django.conf import settings
+from django.core.serializers.json import DjangoJSONEncoder
 
 from llm_app.events import EventType
 
@@ -41,8 +43,15 @@ class ServerFrame(StrEnum):
     ERROR = EventType.ERROR.value
 
 
+# Every frame of a turn carries these two fields: the id of the tutor reply the turn
+# produces, and the frame's place in the turn (1, 2, 3, ... with no gaps). They are how
+# a socket that attaches mid-reply, or reconnects, knows what it has and what follows.
+TURN_MESSAGE_ID = "message_id"
+TURN_SEQ = "seq"
+
+
 class FrameErrorCode(StrEnum):
-    """Why a client frame was refused. None of these ends a turn in flight."""
+    """Why a client frame was refused, or a notice. None of these ends a turn in flight."""
 
     BAD_FRAME = "bad_frame"
     UNKNOWN_TYPE = "unknown_type"
@@ -51,11 +60,38 @@ class FrameErrorCode(StrEnum):
     BUSY = "busy"
     NOTHING_TO_STOP = "nothing_to_stop"
     NOTHING_TO_RETRY = "nothing_to_retry"
+    # The database or the turn engine is down: nothing was saved, try again shortly.
+    UNAVAILABLE = "unavailable"
+    # A notice, not a refusal (``rejected`` is null): live frames are held up because the
+    # turn engine is unreachable. The turn goes on and is saved; frames resume after it.
+    LIVE_PAUSED = "live_paused"
 
 
-# The code a stopped turn ends with; retrying it is always possible.
-STOPPED = "stopped"
+class TurnEndCode(StrEnum):
+    """``error`` codes a turn ends with that come from the chat, not the model call."""
+
+    # The learner pressed Stop, on any of their sockets.
+    STOPPED = "stopped"
+    # The process running the turn died (or the server stopped); what it checkpointed is kept.
+    INTERRUPTED = "interrupted"
+
+
+STOPPED = TurnEndCode.STOPPED.value
 STOPPED_MESSAGE = "You stopped this reply."
+INTERRUPTED = TurnEndCode.INTERRUPTED.value
+INTERRUPTED_MESSAGE = (
+    "The tutor was interrupted before it finished this reply. What arrived is saved; "
+    "press Retry for a new one."
+)
+BUSY_MESSAGE = "The tutor is still answering. Wait for the reply or press Stop."
+UNAVAILABLE_MESSAGE = (
+    "The tutor can't take that right now because a server it needs is down. "
+    "Nothing was lost; please try again in a moment."
+)
+LIVE_PAUSED_MESSAGE = (
+    "The live connection to the tutor is interrupted. The reply goes on and is saved; "
+    "it will appear here when the connection is back."
+)
 
 
 class FrameError(Exception):
@@ -69,6 +105,11 @@ class FrameError(Exception):
         return frame_error(self.code, self.message, self.rejected)
 
 
+def encode_frame(frame: dict[str, Any]) -> str:
+    """A frame as the JSON text sent on the socket."""
+    return json.dumps(frame, cls=DjangoJSONEncoder)
+
+
 def frame_error(code: FrameErrorCode, message: str, rejected: str | None) -> dict[str, Any]:
     """An ``error`` frame that refuses one client frame; ``rejected`` names its type."""
     return {
@@ -80,10 +121,51 @@ def frame_error(code: FrameErrorCode, message: str, rejected: str | None) -> dic
     }
 
 
+def turn_error(code: TurnEndCode, message: str) -> dict[str, Any]:
+    """The ``error`` event that ends a turn for a chat reason (stop, interruption)."""
+    return {
+        "type": ServerFrame.ERROR.value,
+        "code": code.value,
+        "message": message,
+        "retryable": True,
+    }
+
+
+def live_paused_notice() -> dict[str, Any]:
+    return frame_error(FrameErrorCode.LIVE_PAUSED, LIVE_PAUSED_MESSAGE, None)
+
+
 @dataclass(frozen=True)
 class Command:
     type: ClientFrame
     content: str = ""
+
+
+@dataclass(frozen=True)
+class ResumeCursor:
+    """What a reconnecting client already has of a turn: every frame up to ``seq``."""
+
+    message_id: int
+    seq: int
+
+
+def parse_resume_cursor(query_string: bytes | str) -> ResumeCursor | None:
+    """The cursor a client gives in the socket URL (``?message_id=8&seq=41``), if any.
+
+    A cursor is only a hint: one that is missing, malformed or negative is ignored,
+    and the client gets a snapshot as if it had said nothing.
+    """
+    if isinstance(query_string, bytes):
+        query_string = query_string.decode("latin-1")
+    query = parse_qs(query_string)
+    try:
+        message_id = int(query[TURN_MESSAGE_ID][0])
+        seq = int(query[TURN_SEQ][0])
+    except (KeyError, IndexError, ValueError):
+        return None
+    if message_id <= 0 or seq < 0:
+        return None
+    return ResumeCursor(message_id, seq)
 
 
 def max_message_chars() -> int:

@@ -1,268 +1,137 @@
-"""One learner's tutor chat in one lesson: turns, persistence and stage moves.
+"""The server side of one chat socket: its learner's frames in, their conversation's turns out.
 
-The consumer hands every validated frame to a :class:`ChatSession`, which
-saves the learner's message before the model is called, streams the tutor's
-reply through :func:`lessons_app.prompts.send_message`, and saves what the
-learner saw however the turn ends: done, failed, stopped or disconnected.
+A session never runs a turn. It asks the runner to start one (or stop one) and
+*follows* turns through the engine like every other socket of the learner does:
+the turn it started, one another tab started, one that began in another process
+before this socket connected. It sends each turn frame once, in order; if it ever
+finds a gap it sends a fresh ``history`` instead (a snapshot), which the client
+treats as the truth. Closing the socket ends the session, never the turn.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import time
+import uuid
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from decimal import Decimal
 from typing import Any
 
 from channels.db import database_sync_to_async
 from django.conf import settings
-from django.http import Http404
+from django.db import DatabaseError
 
-from lessons_app import guard, observability, prompts, services
-from lessons_app.content import AnchorNotFound, TranscriptError, previous_stage, stage_content
-from lessons_app.frames import (
-    STOPPED,
-    STOPPED_MESSAGE,
+from lessons_app.models import Lesson
+from lessons_app.tutor import conversation as chat
+from lessons_app.tutor import feed
+from lessons_app.tutor.conversation import ChatState, Opening, TurnInFlight, serialize_message
+from lessons_app.tutor.engines.base import (
+    ConversationEvent,
+    EngineState,
+    EngineUnavailable,
+    TurnEntries,
+)
+from lessons_app.tutor.protocol import (
+    BUSY_MESSAGE,
+    UNAVAILABLE_MESSAGE,
     ClientFrame,
     Command,
     FrameError,
     FrameErrorCode,
+    ResumeCursor,
     ServerFrame,
+    encode_frame,
+    live_paused_notice,
 )
-from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
-from lessons_app.observability import TurnRecord
-from lessons_app.ratings import ratings_for
-from llm_app.demo_provider import is_demo_model
-from llm_app.events import ErrorCode, EventType, error_event
-from llm_app.providers import ResolvedProvider, aresolve_provider
+from lessons_app.tutor.runtime import Runtime
+from lessons_app.tutor.snapshot import Snapshot, take_snapshot
+from lessons_app.tutor.turn import TurnOwner
+from lessons_app.tutor.turns import NothingToRetry, TurnRequest
 
 logger = logging.getLogger(__name__)
 
-SendFrame = Callable[[dict[str, Any]], Awaitable[None]]
+SendText = Callable[[str], Awaitable[None]]
 
-# Replies whose text the model sees again in later turns; failed ones are left out.
-_REPLAYED_STATUSES = (Message.Status.COMPLETE, Message.Status.STOPPED)
-
-
-def serialize_message(
-    message: Message, *, for_staff: bool, rating: tuple[int, str] | None = None
-) -> dict[str, Any]:
-    """A stored message as the browser sees it; provider details only for staff."""
-    data: dict[str, Any] = {
-        "id": message.pk,
-        "role": message.role,
-        "content": message.content,
-        "status": message.status,
-        "error_code": message.error_code,
-        "stage_id": message.stage_id,
-        "created_at": message.created_at.isoformat() if message.created_at else None,
-    }
-    if message.role == Message.Role.ASSISTANT:
-        data["is_demo"] = is_demo_model(message.model)
-        data["rating"] = {"value": rating[0], "comment": rating[1]} if rating else None
-        if for_staff:
-            data.update(
-                provider=message.provider_name,
-                model=message.model,
-                input_tokens=message.input_tokens,
-                output_tokens=message.output_tokens,
-                cost_usd=float(message.cost_usd) if message.cost_usd is not None else None,
-                time_to_first_token_ms=message.time_to_first_token_ms,
-            )
-    return data
+# How long a socket waits for what it expects before it starts again from a snapshot:
+# the end of a turn when a newer one has started, or a turn's log it could not read.
+RECHECK_SECONDS = 5.0
 
 
-def serialize_stage(progress: LessonProgress, stages: list[Stage]) -> dict[str, Any]:
-    index = services.current_stage_index(progress, stages) if stages else 0
-    stage = stages[index] if stages else None
-    return {
-        "id": stage.pk if stage else None,
-        "title": stage.title if stage else "",
-        "kind": stage.kind if stage else "",
-        "number": index + 1,
-        "count": len(stages),
-        "is_last": index == len(stages) - 1,
-        "completed": progress.completed,
-    }
+@dataclass(frozen=True)
+class _Recheck:
+    """Put in the session's own queue: is it still waiting on this turn?"""
 
-
-@dataclass
-class TurnContext:
-    stage: Stage
-    history: list[dict[str, str]]
-    current_content: str
-    previous_content: str
-
-
-# --- Database work, run in a thread by the session ---------------------------
-
-
-def _safe_content(stage: Stage | None) -> str:
-    """Stage content for the prompt; broken authoring leaves the tutor without it, not broken."""
-    try:
-        return stage_content(stage)
-    except (AnchorNotFound, TranscriptError) as exc:
-        logger.warning("Stage %s content unavailable for the tutor: %s", stage.pk, exc)
-        return ""
-
-
-def find_visible_lesson(user, slug: str) -> Lesson | None:
-    """The lesson a socket may chat about, or ``None`` (drafts only for staff)."""
-    try:
-        return services.get_visible_lesson_or_404(user, slug)
-    except Http404:
-        return None
-
-
-def current_stage(user, lesson: Lesson) -> tuple[LessonProgress, list[Stage], Stage | None]:
-    progress = services.get_or_start_progress(user, lesson)
-    stages = services.ordered_stages(lesson)
-    stage = stages[services.current_stage_index(progress, stages)] if stages else None
-    return progress, stages, stage
-
-
-def load_history(conversation: Conversation, *, for_staff: bool) -> list[dict[str, Any]]:
-    rated = ratings_for(conversation)
-    return [
-        serialize_message(message, for_staff=for_staff, rating=rated.get(message.pk))
-        for message in conversation.messages.order_by("created_at", "id")
-    ]
-
-
-def build_turn_context(conversation: Conversation, stage: Stage, exclude: set[int]) -> TurnContext:
-    rows = conversation.messages.exclude(pk__in=exclude).order_by("created_at", "id")
-    history = [
-        {"role": row.role, "content": row.content}
-        for row in rows
-        if row.role != Message.Role.ASSISTANT or row.status in _REPLAYED_STATUSES
-    ]
-    previous = previous_stage(stage) if stage.kind == Stage.Kind.CHAT else None
-    return TurnContext(
-        stage=stage,
-        history=history,
-        current_content=_safe_content(stage),
-        previous_content=_safe_content(previous),
-    )
-
-
-def save_reply_row(conversation: Conversation, stage: Stage, provider: ResolvedProvider) -> Message:
-    return Message.objects.create(
-        conversation=conversation,
-        role=Message.Role.ASSISTANT,
-        stage=stage,
-        status=Message.Status.STREAMING,
-        provider_name=provider.label[:100],
-        model=provider.model[:200],
-        experiment_arm_id=provider.experiment_arm_id,
-    )
-
-
-def finish_reply_row(
-    message: Message,
-    *,
-    content: str,
-    status: str,
-    error_code: str = "",
-    usage: dict[str, Any] | None = None,
-    first_token_ms: int | None,
-    total_ms: int,
-) -> None:
-    message.content = content
-    message.status = status
-    message.error_code = error_code
-    message.time_to_first_token_ms = first_token_ms
-    message.total_time_ms = total_ms
-    if usage:
-        message.input_tokens = usage.get("input_tokens")
-        message.output_tokens = usage.get("output_tokens")
-        message.cache_read_tokens = usage.get("cache_read_tokens")
-        message.cache_write_tokens = usage.get("cache_write_tokens")
-        message.attempts = usage.get("attempts")
-        # The provider that finally answered, which a fallback may have changed.
-        message.provider_name = (usage.get("provider") or message.provider_name)[:100]
-        message.model = (usage.get("model") or message.model)[:200]
-        cost = usage.get("cost_usd")
-        message.cost_usd = Decimal(str(cost)) if cost is not None else None
-    message.save()
-
-
-def last_reply(conversation: Conversation) -> Message | None:
-    return (
-        conversation.messages.filter(role=Message.Role.ASSISTANT)
-        .order_by("created_at", "id")
-        .last()
-    )
-
-
-def needs_opening(conversation: Conversation, stage: Stage | None) -> bool:
-    """A chat stage the tutor has not yet spoken on opens with a tutor message."""
-    return (
-        stage is not None
-        and stage.kind == Stage.Kind.CHAT
-        and not conversation.messages.filter(role=Message.Role.ASSISTANT, stage=stage).exists()
-    )
-
-
-def save_opening_message(conversation: Conversation, stage: Stage) -> Message:
-    return Message.objects.create(
-        conversation=conversation,
-        role=Message.Role.ASSISTANT,
-        stage=stage,
-        content=stage.opening_message.strip(),
-        status=Message.Status.COMPLETE,
-        provider_name="Lesson author",
-    )
-
-
-def save_user_message(conversation: Conversation, stage: Stage | None, content: str) -> Message:
-    return Message.objects.create(
-        conversation=conversation, role=Message.Role.USER, stage=stage, content=content
-    )
-
-
-# --- The session --------------------------------------------------------------
+    turn_id: int
 
 
 class ChatSession:
-    """The server side of one open chat socket."""
-
-    def __init__(self, user, lesson: Lesson, send: SendFrame):
+    def __init__(
+        self,
+        user,
+        lesson: Lesson,
+        runtime: Runtime,
+        send_text: SendText,
+        *,
+        cursor: ResumeCursor | None = None,
+    ) -> None:
+        self.id = uuid.uuid4().hex
         self.user = user
         self.lesson = lesson
-        self.send = send
+        self.runtime = runtime
+        self.engine = runtime.engine
+        self.send_text = send_text
         self.for_staff = bool(user.is_staff)
-        self.show_debug = self.for_staff and settings.TUTOR_DEBUG_PROMPTS
-        self.conversation: Conversation | None = None
-        self.stage: Stage | None = None
-        self._turn: asyncio.Task | None = None
+        self.owner = TurnOwner(
+            user_id=user.pk,
+            lesson_slug=lesson.slug,
+            for_staff=self.for_staff,
+            show_debug=self.for_staff and settings.TUTOR_DEBUG_PROMPTS,
+        )
+        self._cursor = cursor
+        self.conversation = None
+        self.stage = None
+        self._stage_data: dict[str, Any] | None = None
+        self.subscription = None
+        # The turn whose frames this socket is sending, and the last frame number sent.
+        self._following: int | None = None
+        self._seq = 0
+        # Turns that started while another was still being sent, in order.
+        self._queued: deque[int] = deque()
+        # Messages the browser has (from history or frames): their frames are not resent.
+        self._shown: set[int] = set()
+        # The turn in flight whose log could not be read when the history was sent.
+        self._unread: int | None = None
+        self._paused = False
+        self._pump: asyncio.Task | None = None
+        self._timers: set[asyncio.Task] = set()
 
-    @property
-    def busy(self) -> bool:
-        return self._turn is not None and not self._turn.done()
+    # --- lifecycle ---
 
     async def open(self) -> None:
-        """Send the saved history, then let the tutor open a chat stage it hasn't spoken on."""
-        self.conversation = await database_sync_to_async(services.get_conversation)(
+        """Send the history (with any turn in flight) and follow the conversation from here."""
+        self.conversation = await database_sync_to_async(chat.conversation_of)(
             self.user, self.lesson
         )
-        progress, stages, self.stage = await database_sync_to_async(current_stage)(
-            self.user, self.lesson
-        )
-        history = await database_sync_to_async(load_history)(
-            self.conversation, for_staff=self.for_staff
-        )
-        await self.send(
-            {
-                "type": ServerFrame.HISTORY.value,
-                "lesson": {"slug": self.lesson.slug, "title": self.lesson.title},
-                "stage": serialize_stage(progress, stages),
-                "messages": history,
-                "max_message_chars": settings.TUTOR_MAX_MESSAGE_CHARS,
-            }
-        )
+        self.subscription = self.engine.subscribe()
+        try:
+            # Watch before reading history, so a turn starting in between is not missed.
+            await self.engine.watch(self.subscription, self.conversation.pk)
+        except EngineUnavailable:
+            self._paused = True
+        await self._send_history(self._cursor)
+        if self._paused:
+            await self._send(live_paused_notice())
+        self._pump = asyncio.get_running_loop().create_task(self._run_pump())
         await self._open_stage()
+
+    async def close(self) -> None:
+        tasks = [task for task in (self._pump, *self._timers) if task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self.subscription is not None:
+            self.engine.unsubscribe(self.subscription)
 
     async def handle(self, command: Command) -> None:
         handlers = {
@@ -274,214 +143,279 @@ class ChatSession:
         try:
             await handlers[command.type](command)
         except FrameError as exc:
-            await self.send(exc.as_frame())
+            await self._send(exc.as_frame())
 
-    async def close(self) -> None:
-        """Stop any reply in flight and wait until its partial text is saved."""
-        if self.busy:
-            self._turn.cancel()
-            await asyncio.gather(self._turn, return_exceptions=True)
+    async def _send(self, frame: dict[str, Any]) -> None:
+        await self.send_text(encode_frame(frame))
+
+    # --- what the browser is shown ---
+
+    async def _read_state(self, cursor: ResumeCursor | None) -> tuple[ChatState, Snapshot | None]:
+        """The saved conversation and a snapshot of its turn in flight, read consistently.
+
+        No snapshot when there is no turn in flight, or its log cannot be read (the
+        engine is down): the reply then shows the text last checkpointed.
+        """
+        for _ in range(2):
+            state = await database_sync_to_async(chat.chat_state)(
+                self.user, self.lesson, self.conversation
+            )
+            in_flight = state.in_flight
+            if in_flight is None:
+                return state, None
+            try:
+                entries = await self.engine.read(in_flight.pk)
+            except EngineUnavailable:
+                return state, None
+            snapshot = take_snapshot(in_flight.pk, entries, cursor)
+            if not snapshot.ended or snapshot.resumed:
+                return state, snapshot
+            # It ended between the two reads; its row is final now (saved before its end).
+        return state, snapshot
+
+    async def _send_history(self, cursor: ResumeCursor | None) -> None:
+        state, snapshot = await self._read_state(cursor)
+        self._remember(state)
+        messages = state.serialized_messages(for_staff=self.for_staff)
+        turn = None
+        self._stop_following()
+        self._queued.clear()
+        self._unread = None
+        in_flight = state.in_flight
+        if in_flight is not None and snapshot is not None:
+            for message in messages:
+                if message["id"] == in_flight.pk:
+                    message["content"] = snapshot.text
+            turn = {
+                "message_id": in_flight.pk,
+                "seq": snapshot.seq,
+                "resumed": snapshot.resumed,
+                "tools": list(snapshot.tools),
+            }
+            self._follow(in_flight.pk, snapshot.seq)
+        elif in_flight is not None:
+            # Its log is out of reach: show the saved text, and start again when it is back.
+            turn = {"message_id": in_flight.pk, "seq": 0, "resumed": False, "tools": []}
+            self._unread = in_flight.pk
+            self._recheck_later(in_flight.pk)
+        await self._send(
+            {
+                "type": ServerFrame.HISTORY.value,
+                "lesson": {"slug": self.lesson.slug, "title": self.lesson.title},
+                "stage": state.stage_data,
+                "messages": messages,
+                "max_message_chars": settings.TUTOR_MAX_MESSAGE_CHARS,
+                "turn": turn,
+            }
+        )
+
+    async def _send_stage(self, state: ChatState) -> None:
+        self._remember(state)
+        await self._send(
+            {
+                "type": ServerFrame.STAGE.value,
+                "stage": state.stage_data,
+                "messages": state.serialized_messages(for_staff=self.for_staff),
+            }
+        )
+
+    def _remember(self, state: ChatState) -> None:
+        self.stage = state.stage
+        self._stage_data = state.stage_data
+        self._shown = {message.pk for message in state.messages}
+
+    async def _resync(self) -> None:
+        """Start again from a snapshot: the safe answer to anything unexpected."""
+        self._cursor = None
+        await self._send_history(None)
+
+    # --- following turns ---
+
+    def _follow(self, turn_id: int, after_seq: int) -> None:
+        self._following, self._seq = turn_id, after_seq
+        self.engine.follow(self.subscription, turn_id, after_seq)
+
+    def _stop_following(self) -> None:
+        if self._following is not None:
+            self.engine.unfollow(self.subscription, self._following)
+            self._following = None
+
+    def _turn_started(self, turn_id: int) -> None:
+        if turn_id == self._following or turn_id in self._queued or turn_id in self._shown:
+            return  # followed already, or in the history this socket has
+        if self._following is None:
+            self._follow(turn_id, 0)
+            return
+        # A turn starts only once the one before has ended, so that end is on its way;
+        # if it does not come, the socket starts again from a snapshot.
+        self._queued.append(turn_id)
+        self._recheck_later(self._following)
+
+    def _recheck_later(self, turn_id: int) -> None:
+        async def recheck() -> None:
+            await self.runtime.runner.clock.sleep(RECHECK_SECONDS)
+            self.subscription.queue.put_nowait(_Recheck(turn_id))
+
+        task = asyncio.get_running_loop().create_task(recheck())
+        self._timers.add(task)
+        task.add_done_callback(self._timers.discard)
+
+    def _turn_ended(self) -> None:
+        self._stop_following()
+        if self._queued:
+            self._follow(self._queued.popleft(), 0)
+
+    async def _run_pump(self) -> None:
+        while True:
+            delivery = await self.subscription.queue.get()
+            try:
+                if isinstance(delivery, TurnEntries):
+                    await self._deliver(delivery)
+                elif isinstance(delivery, ConversationEvent):
+                    await self._on_event(delivery.event)
+                elif isinstance(delivery, EngineState):
+                    await self._on_engine_state(delivery.available)
+                elif isinstance(delivery, _Recheck) and self._still_waiting_on(delivery.turn_id):
+                    await self._resync()
+            except (DatabaseError, EngineUnavailable) as exc:
+                logger.warning("Chat socket could not catch up: %s", exc)
+            except Exception:
+                # One bad delivery must not silence this socket for the rest of its life.
+                logger.exception("Chat socket failed to pass on %r", delivery)
+
+    def _still_waiting_on(self, turn_id: int) -> bool:
+        """For the end of a turn that a newer one has followed, or for an unread log."""
+        return turn_id == self._unread or (turn_id == self._following and bool(self._queued))
+
+    async def _deliver(self, delivery: TurnEntries) -> None:
+        if delivery.turn_id != self._following:
+            return  # left over from before a resync
+        for entry in delivery.entries:
+            if entry.seq <= self._seq:
+                continue
+            if entry.seq != self._seq + 1:
+                await self._resync()
+                return
+            self._seq = entry.seq
+            if entry.shows is None or entry.shows not in self._shown:
+                if entry.shows is not None:
+                    self._shown.add(entry.shows)
+                await self.send_text(entry.frame)
+            if entry.ends_turn:
+                self._turn_ended()
+                return
+
+    async def _on_event(self, event) -> None:
+        kind = event.get(feed.EVENT)
+        if kind == feed.FeedEvent.TURN_STARTED:
+            self._turn_started(int(event[feed.TURN]))
+        elif kind == feed.FeedEvent.TURN_INTERRUPTED:
+            turn_id = int(event[feed.TURN])
+            if turn_id == self._following or turn_id in self._queued:
+                await self._resync()
+        elif kind == feed.FeedEvent.STAGE_CHANGED and event.get(feed.ORIGIN) != self.id:
+            state = await database_sync_to_async(chat.chat_state)(
+                self.user, self.lesson, self.conversation
+            )
+            if state.stage_data != self._stage_data:
+                await self._send_stage(state)
+
+    async def _on_engine_state(self, available: bool) -> None:
+        if not available:
+            if not self._paused:
+                self._paused = True
+                await self._send(live_paused_notice())
+            return
+        # Back: what happened meanwhile may not have reached this socket; start afresh.
+        self._paused = False
+        await self._resync()
 
     # --- frame handlers ---
 
-    def _refuse_if_busy(self, command: Command) -> None:
-        if self.busy:
-            raise FrameError(
-                FrameErrorCode.BUSY,
-                "The tutor is still answering. Wait for the reply or press Stop.",
-                rejected=command.type,
-            )
-
-    async def _on_message(self, command: Command) -> None:
-        self._refuse_if_busy(command)
-        message = await database_sync_to_async(save_user_message)(
-            self.conversation, self.stage, command.content
+    def _request(self, **kind: Any) -> TurnRequest:
+        return TurnRequest(
+            user=self.user,
+            lesson=self.lesson,
+            conversation=self.conversation,
+            stage=self.stage,
+            **kind,
         )
-        await self.send(
-            {
-                "type": ServerFrame.MESSAGE.value,
-                "message": serialize_message(message, for_staff=self.for_staff),
-            }
-        )
-        self._start_turn()
 
-    async def _on_stop(self, command: Command) -> None:
-        if not self.busy:
-            raise FrameError(
-                FrameErrorCode.NOTHING_TO_STOP, "No reply is in progress.", rejected=command.type
-            )
-        await self.close()
-
-    async def _on_retry(self, command: Command) -> None:
-        self._refuse_if_busy(command)
-        reply = await database_sync_to_async(last_reply)(self.conversation)
-        if reply is None or reply.status not in (Message.Status.ERROR, Message.Status.STOPPED):
+    async def _begin(self, request: TurnRequest, rejected: str | None) -> None:
+        try:
+            turn_id = await self.runtime.runner.begin(request, self.owner)
+        except TurnInFlight:
+            raise FrameError(FrameErrorCode.BUSY, BUSY_MESSAGE, rejected=rejected) from None
+        except NothingToRetry:
             raise FrameError(
                 FrameErrorCode.NOTHING_TO_RETRY,
-                "Only a failed or stopped reply can be retried.",
-                rejected=command.type,
-            )
-        self._start_turn(exclude={reply.pk})
+                "Only a failed, stopped or interrupted reply can be retried.",
+                rejected=rejected,
+            ) from None
+        except (EngineUnavailable, DatabaseError) as exc:
+            logger.warning("A turn could not start: %s", exc)
+            raise FrameError(
+                FrameErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE, rejected=rejected
+            ) from None
+        if turn_id is not None:
+            self._turn_started(turn_id)
+
+    async def _on_message(self, command: Command) -> None:
+        await self._begin(self._request(content=command.content), rejected=command.type)
+
+    async def _on_retry(self, command: Command) -> None:
+        await self._begin(self._request(retry=True), rejected=command.type)
+
+    async def _on_stop(self, command: Command) -> None:
+        try:
+            # The database knows which turn is in flight; what this socket follows may lag.
+            turn_id = await database_sync_to_async(chat.turn_in_flight)(self.conversation)
+            if turn_id is None:
+                raise FrameError(
+                    FrameErrorCode.NOTHING_TO_STOP,
+                    "No reply is in progress.",
+                    rejected=command.type,
+                )
+            await self.runtime.runner.request_stop(turn_id)
+        except (EngineUnavailable, DatabaseError):
+            raise FrameError(
+                FrameErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE, rejected=command.type
+            ) from None
 
     async def _on_advance(self, command: Command) -> None:
-        self._refuse_if_busy(command)
-        progress = await database_sync_to_async(services.advance)(self.user, self.lesson)
-        progress, stages, self.stage = await database_sync_to_async(current_stage)(
-            self.user, self.lesson
-        )
-        markers = await database_sync_to_async(load_history)(
-            self.conversation, for_staff=self.for_staff
-        )
-        await self.send(
-            {
-                "type": ServerFrame.STAGE.value,
-                "stage": serialize_stage(progress, stages),
-                "messages": markers,
-            }
-        )
+        try:
+            state = await database_sync_to_async(chat.advance_unless_busy)(
+                self.user, self.lesson, self.conversation
+            )
+        except TurnInFlight:
+            raise FrameError(FrameErrorCode.BUSY, BUSY_MESSAGE, rejected=command.type) from None
+        except DatabaseError:
+            raise FrameError(
+                FrameErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE, rejected=command.type
+            ) from None
+        await self._send_stage(state)
+        self.runtime.runner.writer.announce(self.conversation.pk, feed.stage_changed(self.id))
         await self._open_stage()
 
-    # --- turns ---
-
     async def _open_stage(self) -> None:
-        if not await database_sync_to_async(needs_opening)(self.conversation, self.stage):
-            return
-        if self.stage.opening_message.strip():
-            message = await database_sync_to_async(save_opening_message)(
+        try:
+            opening, message = await database_sync_to_async(chat.open_stage)(
                 self.conversation, self.stage
             )
-            await self.send(
+        except DatabaseError as exc:
+            logger.warning("Opening stage %s failed: %s", getattr(self.stage, "pk", None), exc)
+            return
+        if opening == Opening.AUTHORED:
+            self._shown.add(message.pk)
+            await self._send(
                 {
                     "type": ServerFrame.MESSAGE.value,
                     "message": serialize_message(message, for_staff=self.for_staff),
                 }
             )
-        else:
-            self._start_turn()
-
-    def _start_turn(self, exclude: set[int] | None = None) -> None:
-        self._turn = asyncio.create_task(self._run_turn(exclude or set()))
-
-    async def _run_turn(self, exclude: set[int]) -> None:
-        stage = self.stage
-        provider = await aresolve_provider(user=self.user)
-        reply = await database_sync_to_async(save_reply_row)(self.conversation, stage, provider)
-        await self.send(
-            {
-                "type": ServerFrame.REPLY.value,
-                "message": serialize_message(reply, for_staff=self.for_staff),
-            }
-        )
-        refusal = await database_sync_to_async(guard.check_turn_allowed)(self.user, provider)
-        if refusal is not None:
-            await database_sync_to_async(finish_reply_row)(
-                reply,
-                content="",
-                status=Message.Status.ERROR,
-                error_code=refusal.code,
-                first_token_ms=None,
-                total_ms=0,
-            )
-            await self.send(
-                {
-                    "type": ServerFrame.ERROR.value,
-                    "code": refusal.code,
-                    "message": refusal.message,
-                    "retryable": False,
-                }
-            )
-            self._record_turn(reply)
-            return
-        started = time.monotonic()
-        first_token_at: float | None = None
-        parts: list[str] = []
-        outcome = {"status": Message.Status.ERROR, "error_code": ErrorCode.INTERNAL, "usage": None}
-        try:
-            context = await database_sync_to_async(build_turn_context)(
-                self.conversation, stage, exclude | {reply.pk}
-            )
-            debug_frames: list[dict] = []
-
-            def on_prompt(system: str, messages: list[dict]) -> None:
-                if self.show_debug:
-                    debug_frames.append(prompts.debug_payload(system, messages))
-
-            async for event in prompts.send_message(
-                context.history,
-                stage,
-                current_content=context.current_content,
-                previous_content=context.previous_content,
-                provider=provider,
-                on_prompt=on_prompt,
-            ):
-                while debug_frames:
-                    await self.send(debug_frames.pop(0))
-                kind = event["type"]
-                if kind == EventType.TEXT:
-                    if first_token_at is None:
-                        first_token_at = time.monotonic()
-                    parts.append(event["content"])
-                elif kind == EventType.USAGE:
-                    outcome["usage"] = event
-                elif kind == EventType.DONE:
-                    outcome.update(status=Message.Status.COMPLETE, error_code="")
-                elif kind == EventType.ERROR:
-                    outcome.update(status=Message.Status.ERROR, error_code=event["code"])
-                await self.send(event)
-        except asyncio.CancelledError:
-            outcome.update(status=Message.Status.STOPPED, error_code=STOPPED)
-            await self._send_quietly(
-                {
-                    "type": ServerFrame.ERROR.value,
-                    "code": STOPPED,
-                    "message": STOPPED_MESSAGE,
-                    "retryable": True,
-                }
-            )
-            raise
-        except Exception:
-            logger.exception(
-                "Tutor turn failed unexpectedly (conversation %s)", reply.conversation_id
-            )
-            await self._send_quietly(error_event(ErrorCode.INTERNAL))
-        finally:
-            first_token_ms = round((first_token_at - started) * 1000) if first_token_at else None
-            await database_sync_to_async(finish_reply_row)(
-                reply,
-                content="".join(parts),
-                status=outcome["status"],
-                error_code=outcome["error_code"],
-                usage=outcome["usage"],
-                first_token_ms=first_token_ms,
-                total_ms=round((time.monotonic() - started) * 1000),
-            )
-            self._record_turn(reply)
-
-    def _record_turn(self, reply: Message) -> None:
-        """One structured log line and the metrics for a finished (or refused) turn."""
-        observability.record_turn(
-            TurnRecord(
-                conversation_id=reply.conversation_id,
-                message_id=reply.pk,
-                user_id=self.user.pk,
-                lesson_slug=self.lesson.slug,
-                provider=reply.provider_name,
-                model=reply.model,
-                status=reply.status,
-                error_code=reply.error_code,
-                attempts=reply.attempts,
-                input_tokens=reply.input_tokens,
-                output_tokens=reply.output_tokens,
-                cost_usd=float(reply.cost_usd) if reply.cost_usd is not None else None,
-                time_to_first_token_ms=reply.time_to_first_token_ms,
-                total_time_ms=reply.total_time_ms,
-                text=reply.content,
-            )
-        )
-
-    async def _send_quietly(self, frame: dict[str, Any]) -> None:
-        """Send if the socket is still open; a closed one has nobody to tell."""
-        try:
-            await self.send(frame)
-        except Exception:  # noqa: BLE001 - the browser may already be gone
-            logger.debug("Could not send %s frame; socket closed", frame.get("type"))
+        elif opening == Opening.TUTOR:
+            try:
+                await self._begin(self._request(opening=True), rejected=None)
+            except FrameError as exc:
+                if exc.code != FrameErrorCode.BUSY:  # busy: another tab is opening it
+                    await self._send(exc.as_frame())

@@ -5,11 +5,49 @@ from django.conf import settings
 
 
 @pytest.mark.django_db
-def test_healthz_reports_database_and_channel_layer(client):
+def test_healthz_reports_database_turn_engine_and_channel_layer(client):
     response = client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "channel_layer": "ok"}
+    assert response.json() == {
+        "status": "ok",
+        "database": "ok",
+        "turns": "ok",
+        "channel_layer": "ok",
+    }
     assert "no-cache" in response["Cache-Control"]
+
+
+@pytest.mark.django_db
+def test_healthz_is_503_when_the_turn_engines_redis_is_down(client, settings):
+    settings.TUTOR_TURN_ENGINE = "redis"
+    settings.REDIS_URL = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    response = client.get("/healthz")
+    assert response.status_code == 503
+    body = response.json()
+    assert (body["status"], body["database"]) == ("error", "ok")
+    assert body["turns"].startswith("error: ")
+
+
+@pytest.mark.django_db(transaction=True)
+async def test_healthz_stays_200_with_chat_sockets_open(turn_engine, async_client):
+    """The chat's sockets no longer hold the channel layer, nor a second event loop."""
+    from channels.db import database_sync_to_async
+
+    from lessons_app.tests.chat_helpers import connect, make_lesson, make_user, receive
+
+    user = await database_sync_to_async(make_user)()
+    await database_sync_to_async(make_lesson)()
+    sockets = []
+    for _ in range(2):
+        communicator, connected, _ = await connect(user, "plants")
+        assert connected
+        assert (await receive(communicator))["type"] == "history"
+        sockets.append(communicator)
+    response = await async_client.get("/healthz")
+    assert response.status_code == 200, response.json()
+    assert response.json()["turns"] == "ok"
+    for communicator in sockets:
+        await communicator.disconnect()
 
 
 @pytest.mark.django_db

@@ -3,7 +3,11 @@
  *
  * Speaks the WebSocket protocol of docs/protocol.md. The server's history frame is
  * the truth: every (re)connect replaces the list with it, so a dropped socket or a
- * reload shows exactly what was saved. Model output is markdown rendered by the
+ * reload shows exactly what was saved. A turn belongs to the conversation, not to
+ * this page: a reply keeps streaming on the server while the socket is away, the
+ * history after a reconnect carries its text so far, and its frames continue from
+ * there (numbered, so none is shown twice). Turns started in another tab show here
+ * too, and Stop works on them. Model output is markdown rendered by the
  * vendored marked, with raw HTML escaped and images dropped, and then sanitised by
  * the vendored DOMPurify into a DOM fragment: no string of model text ever reaches
  * innerHTML.
@@ -31,14 +35,27 @@
     ERROR: "error",
   };
   const ROLE = { USER: "user", ASSISTANT: "assistant", SYSTEM: "system" };
-  const STATUS = { COMPLETE: "complete", STREAMING: "streaming", STOPPED: "stopped", ERROR: "error" };
+  const STATUS = {
+    COMPLETE: "complete",
+    STREAMING: "streaming",
+    STOPPED: "stopped",
+    ERROR: "error",
+    INTERRUPTED: "interrupted",
+  };
   const STOPPED_CODE = "stopped";
+  const INTERRUPTED_CODE = "interrupted";
+  // Every frame of a turn carries these: the reply's id and the frame's number in the turn.
+  const TURN_ID = "message_id";
+  const TURN_SEQ = "seq";
   const TRANSITION_TOOL = "transition_to_next";
 
   // A saved reply's error text is not stored, only its code; these stand in for it.
   const STOPPED_TEXT = "This reply was stopped before it finished.";
   const FAILED_TEXT = "The tutor couldn't finish this reply.";
-  const INTERRUPTED_TEXT = "The connection dropped during this reply. What arrived is saved.";
+  const INTERRUPTED_TEXT =
+    "The tutor was interrupted before it finished this reply. What arrived is saved.";
+  // Statuses of a reply that ended early, which the server can retry.
+  const ENDED_EARLY = [STATUS.STOPPED, STATUS.ERROR, STATUS.INTERRUPTED];
 
   const RECONNECT_FIRST_MS = 500;
   const RECONNECT_MAX_MS = 15000;
@@ -77,12 +94,17 @@
     leaving: false,
     // A turn is in flight: from sending a message (or retry) until its done/error.
     busy: false,
+    // The turn whose frames this page is showing: {id, seq} of its newest frame.
+    turn: null,
+    // A turn's frames have begun here and its done/error has not come yet.
+    turnOpen: false,
     stopping: false,
     // The tutor bubble being streamed: {li, text, frame (a pending animation frame)}.
     reply: null,
     // The typing indicator shown between sending and the reply frame.
     pending: null,
     pendingText: "",
+    reclaimedText: "",
     pendingDebug: null,
     transitionOffered: false,
     maxChars: DEFAULT_MAX_CHARS,
@@ -291,20 +313,29 @@
     li._body.parentElement.hidden = !text;
   }
 
+  const STATUS_LABELS = {
+    [STATUS.STOPPED]: "Stopped",
+    [STATUS.ERROR]: "Not finished",
+    [STATUS.INTERRUPTED]: "Interrupted",
+  };
+  const ENDED_EARLY_TEXT = {
+    [STATUS.STOPPED]: STOPPED_TEXT,
+    [STATUS.ERROR]: FAILED_TEXT,
+    [STATUS.INTERRUPTED]: INTERRUPTED_TEXT,
+  };
+
   // Status classes, the stopped/failed line and the rating controls of a tutor bubble.
   function setTutorStatus(li, status, errorText) {
     li.dataset.status = status;
     const label = li.querySelector(".chat-state");
-    label.textContent =
-      status === STATUS.STOPPED ? "Stopped" : status === STATUS.ERROR ? "Not finished" : "";
+    label.textContent = STATUS_LABELS[status] || "";
     label.hidden = !label.textContent;
     const old = li.querySelector(".chat-error");
     if (old) {
       old.remove();
     }
-    if (status === STATUS.STOPPED || status === STATUS.ERROR) {
-      const text = errorText || (status === STATUS.STOPPED ? STOPPED_TEXT : FAILED_TEXT);
-      const line = el("p", "chat-error", text);
+    if (ENDED_EARLY.includes(status)) {
+      const line = el("p", "chat-error", errorText || ENDED_EARLY_TEXT[status]);
       li.querySelector(".chat-bubble").after(line);
     }
     if (status === STATUS.COMPLETE && li._message.id != null && !li.querySelector(".chat-rating")) {
@@ -327,14 +358,14 @@
     return items.length ? items[items.length - 1] : null;
   }
 
-  // The server retries only the last reply, and only if it failed or was stopped.
+  // The server retries only the last reply, and only if it failed, was stopped or interrupted.
   function refreshRetry() {
     ui.list.querySelectorAll(".chat-retry").forEach((node) => node.remove());
     const last = lastTutorItem();
     if (state.busy || !last) {
       return;
     }
-    if (last.dataset.status === STATUS.STOPPED || last.dataset.status === STATUS.ERROR) {
+    if (ENDED_EARLY.includes(last.dataset.status)) {
       const retry = button("Retry", "button button-secondary button-small chat-retry", onRetry);
       retry.setAttribute("aria-label", "Retry this reply");
       last.appendChild(retry);
@@ -349,17 +380,49 @@
     ui.demoNote.hidden = !isDemo;
   }
 
-  function replaceHistory(messages) {
+  // `turn` names the reply still being written, if any: its text so far is in
+  // `messages`, and its frames after `turn.seq` follow on the socket.
+  function replaceHistory(messages, turn) {
     cancelReplyRender();
     hidePending();
     state.reply = null;
+    state.turn = null;
     state.pendingDebug = null;
     const fragment = document.createDocumentFragment();
     messages.forEach((message) => fragment.appendChild(itemFor(message)));
     ui.list.replaceChildren(fragment);
+    state.turnOpen = false;
+    if (turn) {
+      const li = ui.list.querySelector(`li[data-message-id="${Number(turn[TURN_ID])}"]`);
+      if (li && li._body) {
+        state.turnOpen = true;
+        state.turn = { id: turn[TURN_ID], seq: turn[TURN_SEQ] };
+        state.reply = { li, text: li._message.content || "", frame: 0 };
+        // The model already asked to move on, before the frames this page will see.
+        state.transitionOffered = (turn.tools || []).includes(TRANSITION_TOOL);
+        li._body.parentElement.hidden = false;
+        if (!state.reply.text) {
+          li._body.appendChild(typingDots());
+        }
+      }
+    }
     refreshRetry();
     refreshDemoNote();
     scrollToEnd();
+  }
+
+  // Frames of a turn come numbered: one this page has shown already (replayed after a
+  // reconnect) is skipped, so nothing appears twice.
+  function isNewTurnFrame(frame) {
+    if (!(TURN_ID in frame) || !(TURN_SEQ in frame)) {
+      return true;
+    }
+    const turn = state.turn;
+    if (turn && turn.id === frame[TURN_ID] && frame[TURN_SEQ] <= turn.seq) {
+      return false;
+    }
+    state.turn = { id: frame[TURN_ID], seq: frame[TURN_SEQ] };
+    return true;
   }
 
   function appendMessage(message) {
@@ -617,20 +680,30 @@
       if (Number.isInteger(frame.max_message_chars) && frame.max_message_chars > 0) {
         state.maxChars = frame.max_message_chars;
       }
-      // A turn this page was waiting for died with the old socket; history has its partial.
+      // A reply still being written (here or in another tab) comes back with its text so far.
       state.busy = false;
-      replaceHistory(frame.messages || []);
-      setBusy(false);
+      replaceHistory(frame.messages || [], frame.turn);
+      setBusy(Boolean(state.reply));
+      forgetDeliveredText(frame.messages || []);
       updateCounter();
       setStatus("");
     },
     [SERVER.MESSAGE](frame) {
       if (frame.message.role === ROLE.USER) {
-        state.pendingText = "";
+        // Another tab's message is not this page's: keep what this page sent in case it
+        // is refused (both tabs sent at once).
+        if (state.pendingText.trim() === frame.message.content) {
+          state.pendingText = "";
+        }
+        if (TURN_ID in frame) {
+          state.turnOpen = true;
+          setBusy(true); // a turn started, perhaps from another tab: wait for its reply
+        }
       }
       appendMessage(frame.message);
     },
     [SERVER.REPLY](frame) {
+      state.turnOpen = true;
       beginReply(frame.message);
     },
     [SERVER.DEBUG](frame) {
@@ -659,6 +732,7 @@
       }
     },
     [SERVER.DONE]() {
+      state.turnOpen = false;
       finishReply(STATUS.COMPLETE, null);
     },
     [SERVER.ERROR](frame) {
@@ -666,8 +740,14 @@
         onRefusal(frame);
         return;
       }
-      const status = frame.code === STOPPED_CODE ? STATUS.STOPPED : STATUS.ERROR;
-      finishReply(status, frame.message || (status === STATUS.STOPPED ? STOPPED_TEXT : FAILED_TEXT));
+      state.turnOpen = false;
+      const status =
+        frame.code === STOPPED_CODE
+          ? STATUS.STOPPED
+          : frame.code === INTERRUPTED_CODE
+            ? STATUS.INTERRUPTED
+            : STATUS.ERROR;
+      finishReply(status, frame.message || ENDED_EARLY_TEXT[status]);
     },
     [SERVER.STAGE]() {
       // The new stage's content is server-rendered; the chat history comes back over the socket.
@@ -683,7 +763,8 @@
     if (frame.rejected === CLIENT.MESSAGE || frame.rejected === CLIENT.RETRY) {
       if (!state.reply && state.pending) {
         hidePending();
-        setBusy(false);
+        // Still busy if another tab's turn has started here (its echo came first).
+        setBusy(state.turnOpen);
       }
       if (frame.rejected === CLIENT.MESSAGE && state.pendingText && !ui.input.value.trim()) {
         ui.input.value = state.pendingText;
@@ -838,14 +919,25 @@
 
   // --- Connection -------------------------------------------------------------
 
+  // While a reply is on screen unfinished, the URL says how far this page has it, so
+  // the server sends on from there (docs/protocol.md, "Resuming a turn").
   function socketUrl() {
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
-    return scheme + window.location.host + panel.dataset.wsUrl;
+    let url = scheme + window.location.host + panel.dataset.wsUrl;
+    if (state.reply && state.turn) {
+      const id = encodeURIComponent(state.turn.id);
+      url += `?${TURN_ID}=${id}&${TURN_SEQ}=${encodeURIComponent(state.turn.seq)}`;
+    }
+    return url;
   }
 
   function connect() {
     window.clearTimeout(state.reconnectTimer);
     state.reconnectTimer = 0;
+    const current = state.socket;
+    if (current && (current.readyState === WebSocket.CONNECTING || current.readyState === WebSocket.OPEN)) {
+      return; // one socket at a time, however many reasons to reconnect arrive together
+    }
     if (state.attempts === 0) {
       setStatus("Connecting…");
     }
@@ -863,6 +955,9 @@
       syncControls();
     });
     socket.addEventListener("message", (event) => {
+      if (state.socket !== socket) {
+        return; // a socket this page has already given up on
+      }
       let frame;
       try {
         frame = JSON.parse(event.data);
@@ -870,7 +965,7 @@
         return;
       }
       const handler = frame && handlers[frame.type];
-      if (handler) {
+      if (handler && isNewTurnFrame(frame)) {
         handler(frame);
       }
     });
@@ -880,21 +975,35 @@
       }
       state.socket = null;
       state.connected = false;
-      if (state.reply || state.pending) {
-        // The server saves the partial reply; the next history frame shows it.
-        finishReply(STATUS.STOPPED, INTERRUPTED_TEXT);
-      }
+      // A reply in progress goes on on the server; the next history brings it back here.
+      hidePending();
       if (state.pendingText && !ui.input.value.trim()) {
-        // Sent but never confirmed: give it back rather than lose it (history shows if it arrived).
+        // Sent but never confirmed: give it back rather than lose it. If it did arrive,
+        // the next history shows it, and the box is emptied again.
         ui.input.value = state.pendingText;
+        state.reclaimedText = state.pendingText;
         updateCounter();
       }
       state.pendingText = "";
-      setBusy(false);
+      syncControls();
       if (!state.leaving) {
         scheduleReconnect();
       }
     });
+  }
+
+  // A message given back to the box after a dropped connection, that reached the server
+  // after all: empty the box again, or it would be sent twice.
+  function forgetDeliveredText(messages) {
+    const text = state.reclaimedText;
+    state.reclaimedText = "";
+    if (!text || ui.input.value !== text) {
+      return;
+    }
+    const users = messages.filter((message) => message.role === ROLE.USER);
+    if (users.length && users[users.length - 1].content === text.trim()) {
+      ui.input.value = "";
+    }
   }
 
   function scheduleReconnect() {

@@ -1,0 +1,50 @@
+"""Pytest fixtures for tests that run the turn runtime (a plugin, listed in conftest.py).
+
+``turn_runtime``: the test's runtime (started by its first socket) is shut down when
+the test ends, and its Redis keys, under a prefix of the test's own, are deleted.
+``turn_engine``: the same test once on the in-memory engine and once on Redis; the
+Redis run needs ``REDIS_URL`` (it skips without it locally and fails in CI).
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+
+import pytest
+
+from conftest import require
+from lessons_app.tutor.runtime import shutdown_runtime
+
+ENGINES = ("memory", "redis")
+
+
+async def delete_redis_keys(url: str, prefix: str) -> None:
+    from redis.asyncio import Redis
+
+    client = Redis.from_url(url)
+    try:
+        keys = [key async for key in client.scan_iter(match=f"{prefix}:*", count=500)]
+        if keys:
+            await client.delete(*keys)
+    finally:
+        await client.aclose()
+
+
+@pytest.fixture
+async def turn_runtime(settings):
+    settings.TUTOR_REDIS_PREFIX = f"tutor-test-{uuid.uuid4().hex[:10]}"
+    yield
+    await shutdown_runtime()
+    if settings.TUTOR_TURN_ENGINE == "redis":
+        await delete_redis_keys(settings.REDIS_URL, settings.TUTOR_REDIS_PREFIX)
+
+
+@pytest.fixture(params=ENGINES)
+def turn_engine(request, settings, turn_runtime) -> str:
+    if request.param == "redis":
+        url = os.environ.get("REDIS_URL", "")
+        require(bool(url), "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
+        settings.REDIS_URL = url
+    settings.TUTOR_TURN_ENGINE = request.param
+    return request.param

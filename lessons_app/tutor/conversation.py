@@ -1,0 +1,181 @@
+"""What a chat socket reads and changes in the database, apart from the turns themselves.
+
+Plain synchronous functions (selectors and services); the session calls each in a
+thread through ``database_sync_to_async``, one call per step, so each step is one
+trip to the database thread.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from django.db import transaction
+from django.http import Http404
+
+from lessons_app import services
+from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
+from lessons_app.ratings import ratings_for
+from llm_app.demo_provider import is_demo_model
+
+
+class TurnInFlight(Exception):
+    """The conversation already has a turn in flight (on any socket, in any process)."""
+
+
+def lock_conversation(conversation: Conversation) -> None:
+    """Queue up behind other changes to this conversation until the transaction ends.
+
+    On PostgreSQL a row lock; SQLite takes its write lock when the (IMMEDIATE)
+    transaction begins, which serialises writers just the same.
+    """
+    Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
+
+
+def turn_in_flight(conversation: Conversation) -> int | None:
+    """The id of the conversation's reply that is still streaming, if any."""
+    return (
+        conversation.messages.filter(status=Message.Status.STREAMING)
+        .values_list("pk", flat=True)
+        .first()
+    )
+
+
+def serialize_message(
+    message: Message, *, for_staff: bool, rating: tuple[int, str] | None = None
+) -> dict[str, Any]:
+    """A stored message as the browser sees it; provider details only for staff."""
+    data: dict[str, Any] = {
+        "id": message.pk,
+        "role": message.role,
+        "content": message.content,
+        "status": message.status,
+        "error_code": message.error_code,
+        "stage_id": message.stage_id,
+        "created_at": message.created_at.isoformat() if message.created_at else None,
+    }
+    if message.role == Message.Role.ASSISTANT:
+        data["is_demo"] = is_demo_model(message.model)
+        data["rating"] = {"value": rating[0], "comment": rating[1]} if rating else None
+        if for_staff:
+            data.update(
+                provider=message.provider_name,
+                model=message.model,
+                input_tokens=message.input_tokens,
+                output_tokens=message.output_tokens,
+                cost_usd=float(message.cost_usd) if message.cost_usd is not None else None,
+                time_to_first_token_ms=message.time_to_first_token_ms,
+            )
+    return data
+
+
+def serialize_stage(progress: LessonProgress, stages: list[Stage]) -> dict[str, Any]:
+    index = services.current_stage_index(progress, stages) if stages else 0
+    stage = stages[index] if stages else None
+    return {
+        "id": stage.pk if stage else None,
+        "title": stage.title if stage else "",
+        "kind": stage.kind if stage else "",
+        "number": index + 1,
+        "count": len(stages),
+        "is_last": index == len(stages) - 1,
+        "completed": progress.completed,
+    }
+
+
+def find_visible_lesson(user, slug: str) -> Lesson | None:
+    """The lesson a socket may chat about, or ``None`` (drafts only for staff)."""
+    try:
+        return services.get_visible_lesson_or_404(user, slug)
+    except Http404:
+        return None
+
+
+@dataclass
+class ChatState:
+    """Everything a socket shows after (re)connecting or moving stage, read at one moment."""
+
+    stage: Stage | None
+    stage_data: dict[str, Any]
+    messages: list[Message]
+    ratings: dict[int, tuple[int, str]]
+
+    @property
+    def in_flight(self) -> Message | None:
+        """The reply of the turn in flight, if there is one (at most one: a constraint)."""
+        return next(
+            (message for message in self.messages if message.status == Message.Status.STREAMING),
+            None,
+        )
+
+    def serialized_messages(self, *, for_staff: bool) -> list[dict[str, Any]]:
+        return [
+            serialize_message(message, for_staff=for_staff, rating=self.ratings.get(message.pk))
+            for message in self.messages
+        ]
+
+
+def conversation_of(user, lesson: Lesson) -> Conversation:
+    """The learner's conversation on ``lesson``, starting the lesson on their first visit."""
+    services.get_or_start_progress(user, lesson)
+    return services.get_conversation(user, lesson)
+
+
+def chat_state(user, lesson: Lesson, conversation: Conversation) -> ChatState:
+    """The current stage and the conversation's saved messages."""
+    progress = services.get_or_start_progress(user, lesson)
+    stages = services.ordered_stages(lesson)
+    return ChatState(
+        stage=stages[services.current_stage_index(progress, stages)] if stages else None,
+        stage_data=serialize_stage(progress, stages),
+        messages=list(conversation.messages.order_by("created_at", "id")),
+        ratings=ratings_for(conversation),
+    )
+
+
+def advance_unless_busy(user, lesson: Lesson, conversation: Conversation) -> ChatState:
+    """Move the learner on, as the page's Next button does, unless a turn is in flight."""
+    with transaction.atomic():
+        lock_conversation(conversation)
+        if turn_in_flight(conversation) is not None:
+            raise TurnInFlight
+        services.advance(user, lesson)
+    return chat_state(user, lesson, conversation)
+
+
+class Opening(Enum):
+    NONE = "none"
+    AUTHORED = "authored"
+    TUTOR = "tutor"
+
+
+def needs_opening(conversation: Conversation, stage: Stage | None) -> bool:
+    """A chat stage the tutor has not yet spoken on opens with a tutor message."""
+    return (
+        stage is not None
+        and stage.kind == Stage.Kind.CHAT
+        and not conversation.messages.filter(role=Message.Role.ASSISTANT, stage=stage).exists()
+    )
+
+
+def open_stage(conversation: Conversation, stage: Stage | None) -> tuple[Opening, Message | None]:
+    """How a chat stage opens: the author's opening message (saved here), or a tutor turn.
+
+    Under the conversation's lock, so two tabs arriving at once save one opening.
+    """
+    with transaction.atomic():
+        lock_conversation(conversation)
+        if not needs_opening(conversation, stage):
+            return Opening.NONE, None
+        if not stage.opening_message.strip():
+            return Opening.TUTOR, None
+        message = Message.objects.create(
+            conversation=conversation,
+            role=Message.Role.ASSISTANT,
+            stage=stage,
+            content=stage.opening_message.strip(),
+            status=Message.Status.COMPLETE,
+            provider_name="Lesson author",
+        )
+        return Opening.AUTHORED, message
