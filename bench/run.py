@@ -2,6 +2,7 @@
 
 Each row runs one operation many times and reports the median time per call and the peak
 memory traced while it ran. Compare rows from the same run: this machine's timings are noisy.
+A second table (bench/served.py) measures the served chat path on each turn engine.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 import django
 
 django.setup()
+
+import served  # noqa: E402 - bench/served.py, beside this file
 
 from lessons_app.content import cut_excerpt, cut_transcript  # noqa: E402
 from lessons_app.models import Lesson, Stage  # noqa: E402
@@ -111,11 +114,14 @@ def main() -> None:
                 repeat=10,
             )
 
+    served_results = served.measure()
+
     width = max(len(name) for name, _, _ in rows)
     print(f"\n{'benchmark':<{width}}  {'median ms':>10}  {'peak MiB':>9}")
     print(f"{'-' * width}  {'-' * 10}  {'-' * 9}")
     for name, ms, mib in rows:
         print(f"{name:<{width}}  {ms:>10.2f}  {mib:>9.2f}")
+    print(served.table(served_results))
 
 
 if __name__ == "__main__":
