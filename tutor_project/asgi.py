@@ -6,6 +6,12 @@ from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutor_project.settings")
 
+from lessons_app.tutor.engines import check_configuration
+
+# A server that would serve turns wrongly (two processes on the in-memory engine) stops
+# here, before the seconds it takes to load the apps. It needs only the settings.
+check_configuration()
+
 # Populate the app registry before importing consumers that use models.
 django_asgi_app = get_asgi_application()
 
@@ -13,11 +19,8 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
-from lessons_app.tutor.runtime import TurnRuntimeMiddleware, check_configuration  # noqa: E402
+from lessons_app.tutor.runtime import TurnRuntimeMiddleware  # noqa: E402
 from tutor_project.routing import websocket_urlpatterns  # noqa: E402
-
-# A server that would serve turns wrongly (two processes on the in-memory engine) stops here.
-check_configuration()
 
 application = TurnRuntimeMiddleware(
     ProtocolTypeRouter(

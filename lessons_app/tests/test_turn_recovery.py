@@ -8,6 +8,7 @@ second worker) are in test_turns_across_processes.py.
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
 import socket
 import subprocess
@@ -366,3 +367,34 @@ async def test_the_asgi_lifespan_starts_and_stops_the_runtime(turn_runtime):
     await lifespan.send_input({"type": "lifespan.shutdown"})
     assert await lifespan.receive_output() == {"type": "lifespan.shutdown.complete"}
     assert current_runtime() is None
+
+
+@pytest_django
+@pytest.mark.parametrize("turn_engine", ["redis"], indirect=True)
+async def test_a_turn_streaming_while_redis_restarts_empty_gets_its_whole_log_written_again(
+    private_redis, learner, claude, settings
+):
+    settings.REDIS_URL = private_redis.url
+    claude.enqueue(Reply.text(STORY, chunks=6, pause_at=3))
+    communicator, _ = await open_chat(learner)
+    await send(communicator, {"type": "message", "content": "Tell me about trees"})
+    frames = [await receive(communicator) for _ in range(5)]
+    reply_id = frames[1]["message"]["id"]
+    await asyncio.to_thread(claude.wait_until_paused)
+
+    private_redis.kill()
+    assert (await receive_until(communicator, "error"))[-1]["code"] == "live_paused"
+    claude.resume()  # the rest is written while Redis is away: held by the writer
+    rest = await receive_turn(communicator)  # this process's sockets get it all the same
+    assert text_of(frames) + text_of(rest) == STORY
+    private_redis.start()  # empty: the first frames of the turn are gone from Redis
+    history = (await receive_until(communicator, "history"))[-1]
+    assert history["messages"][-1]["status"] == "complete"
+
+    runtime = await get_runtime()
+    await asyncio.wait_for(runtime.runner.writer.flushed(), 10)
+    logged = await runtime.engine._read_log(reply_id)  # what another process would read
+    assert [entry.seq for entry in logged] == list(range(1, len(logged) + 1))
+    assert logged[-1].type == "done"
+    assert text_of([json.loads(entry.frame) for entry in logged]) == STORY
+    await communicator.disconnect()

@@ -1,10 +1,11 @@
 """The turn runtime of this process: its engine and runner, started once, before any socket.
 
-``tutor_project/asgi.py`` checks the configuration at import (so a server that
-must not start refuses to) and wraps the application in :class:`TurnRuntimeMiddleware`,
-which starts the runtime on the first connection (or on ASGI ``lifespan`` startup,
-for servers that send it) and so runs the start-up sweep before anything is served.
-One runtime per event loop: Daphne has one; each async test has its own.
+``tutor_project/asgi.py`` checks the configuration first thing
+(``engines.check_configuration``, so a server that must not start refuses to) and
+wraps the application in :class:`TurnRuntimeMiddleware`, which starts the runtime on
+the first connection (or on ASGI ``lifespan`` startup, for servers that send it) and
+so runs the start-up sweep before anything is served. One runtime per event loop:
+Daphne has one; each async test has its own.
 """
 
 from __future__ import annotations
@@ -34,11 +35,6 @@ class Runtime:
 _runtimes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Runtime]] = (
     weakref.WeakKeyDictionary()
 )
-
-
-def check_configuration() -> None:
-    """Refuse, with ``ImproperlyConfigured``, to serve with a configuration that cannot work."""
-    engine_class().check_configuration()
 
 
 async def _start(clock: Clock) -> Runtime:

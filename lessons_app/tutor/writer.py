@@ -104,15 +104,13 @@ class LogWriter:
             self._ready.clear()
             try:
                 await self._flush()
-            except EngineUnavailable as exc:
-                logger.warning("Turn frames held back, the engine is unavailable: %s", exc)
+            except Exception as exc:  # kept and sent again: nothing is dropped
+                if isinstance(exc, EngineUnavailable):
+                    logger.warning("Turn frames held back, the engine is unavailable: %s", exc)
+                else:
+                    logger.exception("Writing turn frames failed; trying again")
                 await self._clock.sleep(pause)
                 pause = min(pause * 2, RETRY_MAX_SECONDS)
-                self._ready.set()
-                continue
-            except Exception:
-                logger.exception("Writing turn frames failed")
-                await self._clock.sleep(pause)
                 self._ready.set()
                 continue
             pause = RETRY_FIRST_SECONDS

@@ -29,3 +29,11 @@ def engine_class() -> type[TurnEngine]:
             f"not {settings.TUTOR_TURN_ENGINE!r}."
         ) from None
     return import_string(path)
+
+
+def check_configuration() -> None:
+    """Refuse, with ``ImproperlyConfigured``, to serve with a configuration that cannot work.
+
+    Needs only the settings (no app registry), so a server can call it first thing.
+    """
+    engine_class().check_configuration()
