@@ -76,9 +76,7 @@ class TurnEndCode(StrEnum):
     INTERRUPTED = "interrupted"
 
 
-STOPPED = TurnEndCode.STOPPED.value
 STOPPED_MESSAGE = "You stopped this reply."
-INTERRUPTED = TurnEndCode.INTERRUPTED.value
 INTERRUPTED_MESSAGE = (
     "The tutor was interrupted before it finished this reply. What arrived is saved; "
     "press Retry for a new one."

@@ -34,8 +34,8 @@ from django.db import DatabaseError
 from lessons_app.tutor import feed, snapshot, sweep, turns
 from lessons_app.tutor.clock import Clock
 from lessons_app.tutor.engines.base import EngineUnavailable, TurnEngine
-from lessons_app.tutor.protocol import INTERRUPTED, INTERRUPTED_MESSAGE, TurnEndCode, turn_error
-from lessons_app.tutor.turn import RunningTurn, TurnOwner, log_entry, record_reply
+from lessons_app.tutor.protocol import TurnEndCode
+from lessons_app.tutor.turn import RunningTurn, TurnOwner, ended_by, log_entry, record_reply
 from lessons_app.tutor.turns import StreamingRow, TurnRequest
 from lessons_app.tutor.writer import LogWriter
 
@@ -101,10 +101,6 @@ class TurnRunner:
 
     # --- turns ---
 
-    @property
-    def running(self) -> dict[int, RunningTurn]:
-        return dict(self._turns)
-
     async def begin(self, request: TurnRequest, owner: TurnOwner) -> int | None:
         """Start a turn for ``request``; its id, or ``None`` if there was nothing to open.
 
@@ -161,6 +157,8 @@ class TurnRunner:
     async def checkpoint_once(self) -> None:
         """Save every live turn's new text and heartbeat in one UPDATE."""
         live = [turn for turn in self._turns.values() if not turn.finishing]
+        if not live:
+            return  # an idle process costs the database nothing
         texts = {t.reply_id: t.text for t in live if t.text_length != t.checkpointed_length}
         try:
             streaming = await database_sync_to_async(turns.checkpoint)(
@@ -211,8 +209,9 @@ class TurnRunner:
             entries = []
         log = snapshot.contiguous(entries)
         content = sweep.recovered_text(row.content, snapshot.text_of(log))
+        result, last_frame = ended_by(TurnEndCode.INTERRUPTED)
         interrupted = await database_sync_to_async(turns.interrupt)(
-            row, content=content, error_code=INTERRUPTED
+            row, content=content, error_code=result.error_code
         )
         if interrupted is None:
             return
@@ -221,9 +220,8 @@ class TurnRunner:
         )
         if log and len(log) == len(entries) and not log[-1].ends_turn:
             # Followers read on to the end the dead runner never wrote.
-            last = turn_error(TurnEndCode.INTERRUPTED, INTERRUPTED_MESSAGE)
             top = log[-1].seq
-            self.writer.open(row.pk, [log_entry(row.pk, top + 1, last)], written=top)
+            self.writer.open(row.pk, [log_entry(row.pk, top + 1, last_frame)], written=top)
             self.writer.end(row.pk)
         # And every socket still following it (the log may have a hole, or be gone) starts
         # again from a snapshot, which now shows the reply interrupted.

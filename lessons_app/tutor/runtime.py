@@ -25,8 +25,11 @@ logger = logging.getLogger(__name__)
 
 @dataclass
 class Runtime:
-    engine: TurnEngine
     runner: TurnRunner
+
+    @property
+    def engine(self) -> TurnEngine:
+        return self.runner.engine
 
     async def close(self) -> None:
         await self.runner.close()
@@ -42,11 +45,14 @@ async def _start(clock: Clock) -> Runtime:
     runner = TurnRunner(engine, clock=clock)
     await runner.start()
     logger.info("Turn runtime started: engine=%s runner=%s", engine.name, runner.runner_id)
-    return Runtime(engine, runner)
+    return Runtime(runner)
 
 
 async def get_runtime(clock: Clock | None = None) -> Runtime:
     """This event loop's runtime, started on first use (concurrent first callers share it)."""
+    running = current_runtime()
+    if running is not None:
+        return running  # every request after the first: a lookup, no new future
     loop = asyncio.get_running_loop()
     starting = _runtimes.get(loop)
     if starting is None:

@@ -226,7 +226,6 @@ class ChatSession:
 
     async def _resync(self) -> None:
         """Start again from a snapshot: the safe answer to anything unexpected."""
-        self._cursor = None
         await self._send_history(None)
 
     # --- following turns ---

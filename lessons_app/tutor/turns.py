@@ -9,7 +9,7 @@ thread; :func:`open_turn` does all the work before the model call in one trip.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -73,7 +73,6 @@ class OpenedTurn:
     context: TurnContext | None = None
     # Something before the model call failed (logged); the turn ends with ``internal``.
     failed: bool = False
-    exclude: set[int] = field(default_factory=set)
 
 
 def _safe_content(stage: Stage | None) -> str:
@@ -163,7 +162,7 @@ def open_turn(request: TurnRequest, *, runner_id: str, now: datetime) -> OpenedT
         except IntegrityError:
             # Another process won the race the lock could not see (the constraint did).
             raise TurnInFlight from None
-    opened = OpenedTurn(reply=reply, user_message=user_message, provider=provider, exclude=exclude)
+    opened = OpenedTurn(reply=reply, user_message=user_message, provider=provider)
     if provider is None:
         opened.failed = True
         return opened
