@@ -20,6 +20,7 @@ import aiohttp
 from django.conf import settings
 
 from conftest import manage_py, running_app_env
+from lessons_app.tests.chat_helpers import ends_turn
 
 FRAME_TIMEOUT_SECONDS = 30
 
@@ -123,13 +124,9 @@ async def receive_turn(socket, limit: int = 500) -> list[dict[str, Any]]:
         for _ in range(limit):
             frame = await receive(socket)
             frames.append(frame)
-            if frame["type"] == "done" or (frame["type"] == "error" and "rejected" not in frame):
+            if ends_turn(frame):
                 return frames
     raise AssertionError(f"the turn did not end within {limit} frames: {frames[-5:]}")
-
-
-def text_of(frames: list[dict[str, Any]]) -> str:
-    return "".join(frame["content"] for frame in frames if frame["type"] == "text")
 
 
 def cookie_jar() -> aiohttp.CookieJar:

@@ -6,8 +6,7 @@ from lessons_app.models import LessonProgress, Message
 from lessons_app.tests.chat_helpers import (
     bare,
     connect,
-    make_lesson,
-    make_user,
+    make_learner,
     receive,
     receive_turn,
     send,
@@ -27,8 +26,7 @@ def demo_default():
 
 
 async def test_history_then_a_streamed_reply_then_advance_opens_the_chat_stage(demo_default):
-    user = await make_user_async()
-    await make_lesson_async()
+    user = await make_learner()
     communicator, connected, _ = await connect(user, "plants")
     assert connected
     history = await receive(communicator)
@@ -71,15 +69,3 @@ async def test_history_then_a_streamed_reply_then_advance_opens_the_chat_stage(d
     assert rows[-1].output_tokens and rows[-1].provider_name == "Demo"
     progress = await LessonProgress.objects.aget()
     assert progress.current_stage_id == stage["stage"]["id"]
-
-
-async def make_user_async(**kwargs):
-    from channels.db import database_sync_to_async
-
-    return await database_sync_to_async(make_user)(**kwargs)
-
-
-async def make_lesson_async(**kwargs):
-    from channels.db import database_sync_to_async
-
-    return await database_sync_to_async(make_lesson)(**kwargs)

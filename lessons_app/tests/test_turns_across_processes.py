@@ -26,6 +26,7 @@ import pytest
 from django.conf import settings
 
 from conftest import daphne_server, require
+from lessons_app.tests.chat_helpers import text_of
 from lessons_app.tests.served_app import (
     app_env,
     cookie_jar,
@@ -38,7 +39,6 @@ from lessons_app.tests.served_app import (
     reply_row,
     send,
     set_up_app,
-    text_of,
 )
 from lessons_app.tests.tcp_proxy import TcpProxy
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG
