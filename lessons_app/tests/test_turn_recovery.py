@@ -19,7 +19,7 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import OperationalError
 
-from conftest import require
+from conftest import free_port, require
 from lessons_app.models import Lesson, Message
 from lessons_app.tests.chat_helpers import (
     CLAUDE,
@@ -224,17 +224,11 @@ async def test_a_database_outage_at_the_end_of_a_turn_holds_done_until_the_reply
     await communicator.disconnect()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 class PrivateRedis:
     """A redis-server of this test's own, so restarting it disturbs nothing else."""
 
     def __init__(self, directory) -> None:
-        self.port = _free_port()
+        self.port = free_port()
         self.directory = directory
         self.process: subprocess.Popen | None = None
 
