@@ -1,10 +1,11 @@
 """The project's admin site: Django's, plus the staff pages no single model owns.
 
-The usage page and its spending warnings read both apps' data, so they are
-added here, where the project puts the apps together, rather than by either
-app changing the site. ``tutor_project.apps.TutorAdminConfig`` makes this the
-default site. This module is imported when ``admin.site`` is first used, so
-it must not register models itself (that would use the site it is defining).
+The usage page with its spending warnings, and an experiment's results, read
+both apps' data, so they are added here, where the project puts the apps
+together, rather than by either app changing the site.
+``tutor_project.apps.TutorAdminConfig`` makes this the default site. This
+module is imported when ``admin.site`` is first used, so neither it nor what
+it imports may register models (that would use the site it is defining).
 """
 
 from __future__ import annotations
@@ -15,13 +16,17 @@ from django.contrib import admin
 from django.http import HttpRequest
 from django.urls import URLPattern, URLResolver
 
-from lessons_app import admin_usage
+from lessons_app import admin_experiment_results, admin_usage
 
 
 class TutorAdminSite(admin.AdminSite):
     def get_urls(self) -> list[URLPattern | URLResolver]:
         # In front of the site's own, which end in a catch-all for app pages.
-        return [*admin_usage.usage_urls(self), *super().get_urls()]
+        return [
+            *admin_usage.usage_urls(self),
+            *admin_experiment_results.results_urls(self),
+            *super().get_urls(),
+        ]
 
     def get_app_list(
         self, request: HttpRequest, app_label: str | None = None

@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from lessons_app.experiment_results import CSV_HEADER, arm_results
 from lessons_app.guard import RefusalCode
 from lessons_app.models import Conversation, Lesson, Message, MessageRating
-from llm_app.experiment_results import CSV_HEADER, arm_results
 from llm_app.models import Experiment, ExperimentArm, ProviderConfig
 
 pytestmark = pytest.mark.django_db
