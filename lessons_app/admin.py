@@ -416,7 +416,3 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
-
-
-# The staff usage page lives in its own module.
-from lessons_app import admin_usage  # noqa: E402, F401

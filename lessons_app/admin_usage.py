@@ -1,27 +1,25 @@
 """The staff usage page in the admin, and the spending guard's warnings there.
 
-The page has no model of its own (a proxy or unmanaged model would need a
-migration), so :func:`install` adds it to the admin site directly: its URL
-goes in front of the site's own, a "Usage" row joins the Lessons app on the
-admin index and in the sidebar, and the admin index and the provider list
-show a warning while a provider is over its daily budget or learners are at
-the daily message limit. The numbers come from :mod:`lessons_app.usage`.
+The project's admin site (:class:`tutor_project.admin.TutorAdminSite`) puts
+the page's URL in front of its own, adds a "Usage" row to the Lessons app on
+the admin index and in the sidebar, and has the admin index and the provider
+list show a warning while a provider is over its daily budget or learners are
+at the daily message limit. The numbers come from :mod:`lessons_app.usage`.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import date, timedelta
-from functools import wraps
 from typing import Any
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import messages
 from django.contrib.admin import AdminSite
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
-from django.urls import NoReverseMatch, path, reverse
+from django.urls import NoReverseMatch, URLPattern, path, reverse
 from django.utils.html import format_html
 
 from lessons_app import usage
@@ -125,7 +123,16 @@ def _shifted(start: date, end: date, direction: int) -> dict[str, str]:
     return {"start": (start + span).isoformat(), "end": (end + span).isoformat()}
 
 
-# --- Hooking into the admin site --------------------------------------------------
+# --- On the admin site (tutor_project.admin.TutorAdminSite) ----------------------
+
+
+def usage_urls(site: AdminSite) -> list[URLPattern]:
+    """The usage page's URL, for the site to put in front of its own."""
+
+    def view(request: HttpRequest) -> HttpResponse:
+        return usage_view(request, site)
+
+    return [path("usage/", site.admin_view(view), name=URL_NAME)]
 
 
 def _usage_url(site: AdminSite) -> str | None:
@@ -135,93 +142,60 @@ def _usage_url(site: AdminSite) -> str | None:
         return None
 
 
-def _with_usage_urls(site: AdminSite, get_urls):
-    @wraps(get_urls)
-    def get_urls_with_usage():
-        def view(request: HttpRequest) -> HttpResponse:
-            return usage_view(request, site)
+def add_usage_entry(
+    site: AdminSite, request: HttpRequest, app_list: list[dict[str, Any]], app_label: str | None
+) -> None:
+    """Show "Usage" among the Lessons app's models on the index, app page and sidebar.
 
-        return [path("usage/", site.admin_view(view), name=URL_NAME), *get_urls()]
-
-    return get_urls_with_usage
-
-
-def _with_usage_entry(site: AdminSite, get_app_list):
-    """Show "Usage" among the Lessons app's models on the index, app page and sidebar."""
-
-    @wraps(get_app_list)
-    def get_app_list_with_usage(request: HttpRequest, app_label: str | None = None):
-        app_list = get_app_list(request, app_label)
-        label = Message._meta.app_label
-        url = _usage_url(site)
-        if url is None or app_label not in (None, label) or not request.user.has_perm(PERMISSION):
-            return app_list
-        app = next((app for app in app_list if app["app_label"] == label), None)
-        if app is None:
-            # Staff who may see messages but none of the app's other models.
-            app = {
-                "name": Message._meta.app_config.verbose_name,
-                "app_label": label,
-                "app_url": reverse(f"{site.name}:app_list", kwargs={"app_label": label}),
-                "has_module_perms": True,
-                "models": [],
-            }
-            app_list.append(app)
-            app_list.sort(key=lambda entry: entry["name"].lower())
-        app["models"].append(
-            {
-                "name": "Usage",
-                "object_name": "Usage",
-                "perms": {"add": False, "change": False, "delete": False, "view": True},
-                "admin_url": url,
-                "add_url": None,
-                "view_only": True,
-            }
-        )
-        app["models"].sort(key=lambda model: model["name"])
-        return app_list
-
-    return get_app_list_with_usage
-
-
-def _with_warnings(site: AdminSite, each_context):
-    """Add the spending warnings as admin messages on the pages staff look at first."""
-
-    @wraps(each_context)
-    def each_context_with_warnings(request: HttpRequest) -> dict[str, Any]:
-        context = each_context(request)
-        match = getattr(request, "resolver_match", None)
-        if (
-            request.method == "GET"
-            and match is not None
-            and match.url_name in WARNING_PAGES
-            and request.user.is_active
-            and request.user.is_staff
-        ):
-            try:
-                warnings = usage.staff_warnings()
-            except Exception:
-                logger.exception("Could not check the spending guard for admin warnings")
-                warnings = []
-            url = _usage_url(site)
-            for warning in warnings:
-                text = (
-                    format_html('{} <a href="{}">See usage</a>.', warning, url) if url else warning
-                )
-                messages.warning(request, text, fail_silently=True)
-        return context
-
-    return each_context_with_warnings
-
-
-def install(site: AdminSite) -> None:
-    """Add the usage page, its index entry and the spending warnings to ``site`` (once)."""
-    if getattr(site, "_tutor_usage_installed", False):
+    The page has no model of its own (a proxy or unmanaged model would need a
+    migration), so its row is added to the app list the site built.
+    """
+    label = Message._meta.app_label
+    url = _usage_url(site)
+    if url is None or app_label not in (None, label) or not request.user.has_perm(PERMISSION):
         return
-    site.get_urls = _with_usage_urls(site, site.get_urls)
-    site.get_app_list = _with_usage_entry(site, site.get_app_list)
-    site.each_context = _with_warnings(site, site.each_context)
-    site._tutor_usage_installed = True
+    app = next((app for app in app_list if app["app_label"] == label), None)
+    if app is None:
+        # Staff who may see messages but none of the app's other models.
+        app = {
+            "name": Message._meta.app_config.verbose_name,
+            "app_label": label,
+            "app_url": reverse(f"{site.name}:app_list", kwargs={"app_label": label}),
+            "has_module_perms": True,
+            "models": [],
+        }
+        app_list.append(app)
+        app_list.sort(key=lambda entry: entry["name"].lower())
+    app["models"].append(
+        {
+            "name": "Usage",
+            "object_name": "Usage",
+            "perms": {"add": False, "change": False, "delete": False, "view": True},
+            "admin_url": url,
+            "add_url": None,
+            "view_only": True,
+        }
+    )
+    app["models"].sort(key=lambda model: model["name"])
 
 
-install(admin.site)
+def warn_staff(site: AdminSite, request: HttpRequest) -> None:
+    """Add the spending warnings as admin messages on the pages staff look at first."""
+    match = getattr(request, "resolver_match", None)
+    if not (
+        request.method == "GET"
+        and match is not None
+        and match.url_name in WARNING_PAGES
+        and request.user.is_active
+        and request.user.is_staff
+    ):
+        return
+    try:
+        warnings = usage.staff_warnings()
+    except Exception:
+        logger.exception("Could not check the spending guard for admin warnings")
+        warnings = []
+    url = _usage_url(site)
+    for warning in warnings:
+        text = format_html('{} <a href="{}">See usage</a>.', warning, url) if url else warning
+        messages.warning(request, text, fail_silently=True)

@@ -9,8 +9,9 @@ global one, which would also export process and platform collectors) and are
 served by ``tutor_project.metrics``. They are per process: run one metrics
 scrape target per worker process.
 
-This module is imported from ``settings.LOGGING`` (for :class:`JsonLineFormatter`)
-before the apps are ready, so it must not import models.
+``settings.LOGGING`` writes the line with ``tutor_project.log_format``'s
+JSON line formatter, which reads the turn's fields from the record's
+:data:`TURN_ATTRIBUTE`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import json
 import logging
 from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
@@ -26,8 +26,9 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
 logger = logging.getLogger("tutor.turns")
 
-# The record attribute :class:`JsonLineFormatter` reads a turn's fields from.
-TURN_ATTRIBUTE = "turn"
+# The record attribute the JSON line formatter reads a turn's fields from: its
+# FIELDS_ATTRIBUTE (tutor_project/log_format.py, which this app may not import).
+TURN_ATTRIBUTE = "json_fields"
 ERROR_STATUS = "error"  # lessons_app.models.Message.Status.ERROR, without importing models
 
 REGISTRY = CollectorRegistry(auto_describe=True)
@@ -115,28 +116,3 @@ def socket_opened() -> None:
 def socket_closed() -> None:
     """Count a closed chat socket."""
     ACTIVE_SOCKETS.dec()
-
-
-class JsonLineFormatter(logging.Formatter):
-    """One JSON object per line, for ``settings.LOGGING``.
-
-    A turn record's fields go at the top level beside ``ts``, ``level`` and
-    ``logger``; any other record becomes ``{"ts", "level", "logger", "message"}``
-    (with ``exc_info`` when it has a traceback), so the formatter can serve
-    every logger if the operator wants JSON everywhere.
-    """
-
-    def format(self, record: logging.LogRecord) -> str:
-        head = {
-            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
-            "level": record.levelname,
-            "logger": record.name,
-        }
-        fields = getattr(record, TURN_ATTRIBUTE, None)
-        if isinstance(fields, dict):
-            document = {**head, **fields}
-        else:
-            document = {**head, "message": record.getMessage()}
-            if record.exc_info:
-                document["exc_info"] = self.formatException(record.exc_info)
-        return json.dumps(document, ensure_ascii=False, default=str)

@@ -1,20 +1,22 @@
-"""A/B experiments in the admin: arms, switching on and off, and per-arm results."""
+"""A/B experiments in the admin: arms, switching on and off, and links to the results.
+
+The results page is served by the lessons side, which stores the replies it
+counts; this admin links to it by URL name (:mod:`llm_app.admin_urls`).
+"""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
-from django.http import Http404, HttpRequest, HttpResponse
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.http import HttpRequest, HttpResponse
+from django.urls import NoReverseMatch, reverse
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
-from django.utils.text import slugify
 
-from llm_app import experiment_results, experiments
-from llm_app.display import format_cost, format_count, format_ms
+from llm_app import experiments
+from llm_app.admin_urls import RESULTS_URL_NAME
 from llm_app.models import Experiment, ExperimentArm
 
 ARMS_HELP = (
@@ -85,10 +87,9 @@ class ExperimentAdmin(admin.ModelAdmin):
         )
 
     @admin.display(description="Results")
-    def results_link(self, experiment: Experiment) -> SafeString:
-        return format_html(
-            '<a href="{}">Results</a>', reverse(self._url_name("results"), args=[experiment.pk])
-        )
+    def results_link(self, experiment: Experiment) -> SafeString | None:
+        url = self.results_url(experiment)
+        return format_html('<a href="{}">Results</a>', url) if url else None
 
     # --- Actions -----------------------------------------------------------------
 
@@ -128,74 +129,24 @@ class ExperimentAdmin(admin.ModelAdmin):
         else:
             self.message_user(request, "None of those experiments was active.", messages.INFO)
 
-    # --- Results -----------------------------------------------------------------
+    # --- Results ---------------------------------------------------------------
 
-    def _url_name(self, view: str) -> str:
-        return f"admin:{self.opts.app_label}_{self.opts.model_name}_{view}"
+    def results_url(self, experiment: Experiment) -> str | None:
+        """The results page's address, or ``None`` on a site that does not serve it."""
+        name = f"{self.admin_site.name}:{RESULTS_URL_NAME}"
+        try:
+            return reverse(name, args=[experiment.pk], current_app=self.admin_site.name)
+        except NoReverseMatch:
+            return None
 
-    def get_urls(self):
-        prefix = f"{self.opts.app_label}_{self.opts.model_name}"
-        return [
-            path(
-                "<path:object_id>/results/",
-                self.admin_site.admin_view(self.results_view),
-                name=f"{prefix}_results",
-            ),
-            path(
-                "<path:object_id>/results.csv",
-                self.admin_site.admin_view(self.results_csv_view),
-                name=f"{prefix}_results_csv",
-            ),
-            *super().get_urls(),
-        ]
-
-    def _viewable_experiment(self, request: HttpRequest, object_id: str) -> Experiment:
-        experiment = self.get_object(request, unquote(object_id))
-        if experiment is None:
-            raise Http404("No such experiment.")
-        if not self.has_view_permission(request, experiment):
-            raise PermissionDenied
-        return experiment
-
-    def results_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        experiment = self._viewable_experiment(request, object_id)
-        results = experiment_results.arm_results(experiment)
-        context = {
-            **self.admin_site.each_context(request),
-            "opts": self.opts,
-            "original": experiment,
-            "title": f"Results: {experiment.name}",
-            "subtitle": None,
-            "rows": [_row(r) for r in results],
-            "charts": experiment_results.charts(results),
-            "csv_url": reverse(self._url_name("results_csv"), args=[experiment.pk]),
-            "change_url": reverse(self._url_name("change"), args=[experiment.pk]),
-            "has_view_permission": True,
-        }
-        return TemplateResponse(request, "admin/llm_app/experiment/results.html", context)
-
-    def results_csv_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
-        experiment = self._viewable_experiment(request, object_id)
-        body = experiment_results.results_csv(experiment_results.arm_results(experiment))
-        filename = f"experiment-{slugify(experiment.name) or experiment.pk}-results.csv"
-        response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
-
-
-def _row(result: experiment_results.ArmResult) -> dict[str, object]:
-    """Display strings for one table row, formatted once here rather than in the template."""
-    format_rate = experiment_results.format_rate
-    return {
-        "arm_id": result.arm_id,
-        "provider": result.provider,
-        "model": result.model,
-        "weight": result.weight,
-        "learners": result.learners,
-        "turns": result.turns,
-        "thumbs_up": format_rate(result.thumbs_up_rate, result.thumbs_up, result.rated),
-        "mean_ttft": format_ms(result.mean_ttft_ms),
-        "error_rate": format_rate(result.error_rate, result.errors, result.turns, empty="—"),
-        "tokens": f"{format_count(result.input_tokens)} / {format_count(result.output_tokens)}",
-        "cost": format_cost(result.cost_usd),
-    }
+    def render_change_form(
+        self,
+        request: HttpRequest,
+        context: dict[str, Any],
+        add: bool = False,
+        change: bool = False,
+        form_url: str = "",
+        obj: Experiment | None = None,
+    ) -> HttpResponse:
+        context["results_url"] = self.results_url(obj) if obj is not None else None
+        return super().render_change_form(request, context, add, change, form_url, obj)

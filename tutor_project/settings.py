@@ -36,7 +36,8 @@ CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
 
 INSTALLED_APPS = [
     "daphne",
-    "django.contrib.admin",
+    # Django's admin with the project's site (tutor_project/admin.py) as admin.site.
+    "tutor_project.apps.TutorAdminConfig",
     "django.contrib.auth",
     "django.contrib.contenttypes",
     "django.contrib.sessions",
@@ -215,8 +216,8 @@ LOGGING = {
     "disable_existing_loggers": False,
     "formatters": {
         "plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"},
-        # One JSON object per line, for log shippers (see lessons_app.observability).
-        "json_line": {"()": "lessons_app.observability.JsonLineFormatter"},
+        # One JSON object per line, for log shippers (a turn's fields: lessons_app.observability).
+        "json_line": {"()": "tutor_project.log_format.JsonLineFormatter"},
     },
     "handlers": {
         "console": {"class": "logging.StreamHandler", "formatter": "plain"},

@@ -11,7 +11,7 @@ from channels.db import database_sync_to_async
 # drop caplog's handler if it happened during a test; load it while collecting instead.
 import tutor_project.asgi  # noqa: F401
 from lessons_app import observability
-from lessons_app.observability import REGISTRY, JsonLineFormatter, TurnRecord, record_turn
+from lessons_app.observability import REGISTRY, TurnRecord, record_turn
 from lessons_app.tests.chat_helpers import connect, make_lesson, make_user, receive, send
 
 SECRET_WORDS = "my tree is secretly made of marzipan"
@@ -97,30 +97,6 @@ def test_message_text_is_logged_only_when_the_setting_allows_it(settings, turn_l
     record_turn(RECORD)
     [line] = turn_records(turn_log)
     assert json.loads(line.getMessage()) == {**EXPECTED_FIELDS, "text": SECRET_WORDS}
-
-
-def test_the_formatter_writes_the_turn_as_one_json_object_with_time_and_level(settings, turn_log):
-    settings.TUTOR_LOG_MESSAGE_TEXT = False
-    record_turn(replace(RECORD, status="error", error_code="timeout", cost_usd=None))
-    [line] = turn_records(turn_log)
-
-    formatted = JsonLineFormatter().format(line)
-
-    assert "\n" not in formatted
-    document = json.loads(formatted)
-    assert document["level"] == "INFO"
-    assert document["logger"] == "tutor.turns"
-    assert document["ts"].endswith("+00:00")
-    assert document["status"] == "error"
-    assert document["error_code"] == "timeout"
-    assert document["cost_usd"] is None
-    assert "text" not in document
-
-
-def test_the_formatter_turns_any_other_record_into_json_too():
-    record = logging.LogRecord("x", logging.WARNING, __file__, 1, "hello %s", ("world",), None)
-    document = json.loads(JsonLineFormatter().format(record))
-    assert (document["level"], document["message"]) == ("WARNING", "hello world")
 
 
 def test_recording_never_raises(monkeypatch, turn_log):

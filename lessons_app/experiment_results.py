@@ -3,6 +3,9 @@
 Everything is one aggregate query over the tutor's replies (assistant messages)
 attributed to each arm. The joins are to the reply's rating (one-to-one) and
 conversation (many-to-one), so no reply is counted twice in the sums.
+
+The experiment is llm_app's but the replies are this app's, so the results
+live here: llm_app knows nothing of lessons.
 """
 
 from __future__ import annotations
@@ -14,6 +17,8 @@ from decimal import Decimal
 
 from django.db.models import Avg, Count, Q, Sum
 
+from lessons_app.guard import REFUSAL_CODES
+from lessons_app.models import FAILED_STATUSES, Message, MessageRating
 from llm_app.display import format_ms, format_percent
 from llm_app.models import Experiment
 
@@ -74,10 +79,6 @@ def arm_results(experiment: Experiment) -> list[ArmResult]:
     A turn the spending guard refused never reached the arm's provider, so it is
     not the arm's turn, error or learner (the usage page counts it as refused).
     """
-    # The replies live in lessons_app, which imports llm_app: import it when used.
-    from lessons_app.guard import REFUSAL_CODES
-    from lessons_app.models import FAILED_STATUSES, Message, MessageRating
-
     reply = Q(messages__role=Message.Role.ASSISTANT) & ~Q(messages__error_code__in=REFUSAL_CODES)
     arms = (
         experiment.arms.select_related("provider")

@@ -1,4 +1,4 @@
-"""The experiment admin: arms, switching, and the per-arm results page and CSV."""
+"""An experiment's per-arm results page and CSV export in the admin."""
 
 import csv
 import io
@@ -10,9 +10,9 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
 
+from lessons_app.experiment_results import CSV_HEADER, arm_results
 from lessons_app.guard import RefusalCode
 from lessons_app.models import Conversation, Lesson, Message, MessageRating
-from llm_app.experiment_results import CSV_HEADER, arm_results
 from llm_app.models import Experiment, ExperimentArm, ProviderConfig
 
 pytestmark = pytest.mark.django_db
@@ -270,73 +270,3 @@ def test_staff_need_view_permission_for_results(client, study):
     assert client.get(reverse(RESULTS_CSV, args=[experiment.pk])).status_code == 403
     staff.user_permissions.add(Permission.objects.get(codename="view_experiment"))
     assert client.get(reverse(RESULTS, args=[experiment.pk])).status_code == 200
-
-
-# --- Creating and switching ------------------------------------------------------
-
-
-def test_add_experiment_with_two_arms_through_the_admin(admin_client, claude, gemini):
-    response = admin_client.post(
-        reverse("admin:llm_app_experiment_add"),
-        {
-            "name": "Speed",
-            "description": "Which is faster?",
-            "arms-TOTAL_FORMS": "2",
-            "arms-INITIAL_FORMS": "0",
-            "arms-MIN_NUM_FORMS": "0",
-            "arms-MAX_NUM_FORMS": "1000",
-            "arms-0-provider": str(claude.pk),
-            "arms-0-weight": "1",
-            "arms-1-provider": str(gemini.pk),
-            "arms-1-weight": "3",
-        },
-    )
-    assert response.status_code == 302, response.content.decode()[:2000]
-    experiment = Experiment.objects.get(name="Speed")
-    assert not experiment.is_active  # only the actions switch experiments on
-    assert [(a.provider.name, a.weight) for a in experiment.arms.order_by("id")] == [
-        ("Claude", 1),
-        ("Gemini", 3),
-    ]
-    change = admin_client.get(reverse("admin:llm_app_experiment_change", args=[experiment.pk]))
-    assert "25%" in change.content.decode()
-    assert "75%" in change.content.decode()
-
-
-def test_activate_action_switches_to_the_selected_experiment(run_admin_action, study, claude):
-    running, *_ = study
-    other = Experiment.objects.create(name="Speed")
-    ExperimentArm.objects.create(experiment=other, provider=claude)
-    response = run_admin_action("activate", other)
-    assert "Speed is now the active experiment" in response.content.decode()
-    assert list(Experiment.objects.filter(is_active=True)) == [other]
-    running.refresh_from_db()
-    assert not running.is_active
-
-
-def test_activate_needs_exactly_one_selected(run_admin_action, study):
-    running, *_ = study
-    other = Experiment.objects.create(name="Speed")
-    response = run_admin_action("activate", running, other)
-    assert "Select exactly one experiment" in response.content.decode()
-    assert list(Experiment.objects.filter(is_active=True)) == [running]
-
-
-def test_activating_an_experiment_without_usable_arms_warns(run_admin_action, gemini):
-    gemini.enabled = False
-    gemini.save()
-    lonely = Experiment.objects.create(name="Lonely")
-    ExperimentArm.objects.create(experiment=lonely, provider=gemini)
-    response = run_admin_action("activate", lonely)
-    assert "has no arm with an enabled provider" in response.content.decode()
-    lonely.refresh_from_db()
-    assert lonely.is_active
-
-
-def test_deactivate_action_stops_the_experiment(run_admin_action, study):
-    running, *_ = study
-    response = run_admin_action("deactivate", running)
-    assert "Experiment stopped" in response.content.decode()
-    assert not Experiment.objects.filter(is_active=True).exists()
-    response = run_admin_action("deactivate", running)
-    assert "None of those experiments was active" in response.content.decode()
