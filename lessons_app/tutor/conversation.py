@@ -17,6 +17,7 @@ from django.http import Http404
 from lessons_app import services
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 from lessons_app.ratings import ratings_for
+from lessons_app.stage_kinds import kind_of
 from llm_app.demo_provider import is_demo_model
 
 
@@ -151,10 +152,10 @@ class Opening(Enum):
 
 
 def needs_opening(conversation: Conversation, stage: Stage | None) -> bool:
-    """A chat stage the tutor has not yet spoken on opens with a tutor message."""
+    """A stage the tutor leads (chat) opens with a tutor message, until the tutor has spoken."""
     return (
         stage is not None
-        and stage.kind == Stage.Kind.CHAT
+        and kind_of(stage).tutor_leads
         and not conversation.messages.filter(role=Message.Role.ASSISTANT, stage=stage).exists()
     )
 
