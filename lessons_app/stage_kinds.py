@@ -88,7 +88,9 @@ def _no_problems(values: Mapping[str, Any]) -> list[FieldProblem]:
 
 @dataclass(frozen=True)
 class StageKind:
-    value: str
+    """One kind of stage: what differs by kind is data or a function here, not a branch."""
+
+    value: str  # its Stage.Kind
     fields: tuple[AuthoredField, ...]
     # The admin's explanation above the kind's fields.
     admin_help: str
@@ -340,6 +342,7 @@ STAGE_CONTENT_FIELDS: tuple[str, ...] = tuple(
 
 
 def kind_of(stage: Stage) -> StageKind:
+    """The registry entry of ``stage``'s kind."""
     try:
         return KINDS[stage.kind]
     except KeyError:
