@@ -14,15 +14,17 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from lessons_app import yaml_io
-from lessons_app.content import (
-    AnchorNotFound,
-    TranscriptError,
-    cut_excerpt,
-    cut_transcript,
-    previous_stage_content,
-)
-from lessons_app.forms import EMPTY_BODY_ERROR, LessonForm, StageAdminForm, normalise_newlines
+from lessons_app.content import AnchorNotFound, TranscriptError, cut_excerpt
+from lessons_app.forms import LESSON_FIELD_NAMES, LessonForm, StageAdminForm, normalise_newlines
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
+from lessons_app.stage_kinds import (
+    EMPTY_BODY_ERROR,
+    KINDS,
+    StageKind,
+    kind_of,
+    previous_stage_content,
+    stage_content,
+)
 
 PREVIEW_CHARS = 600
 STAGE_ADMIN_JS = "lessons/admin_stage.js"
@@ -44,45 +46,29 @@ _PREVIEW_STYLE = (
 _WARNING_STYLE = "color: var(--error-fg, #ba2121); font-weight: bold;"
 
 
-def _kind_fieldset(kind: Stage.Kind, description: str, fields: list) -> tuple[str, dict]:
+def _fieldset_rows(kind: StageKind) -> list[str | tuple[str, ...]]:
+    """The kind's fields, those marked ``beside_previous`` on one line with the one before."""
+    rows: list[list[str]] = []
+    for field in kind.fields:
+        if field.beside_previous and rows:
+            rows[-1].append(field.name)
+        else:
+            rows.append([field.name])
+    return [row[0] if len(row) == 1 else tuple(row) for row in rows]
+
+
+def _kind_fieldset(kind: StageKind) -> tuple[str, dict]:
     return (
         kind.label,
         {
             "classes": [KIND_FIELDSET_CLASS, f"{KIND_FIELDSET_CLASS}-{kind.value}"],
-            "description": description,
-            "fields": fields,
+            "description": kind.admin_help,
+            "fields": _fieldset_rows(kind),
         },
     )
 
 
-KIND_FIELDSETS = [
-    _kind_fieldset(
-        Stage.Kind.ARTICLE,
-        "Markdown text. To show only part of it, give the text the excerpt starts with "
-        "and the text it ends with; both are included, and quotes and line breaks need "
-        "not match exactly.",
-        ["body", "from_text", "to_text"],
-    ),
-    _kind_fieldset(
-        Stage.Kind.VIDEO,
-        "A YouTube video, optionally only from the start to the end second. The transcript "
-        "(WebVTT or SRT) is what the tutor knows of the video: only the cues in the "
-        "played span are used.",
-        ["video_id", ("start_seconds", "end_seconds"), "transcript"],
-    ),
-    _kind_fieldset(
-        Stage.Kind.CHAT,
-        "The learner talks with the tutor. The instructions tell the tutor what to do; "
-        "the content of the stage just before can be shown beside the chat and given "
-        "to the tutor.",
-        [
-            "instructions",
-            "show_user_previous_content",
-            "show_tutor_previous_content",
-            "opening_message",
-        ],
-    ),
-]
+KIND_FIELDSETS = [_kind_fieldset(kind) for kind in KINDS.values()]
 PREVIEW_FIELDSET = (
     "Preview",
     {
@@ -117,36 +103,35 @@ def stage_preview(stage: Stage | None) -> SafeString | str:
     """The excerpt, transcript span or previous content a saved stage shows; escaped."""
     if stage is None or stage.pk is None:
         return "Save the stage to see a preview."
-    if stage.kind == Stage.Kind.ARTICLE:
-        try:
-            return _preview_box(cut_excerpt(stage.body, stage.from_text, stage.to_text))
-        except AnchorNotFound as exc:
-            return _warning(str(exc))
-    if stage.kind == Stage.Kind.VIDEO:
-        if video_lacks_transcript(stage):
-            return _warning(NO_TRANSCRIPT_WARNING)
-        try:
-            span = cut_transcript(stage.transcript, stage.start_seconds, stage.end_seconds)
-        except TranscriptError as exc:
-            return _warning(str(exc))
-        if not span:
-            return _warning("No transcript cue falls between the start and the end.")
-        return _preview_box(span)
-    if stage.kind == Stage.Kind.CHAT:
-        try:
-            previous = previous_stage_content(stage)
-        except (AnchorNotFound, TranscriptError) as exc:
-            return _warning(f"The stage before cannot be shown: {exc}")
-        if not previous:
-            return "The stage before has no content to show or give to the tutor."
-        return format_html(
-            "<p>Content of the stage before (shown to the learner: {}; given to the tutor: {}):"
-            "</p>{}",
-            "yes" if stage.show_user_previous_content else "no",
-            "yes" if stage.show_tutor_previous_content else "no",
-            _preview_box(previous),
-        )
-    return ""
+    kind = kind_of(stage)
+    if kind.builds_on_previous:
+        return _previous_content_preview(stage)
+    if kind.content is None:
+        return ""
+    if video_lacks_transcript(stage):
+        return _warning(NO_TRANSCRIPT_WARNING)
+    try:
+        content = stage_content(stage)
+    except (AnchorNotFound, TranscriptError) as exc:
+        return _warning(str(exc))
+    if not content and kind.empty_preview:
+        return _warning(kind.empty_preview)
+    return _preview_box(content)
+
+
+def _previous_content_preview(stage: Stage) -> SafeString | str:
+    try:
+        previous = previous_stage_content(stage)
+    except (AnchorNotFound, TranscriptError) as exc:
+        return _warning(f"The stage before cannot be shown: {exc}")
+    if not previous:
+        return "The stage before has no content to show or give to the tutor."
+    return format_html(
+        "<p>Content of the stage before (shown to the learner: {}; given to the tutor: {}):</p>{}",
+        "yes" if stage.show_user_previous_content else "no",
+        "yes" if stage.show_tutor_previous_content else "no",
+        _preview_box(previous),
+    )
 
 
 def live_excerpt(data) -> tuple[dict[str, str], int]:
@@ -233,7 +218,7 @@ class LessonAdmin(SortableAdminBase, admin.ModelAdmin):
     list_filter = ["is_published"]
     search_fields = ["title", "slug", "summary"]
     prepopulated_fields = {"slug": ["title"]}
-    fields = ["title", "slug", "summary", "is_published", "position"]
+    fields = list(LESSON_FIELD_NAMES)
     actions = ["export_yaml"]
 
     class Media:

@@ -2,6 +2,7 @@
 
 Pure functions over strings and model instances, with no database writes, so
 the admin, the learner pages and the tutor prompt all cut content the same way.
+Which kind of stage cuts what is said in :mod:`lessons_app.stage_kinds`.
 """
 
 from __future__ import annotations
@@ -130,23 +131,7 @@ def cut_transcript(transcript: str, start: float = 0, end: float | None = None) 
     return "\n".join(lines)
 
 
-def stage_content(stage: Stage | None) -> str:
-    """The text a learner reads or hears on ``stage``; empty for chat stages."""
-    if stage is None:
-        return ""
-    if stage.kind == stage.Kind.ARTICLE:
-        return cut_excerpt(stage.body, stage.from_text, stage.to_text)
-    if stage.kind == stage.Kind.VIDEO:
-        return cut_transcript(stage.transcript, stage.start_seconds, stage.end_seconds)
-    return ""
-
-
 def previous_stage(stage: Stage) -> Stage | None:
     """The stage just before ``stage`` in its lesson, or ``None`` for the first."""
     before = Q(position__lt=stage.position) | Q(position=stage.position, id__lt=stage.id)
     return stage.lesson.stages.filter(before).order_by("-position", "-id").first()
-
-
-def previous_stage_content(stage: Stage) -> str:
-    """The content of the stage before ``stage``, which chat stages build on."""
-    return stage_content(previous_stage(stage))

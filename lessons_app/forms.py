@@ -11,8 +11,14 @@ from typing import Any
 
 from django import forms
 
-from lessons_app.content import AnchorNotFound, TranscriptError, cut_excerpt, parse_transcript
 from lessons_app.models import Lesson, Stage
+from lessons_app.stage_kinds import (
+    KINDS,
+    STAGE_CONTENT_FIELDS,
+    AuthoredField,
+    StageKind,
+    ValueType,
+)
 
 YOUTUBE_ID = re.compile(r"^[A-Za-z0-9_-]{11}$")
 # Authors often paste the whole address; these are the shapes YouTube hands out.
@@ -21,22 +27,17 @@ _YOUTUBE_URL = re.compile(
     r"|youtu\.be/|youtube-nocookie\.com/embed/)(?P<id>[A-Za-z0-9_-]{11})(?:[?&#].*)?$"
 )
 
-KIND_FIELDS: dict[str, tuple[str, ...]] = {
-    Stage.Kind.ARTICLE: ("body", "from_text", "to_text"),
-    Stage.Kind.VIDEO: ("video_id", "start_seconds", "end_seconds", "transcript"),
-    Stage.Kind.CHAT: (
-        "instructions",
-        "show_user_previous_content",
-        "show_tutor_previous_content",
-        "opening_message",
-    ),
-}
-COMMON_STAGE_FIELDS: tuple[str, ...] = ("kind", "title")
-# The fields an author writes, in the order the admin and the YAML files show them.
-STAGE_CONTENT_FIELDS: tuple[str, ...] = COMMON_STAGE_FIELDS + tuple(
-    name for fields in KIND_FIELDS.values() for name in fields
+# A lesson's own fields, as the admin and the lessons files show them.
+LESSON_FIELDS: tuple[AuthoredField, ...] = (
+    AuthoredField("title", required=True),
+    AuthoredField("slug", required=True),
+    AuthoredField("summary"),
+    AuthoredField("is_published", yaml_key="published", type=ValueType.BOOLEAN),
+    AuthoredField("position", type=ValueType.INTEGER),
 )
-LESSON_FIELDS: tuple[str, ...] = ("title", "slug", "summary", "is_published", "position")
+LESSON_FIELD_NAMES: tuple[str, ...] = tuple(field.name for field in LESSON_FIELDS)
+# Kind fields are this wide when edited in a textarea.
+_TEXTAREA_COLS = 90
 
 
 def youtube_id(value: str) -> str:
@@ -57,9 +58,6 @@ def youtube_id(value: str) -> str:
     )
 
 
-EMPTY_BODY_ERROR = "An article stage needs a body."
-
-
 def normalise_newlines(cleaned: dict[str, Any]) -> None:
     """Store text with ``\n`` line ends whatever the browser sent.
 
@@ -69,6 +67,10 @@ def normalise_newlines(cleaned: dict[str, Any]) -> None:
     for name, value in cleaned.items():
         if isinstance(value, str) and "\r" in value:
             cleaned[name] = value.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _is_blank(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and not value.strip())
 
 
 def _field_default(name: str) -> Any:
@@ -81,7 +83,7 @@ class LessonForm(forms.ModelForm):
 
     class Meta:
         model = Lesson
-        fields = list(LESSON_FIELDS)
+        fields = list(LESSON_FIELD_NAMES)
 
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
@@ -111,12 +113,14 @@ class StageAdminForm(forms.ModelForm):
         fields = ["lesson", "position", *STAGE_CONTENT_FIELDS]
         widgets = {
             "title": forms.TextInput(attrs={"size": 60}),
-            "body": forms.Textarea(attrs={"rows": 16, "cols": 90}),
-            "from_text": forms.Textarea(attrs={"rows": 2, "cols": 90}),
-            "to_text": forms.Textarea(attrs={"rows": 2, "cols": 90}),
-            "transcript": forms.Textarea(attrs={"rows": 10, "cols": 90}),
-            "instructions": forms.Textarea(attrs={"rows": 8, "cols": 90}),
-            "opening_message": forms.Textarea(attrs={"rows": 3, "cols": 90}),
+            **{
+                field.name: forms.Textarea(
+                    attrs={"rows": field.textarea_rows, "cols": _TEXTAREA_COLS}
+                )
+                for kind in KINDS.values()
+                for field in kind.fields
+                if field.textarea_rows
+            },
         }
 
     def clean_video_id(self) -> str:
@@ -128,53 +132,23 @@ class StageAdminForm(forms.ModelForm):
     def clean(self) -> dict[str, Any]:
         cleaned = super().clean()
         normalise_newlines(cleaned)
-        kind = cleaned.get("kind")
-        if kind == Stage.Kind.ARTICLE:
-            self._clean_article(cleaned)
-        elif kind == Stage.Kind.VIDEO:
-            self._clean_video(cleaned)
-        elif kind == Stage.Kind.CHAT:
-            self._clean_chat(cleaned)
-        if kind in KIND_FIELDS:
-            for other_kind, names in KIND_FIELDS.items():
-                if other_kind == kind:
-                    continue
-                for name in names:
-                    if name in self.fields:
-                        cleaned[name] = _field_default(name)
+        kind = KINDS.get(cleaned.get("kind"))
+        if kind is None:
+            return cleaned  # the kind field says what is wrong
+        for field in kind.fields:
+            # A field the form has refused already keeps that, more precise, message.
+            blank = field.blank_error and _is_blank(cleaned.get(field.name))
+            if blank and field.name not in self.errors:
+                self.add_error(field.name, field.blank_error)
+        for name, message in kind.check(cleaned):
+            self.add_error(name, message)
+        self._reset_other_kinds(kind, cleaned)
         return cleaned
 
-    def _has_error(self, name: str) -> bool:
-        return name in self.errors
-
-    def _clean_article(self, cleaned: dict[str, Any]) -> None:
-        body = cleaned.get("body") or ""
-        if not body.strip():
-            if not self._has_error("body"):
-                self.add_error("body", EMPTY_BODY_ERROR)
-            return
-        try:
-            cut_excerpt(body, cleaned.get("from_text") or "", cleaned.get("to_text") or "")
-        except AnchorNotFound as exc:
-            self.add_error(exc.field, str(exc))
-
-    def _clean_video(self, cleaned: dict[str, Any]) -> None:
-        if not cleaned.get("video_id") and not self._has_error("video_id"):
-            self.add_error("video_id", "A video stage needs a YouTube video id.")
-        start = cleaned.get("start_seconds")
-        end = cleaned.get("end_seconds")
-        if start is not None and end is not None and end <= start:
-            self.add_error(
-                "end_seconds",
-                f"The end ({end} s) must be after the start ({start} s); "
-                "leave it empty to play to the end of the video.",
-            )
-        transcript = cleaned.get("transcript") or ""
-        try:
-            parse_transcript(transcript)
-        except TranscriptError as exc:
-            self.add_error("transcript", str(exc))
-
-    def _clean_chat(self, cleaned: dict[str, Any]) -> None:
-        if not (cleaned.get("instructions") or "").strip() and not self._has_error("instructions"):
-            self.add_error("instructions", "A chat stage needs instructions for the tutor.")
+    def _reset_other_kinds(self, kind: StageKind, cleaned: dict[str, Any]) -> None:
+        for other in KINDS.values():
+            if other is kind:
+                continue
+            for name in other.field_names:
+                if name in self.fields:
+                    cleaned[name] = _field_default(name)

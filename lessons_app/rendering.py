@@ -8,26 +8,12 @@ allowlist sanitiser before it reaches a template.
 
 from __future__ import annotations
 
-import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 from urllib.parse import quote, urlencode
 
 import nh3
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
-
-from lessons_app.content import (
-    AnchorNotFound,
-    TranscriptError,
-    previous_stage,
-    stage_content,
-)
-
-if TYPE_CHECKING:
-    from lessons_app.models import Stage
-
-logger = logging.getLogger(__name__)
 
 EMPTY_HTML = SafeString("")
 
@@ -155,50 +141,10 @@ class StageBody:
 
     title: str
     kind: str
+    # Shows the kind's content (lessons_app.stage_kinds).
+    template: str = ""
     html: SafeString = EMPTY_HTML
     transcript: str = ""
     embed_url: str = ""
     unavailable: bool = False
     problem: str = ""
-
-
-def render_stage_body(stage: Stage) -> StageBody:
-    """Cut and render a stage's content, never raising for bad authoring."""
-    kind, title = stage.kind, stage.title
-    try:
-        content = stage_content(stage)
-    except (AnchorNotFound, TranscriptError) as exc:
-        logger.warning(
-            "Stage %s (%r) of lesson %s cannot show its content: %s",
-            stage.pk,
-            stage.title,
-            stage.lesson_id,
-            exc,
-        )
-        return StageBody(title=title, kind=kind, unavailable=True, problem=str(exc))
-    if kind == stage.Kind.ARTICLE:
-        return StageBody(
-            title=title,
-            kind=kind,
-            html=render_markdown(content, allow_images=True, heading_offset=PAGE_HEADING_OFFSET),
-        )
-    if kind == stage.Kind.VIDEO:
-        return StageBody(
-            title=title,
-            kind=kind,
-            transcript=content,
-            embed_url=youtube_embed_url(stage.video_id, stage.start_seconds, stage.end_seconds)
-            if stage.video_id.strip()
-            else "",
-        )
-    return StageBody(title=title, kind=kind)
-
-
-def render_previous_stage_body(stage: Stage) -> StageBody | None:
-    """The previous stage's content for a chat stage, when the author wants it shown."""
-    if stage.kind != stage.Kind.CHAT or not stage.show_user_previous_content:
-        return None
-    before = previous_stage(stage)
-    if before is None or before.kind == before.Kind.CHAT:
-        return None
-    return render_stage_body(before)

@@ -17,6 +17,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
+from lessons_app.stage_kinds import kind_of
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -26,12 +27,7 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=models.Model)
 
-# What a learner does on each kind of stage, for the stage markers.
-STAGE_ACTIVITY: dict[str, str] = {
-    Stage.Kind.ARTICLE: "reading",
-    Stage.Kind.VIDEO: "watching",
-    Stage.Kind.CHAT: "chatting",
-}
+# {activity} is what the learner does on the stage's kind (lessons_app.stage_kinds).
 STARTED_STAGE_MARKER = "Started {activity}: {title}"
 FINISHED_STAGE_MARKER = "Finished {activity}: {title}"
 COMPLETED_LESSON_MARKER = "Completed the lesson: {title}"
@@ -166,7 +162,7 @@ def _record_marker(conversation: Conversation, text: str, stage: Stage | None) -
 
 
 def _stage_marker(template: str, stage: Stage) -> str:
-    return template.format(activity=STAGE_ACTIVITY.get(stage.kind, "working"), title=stage.title)
+    return template.format(activity=kind_of(stage).activity, title=stage.title)
 
 
 def get_or_start_progress(user: User, lesson: Lesson) -> LessonProgress:

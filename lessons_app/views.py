@@ -1,7 +1,7 @@
 """Learner pages: the catalogue, sign-up and working through a lesson.
 
 The views only translate HTTP to calls into :mod:`lessons_app.services` and
-:mod:`lessons_app.rendering`; moving between stages is POST-only and sends no
+:mod:`lessons_app.stage_kinds`; moving between stages is POST-only and sends no
 stage number, so the server alone decides where the learner goes.
 """
 
@@ -20,7 +20,7 @@ from django.views.decorators.http import require_http_methods, require_POST
 
 from lessons_app import ratings, services
 from lessons_app.models import Lesson, Message
-from lessons_app.rendering import render_previous_stage_body, render_stage_body
+from lessons_app.stage_kinds import render_previous_stage_body, render_stage_body
 
 # The tutor chat's WebSocket route; the consumer's routing must match it.
 CHAT_SOCKET_PATH = "/ws/lessons/{slug}/chat/"

@@ -8,8 +8,9 @@ lessons. The format is described in docs/lesson-yaml.md.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,81 +19,18 @@ from django.core.exceptions import NON_FIELD_ERRORS
 from django.db import IntegrityError, transaction
 from django.forms import ModelForm, modelform_factory
 
-from lessons_app.forms import (
-    KIND_FIELDS,
-    LESSON_FIELDS,
-    STAGE_CONTENT_FIELDS,
-    LessonForm,
-    StageAdminForm,
-)
+from lessons_app.forms import LESSON_FIELD_NAMES, LESSON_FIELDS, LessonForm, StageAdminForm
 from lessons_app.models import Lesson, Stage
+from lessons_app.stage_kinds import (
+    COMMON_FIELDS,
+    KINDS,
+    STAGE_CONTENT_FIELDS,
+    AuthoredField,
+    ValueType,
+)
 
 TOP_LEVEL_KEY = "lessons"
-
-# YAML key -> model field. Keys are what authors read, so a few are shorter.
-LESSON_KEYS: dict[str, str] = {
-    "title": "title",
-    "slug": "slug",
-    "summary": "summary",
-    "published": "is_published",
-    "position": "position",
-}
 LESSON_STAGES_KEY = "stages"
-REQUIRED_LESSON_KEYS = ("title", "slug")
-
-COMMON_STAGE_KEYS: dict[str, str] = {"kind": "kind", "title": "title"}
-KIND_KEYS: dict[str, dict[str, str]] = {
-    Stage.Kind.ARTICLE: {"body": "body", "from_text": "from_text", "to_text": "to_text"},
-    Stage.Kind.VIDEO: {
-        "video_id": "video_id",
-        "start": "start_seconds",
-        "end": "end_seconds",
-        "transcript": "transcript",
-    },
-    Stage.Kind.CHAT: {
-        "instructions": "instructions",
-        "show_user_previous_content": "show_user_previous_content",
-        "show_tutor_previous_content": "show_tutor_previous_content",
-        "opening_message": "opening_message",
-    },
-}
-REQUIRED_KIND_KEYS: dict[str, tuple[str, ...]] = {
-    Stage.Kind.ARTICLE: ("body",),
-    Stage.Kind.VIDEO: ("video_id",),
-    Stage.Kind.CHAT: ("instructions",),
-}
-
-# Value types by model field. Optional text may be written as null (empty).
-_TEXT = "text"
-_INTEGER = "integer"
-_OPTIONAL_INTEGER = "integer or null"
-_BOOLEAN = "true or false"
-FIELD_TYPES: dict[str, str] = {
-    "title": _TEXT,
-    "slug": _TEXT,
-    "summary": _TEXT,
-    "is_published": _BOOLEAN,
-    "position": _INTEGER,
-    "kind": _TEXT,
-    "body": _TEXT,
-    "from_text": _TEXT,
-    "to_text": _TEXT,
-    "video_id": _TEXT,
-    "start_seconds": _INTEGER,
-    "end_seconds": _OPTIONAL_INTEGER,
-    "transcript": _TEXT,
-    "instructions": _TEXT,
-    "show_user_previous_content": _BOOLEAN,
-    "show_tutor_previous_content": _BOOLEAN,
-    "opening_message": _TEXT,
-}
-
-# The YAML keys must cover exactly the fields the forms validate, kind by kind.
-assert set(STAGE_CONTENT_FIELDS) == set(COMMON_STAGE_KEYS.values()) | {
-    name for keys in KIND_KEYS.values() for name in keys.values()
-}
-assert {k: tuple(v.values()) for k, v in KIND_KEYS.items()} == KIND_FIELDS
-assert set(LESSON_FIELDS) == set(LESSON_KEYS.values())
 
 StageImportForm: type[ModelForm] = modelform_factory(
     Stage, form=StageAdminForm, fields=list(STAGE_CONTENT_FIELDS)
@@ -126,10 +64,10 @@ class LessonFileError(Exception):
 
 @dataclass
 class ImportResult:
-    created: list[str] = field(default_factory=list)
-    updated: list[str] = field(default_factory=list)
-    unchanged: list[str] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
+    created: list[str] = dataclasses.field(default_factory=list)
+    updated: list[str] = dataclasses.field(default_factory=list)
+    unchanged: list[str] = dataclasses.field(default_factory=list)
+    skipped: list[str] = dataclasses.field(default_factory=list)
     stages_created: int = 0
     stages_updated: int = 0
     stages_deleted: int = 0
@@ -250,27 +188,27 @@ def _type_name(value: Any) -> str:
     return f"a {type(value).__name__} ({value})"
 
 
-def _check_value(value: Any, model_field: str, path: KeyPath, located: _Located) -> Any:
+def _check_value(value: Any, expected: ValueType, path: KeyPath, located: _Located) -> Any:
     """Return ``value`` in the form the model form expects, or record a problem."""
-    expected = FIELD_TYPES[model_field]
-    if expected == _TEXT:
+    if expected == ValueType.TEXT:
         if value is None:
             return ""
         if isinstance(value, str):
             return value
         hint = " (put it in quotes)" if isinstance(value, bool | int | float) else ""
         located.problem(path, f"{_describe(path)} must be text, not {_type_name(value)}{hint}.")
-    elif expected in (_INTEGER, _OPTIONAL_INTEGER):
-        if value is None and expected == _OPTIONAL_INTEGER:
+    elif expected in (ValueType.INTEGER, ValueType.OPTIONAL_INTEGER):
+        if value is None and expected == ValueType.OPTIONAL_INTEGER:
             return None
         if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
             return value
         located.problem(
             path,
             f"{_describe(path)} must be a whole number of 0 or more"
-            f"{' or null' if expected == _OPTIONAL_INTEGER else ''}, not {_type_name(value)}.",
+            f"{' or null' if expected == ValueType.OPTIONAL_INTEGER else ''}, "
+            f"not {_type_name(value)}.",
         )
-    elif expected == _BOOLEAN:
+    elif expected == ValueType.BOOLEAN:
         if isinstance(value, bool):
             return value
         located.problem(path, f"{_describe(path)} must be true or false, not {_type_name(value)}.")
@@ -311,17 +249,22 @@ def _check_required_keys(
 
 
 def _typed_values(
-    raw: dict[str, Any], keys: dict[str, str], path: KeyPath, located: _Located
+    raw: dict[str, Any], fields: Iterable[AuthoredField], path: KeyPath, located: _Located
 ) -> tuple[dict[str, Any], bool]:
     """Form data for the keys present in ``raw``, and whether all had the right type."""
     data: dict[str, Any] = {}
     ok = True
-    for key, model_field in keys.items():
-        if key in raw:
+    for field in fields:
+        if field.key in raw:
             before = len(located.problems)
-            data[model_field] = _check_value(raw[key], model_field, (*path, key), located)
+            key_path = (*path, field.key)
+            data[field.name] = _check_value(raw[field.key], field.type, key_path, located)
             ok = ok and len(located.problems) == before
     return data, ok
+
+
+def _required_keys(fields: Iterable[AuthoredField]) -> list[str]:
+    return [field.key for field in fields if field.required]
 
 
 def _a(word: str) -> str:
@@ -329,8 +272,9 @@ def _a(word: str) -> str:
 
 
 def _form_problems(
-    form: ModelForm, key_for_field: dict[str, str], path: KeyPath, located: _Located
+    form: ModelForm, fields: Iterable[AuthoredField], path: KeyPath, located: _Located
 ) -> None:
+    key_for_field = {field.name: field.key for field in fields}
     for field_name, errors in form.errors.items():
         key = key_for_field.get(field_name)
         where = (*path, key) if key else path
@@ -363,39 +307,45 @@ def _snapshot(instance: Lesson | Stage, names: Iterable[str]) -> dict[str, Any]:
     return {name: getattr(instance, name) for name in names}
 
 
+def _not_a_mapping(raw: Any, path: KeyPath, located: _Located) -> bool:
+    if isinstance(raw, dict):
+        return False
+    located.problem(path, f"{_describe(path)} must be a mapping of keys, not {_type_name(raw)}.")
+    return True
+
+
 def _plan_stage(
     raw: Any, path: KeyPath, existing: Stage | None, located: _Located
 ) -> _StagePlan | None:
-    if not isinstance(raw, dict):
-        located.problem(
-            path, f"{_describe(path)} must be a mapping of keys, not {_type_name(raw)}."
-        )
+    if _not_a_mapping(raw, path, located):
         return None
-    kind = raw.get("kind")
-    kinds = [choice.value for choice in Stage.Kind]
     if "kind" not in raw:
         located.problem(path, f"{_describe(path)}: stage is missing the key 'kind'.")
         return None
-    if kind not in kinds:
+    kind = KINDS.get(raw["kind"])
+    if kind is None:
         located.problem(
             (*path, "kind"),
-            f"{_describe((*path, 'kind'))}: unknown kind {kind!r}; use one of {', '.join(kinds)}.",
+            f"{_describe((*path, 'kind'))}: unknown kind {raw['kind']!r}; "
+            f"use one of {', '.join(KINDS)}.",
         )
         return None
-    keys = {**COMMON_STAGE_KEYS, **KIND_KEYS[kind]}
+    fields = (*COMMON_FIELDS, *kind.fields)
     other_kinds = {
-        key: other for other, other_keys in KIND_KEYS.items() if other != kind for key in other_keys
+        field.key: other.value
+        for other in KINDS.values()
+        if other is not kind
+        for field in other.fields
     }
-    what = f"{_a(kind)} stage"
+    what = f"{_a(kind.value)} stage"
+    keys = [field.key for field in fields]
     known_ok = _check_unknown_keys(raw, keys, path, located, what, other_kinds)
-    required_ok = _check_required_keys(
-        raw, ("title", *REQUIRED_KIND_KEYS[kind]), path, located, what
-    )
+    required_ok = _check_required_keys(raw, _required_keys(fields), path, located, what)
     # Keys left out, including other kinds' fields, take the model's defaults.
     data: dict[str, Any] = {
         name: Stage._meta.get_field(name).get_default() for name in STAGE_CONTENT_FIELDS
     }
-    values, types_ok = _typed_values(raw, keys, path, located)
+    values, types_ok = _typed_values(raw, fields, path, located)
     data.update(values)
     if not (required_ok and types_ok):
         return None
@@ -403,74 +353,80 @@ def _plan_stage(
     snapshot = _snapshot(existing, STAGE_CONTENT_FIELDS) if existing else None
     form = StageImportForm(data=data, instance=existing or Stage())
     if not form.is_valid():
-        key_for_field = {model_field: key for key, model_field in keys.items()}
-        _form_problems(form, key_for_field, path, located)
+        _form_problems(form, fields, path, located)
         return None
     return _StagePlan(form=form, before=snapshot) if known_ok else None
 
 
-def _plan_lesson(
-    raw: Any, path: KeyPath, seen: dict[str, int], located: _Located
-) -> _LessonPlan | None:
-    if not isinstance(raw, dict):
+def _claim_slug(slug: Any, path: KeyPath, seen: dict[str, int], located: _Located) -> bool:
+    """Note the line of a lesson's slug; false if an earlier lesson of the file has it."""
+    if not (isinstance(slug, str) and slug):
+        return True
+    if slug in seen:
         located.problem(
-            path, f"{_describe(path)} must be a mapping of keys, not {_type_name(raw)}."
+            (*path, "slug"),
+            f"{_describe((*path, 'slug'))}: the slug {slug!r} is already used by the lesson "
+            f"on line {seen[slug]}.",
         )
-        return None
-    what = "a lesson"
-    ok = _check_unknown_keys(raw, [*LESSON_KEYS, LESSON_STAGES_KEY], path, located, what)
-    required_ok = _check_required_keys(raw, REQUIRED_LESSON_KEYS, path, located, what)
-    data: dict[str, Any] = {
-        name: Lesson._meta.get_field(name).get_default() for name in LESSON_FIELDS
-    }
-    values, types_ok = _typed_values(raw, LESSON_KEYS, path, located)
-    data.update(values)
-    ok = ok and required_ok and types_ok
+        return False
+    seen[slug] = located.line((*path, "slug")) or 0
+    return True
 
-    slug = data.get("slug") or ""
-    if isinstance(slug, str) and slug:
-        if slug in seen:
-            located.problem(
-                (*path, "slug"),
-                f"{_describe((*path, 'slug'))}: the slug {slug!r} is already used by the lesson "
-                f"on line {seen[slug]}.",
-            )
-            ok = False
-        else:
-            seen[slug] = located.line((*path, "slug")) or 0
 
-    existing = Lesson.objects.filter(slug=slug).first() if slug else None
-    existing_stages = list(existing.stages.order_by("position", "id")) if existing else []
-
+def _plan_stages(
+    raw: dict[str, Any], path: KeyPath, existing_stages: list[Stage], located: _Located
+) -> tuple[list[_StagePlan], bool]:
+    """Plans for a lesson's stages, matched to its existing ones by position; and if all are."""
     raw_stages = raw.get(LESSON_STAGES_KEY)
     stages_path = (*path, LESSON_STAGES_KEY)
     if raw_stages is None:
-        raw_stages = []
+        return [], True
     if not isinstance(raw_stages, list):
         located.problem(
             stages_path, f"{_describe(stages_path)} must be a list, not {_type_name(raw_stages)}."
         )
-        raw_stages = []
-        ok = False
-
-    stage_plans: list[_StagePlan] = []
+        return [], False
+    plans: list[_StagePlan] = []
+    ok = True
     for index, raw_stage in enumerate(raw_stages):
         current = existing_stages[index] if index < len(existing_stages) else None
         plan = _plan_stage(raw_stage, (*stages_path, index), current, located)
         if plan is None:
             ok = False
         else:
-            stage_plans.append(plan)
+            plans.append(plan)
+    return plans, ok
+
+
+def _plan_lesson(
+    raw: Any, path: KeyPath, seen: dict[str, int], located: _Located
+) -> _LessonPlan | None:
+    if _not_a_mapping(raw, path, located):
+        return None
+    what = "a lesson"
+    keys = [*(field.key for field in LESSON_FIELDS), LESSON_STAGES_KEY]
+    ok = _check_unknown_keys(raw, keys, path, located, what)
+    required_ok = _check_required_keys(raw, _required_keys(LESSON_FIELDS), path, located, what)
+    data: dict[str, Any] = {
+        name: Lesson._meta.get_field(name).get_default() for name in LESSON_FIELD_NAMES
+    }
+    values, types_ok = _typed_values(raw, LESSON_FIELDS, path, located)
+    data.update(values)
+    slug = data.get("slug") or ""
+    ok = _claim_slug(slug, path, seen, located) and ok and required_ok and types_ok
+
+    existing = Lesson.objects.filter(slug=slug).first() if slug else None
+    existing_stages = list(existing.stages.order_by("position", "id")) if existing else []
+    stage_plans, stages_ok = _plan_stages(raw, path, existing_stages, located)
 
     if not (required_ok and types_ok):
         return None
-    snapshot = _snapshot(existing, LESSON_FIELDS) if existing else None
+    snapshot = _snapshot(existing, LESSON_FIELD_NAMES) if existing else None
     form = LessonForm(data=data, instance=existing or Lesson())
     if not form.is_valid():
-        key_for_field = {model_field: key for key, model_field in LESSON_KEYS.items()}
-        _form_problems(form, key_for_field, path, located)
+        _form_problems(form, LESSON_FIELDS, path, located)
         return None
-    if not ok:
+    if not (ok and stages_ok):
         return None
     return _LessonPlan(
         slug=slug,
@@ -521,7 +477,7 @@ def _apply(plans: list[_LessonPlan], result: ImportResult, skip_existing: bool) 
             result.skipped.append(plan.slug)
             continue
         lesson_changed = plan.before is None or plan.before != _snapshot(
-            plan.form.instance, LESSON_FIELDS
+            plan.form.instance, LESSON_FIELD_NAMES
         )
         lesson = plan.form.save() if lesson_changed else plan.form.instance
         stages_changed = bool(plan.surplus)
@@ -624,22 +580,23 @@ EXPORT_HEADER = (
 )
 
 
+def _authored_values(instance: Lesson | Stage, fields: Iterable[AuthoredField]) -> dict[str, Any]:
+    """The keys a file gives for ``instance``: the required ones, and the others not left empty."""
+    data: dict[str, Any] = {}
+    for field in fields:
+        value = getattr(instance, field.name)
+        if field.required or value not in ("", None):
+            data[field.key] = value
+    return data
+
+
 def lesson_to_data(lesson: Lesson) -> dict[str, Any]:
     """The YAML mapping for one lesson; optional keys left at their defaults are omitted."""
-    data: dict[str, Any] = {}
-    for key, model_field in LESSON_KEYS.items():
-        value = getattr(lesson, model_field)
-        if key in REQUIRED_LESSON_KEYS or value not in ("", None):
-            data[key] = value
-    stages = []
-    for stage in lesson.stages.order_by("position", "id"):
-        item: dict[str, Any] = {"kind": stage.kind, "title": stage.title}
-        for key, model_field in KIND_KEYS.get(stage.kind, {}).items():
-            value = getattr(stage, model_field)
-            if key in REQUIRED_KIND_KEYS[stage.kind] or value not in ("", None):
-                item[key] = value
-        stages.append(item)
-    data[LESSON_STAGES_KEY] = stages
+    data = _authored_values(lesson, LESSON_FIELDS)
+    data[LESSON_STAGES_KEY] = [
+        _authored_values(stage, (*COMMON_FIELDS, *KINDS[stage.kind].fields))
+        for stage in lesson.stages.order_by("position", "id")
+    ]
     return data
 
 

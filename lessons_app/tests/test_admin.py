@@ -16,8 +16,8 @@ from lessons_app.admin import (
     PREVIEW_CLASS,
     STAGE_ADMIN_JS,
 )
-from lessons_app.forms import EMPTY_BODY_ERROR
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
+from lessons_app.stage_kinds import EMPTY_BODY_ERROR
 
 pytestmark = pytest.mark.django_db
 

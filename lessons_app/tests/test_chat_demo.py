@@ -45,7 +45,7 @@ async def test_history_then_a_streamed_reply_then_advance_opens_the_chat_stage(d
     assert 'You said: "What is chlorophyll?"' in text_of(frames)
     assert [f["type"] for f in frames[-2:]] == ["usage", "done"]
 
-    await send(communicator, {"type": "advance"})
+    await send(communicator, {"type": "advance", "from_stage": history["stage"]["id"]})
     stage = await receive(communicator)
     assert stage["type"] == "stage"
     assert stage["stage"]["title"] == "Discuss"

@@ -69,12 +69,14 @@ async def test_staff_may_open_an_unpublished_lesson():
         ("x" * (MAX_FRAME_BYTES + 1), "too_long", None),
         ('{"type": "stop"}', "nothing_to_stop", "stop"),
         ('{"type": "retry"}', "nothing_to_retry", "retry"),
+        ('{"type": "advance"}', "bad_frame", "advance"),
+        ('{"type": "advance", "from_stage": "1"}', "bad_frame", "advance"),
     ],
 )
 async def test_bad_frames_get_one_error_and_the_socket_stays_usable(learner, raw, code, rejected):
     communicator, connected, _ = await connect(learner, "plants")
     assert connected
-    await receive(communicator)  # history
+    history = await receive(communicator)
 
     await send(communicator, raw)
     error = await receive(communicator)
@@ -85,7 +87,7 @@ async def test_bad_frames_get_one_error_and_the_socket_stays_usable(learner, raw
     await assert_silent(communicator)
 
     # Still open and working: an advance is answered with the next stage.
-    await send(communicator, {"type": "advance"})
+    await send(communicator, {"type": "advance", "from_stage": history["stage"]["id"]})
     assert (await receive(communicator))["type"] == "stage"
     await communicator.disconnect()
     assert not await Message.objects.filter(role="user").aexists()

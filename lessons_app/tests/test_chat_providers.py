@@ -74,8 +74,8 @@ async def test_reply_streams_from_the_admin_default_and_is_saved(learner, claude
 async def test_tool_call_on_a_chat_stage_reaches_the_browser_once(learner, claude):
     claude.enqueue(Reply.text("Welcome to the discussion. What did you notice?"))
     claude.enqueue(Reply.tool_call("transition_to_next", "{}", fragments=3, text="Well done."))
-    communicator, _ = await open_chat(learner)
-    await send(communicator, {"type": "advance"})
+    communicator, history = await open_chat(learner)
+    await send(communicator, {"type": "advance", "from_stage": history["stage"]["id"]})
     assert (await receive(communicator))["type"] == "stage"
     opening = await receive_turn(communicator)  # the tutor opens the chat stage
     assert text_of(opening).startswith("Welcome")
@@ -219,15 +219,15 @@ async def test_whole_lesson_through_claude_then_gemini_formats(learner, claude, 
         server.enqueue(Reply.text("Good question about leaves."))
         server.enqueue(Reply.text("Let's discuss what you read."))
         server.enqueue(Reply.tool_call("transition_to_next", "{}", text="You've got it."))
-        communicator, _ = await open_chat(learner)
+        communicator, history = await open_chat(learner)
         assert text_of(await ask(communicator, "What is chlorophyll?"))
-        await send(communicator, {"type": "advance"})
+        await send(communicator, {"type": "advance", "from_stage": history["stage"]["id"]})
         stage = await receive(communicator)
         assert stage["stage"]["kind"] == "chat"
         await receive_turn(communicator)  # opening
         frames = await ask(communicator, "I'm ready")
         assert {"type": "tool_use", "name": "transition_to_next"} in bare(frames)
-        await send(communicator, {"type": "advance"})
+        await send(communicator, {"type": "advance", "from_stage": stage["stage"]["id"]})
         final = await receive(communicator)
         assert final["stage"]["completed"] is True
         await communicator.disconnect()

@@ -10,8 +10,8 @@ import yaml
 from django.contrib.auth import authenticate, get_user_model
 from django.core.management import CommandError, call_command
 
-from lessons_app.content import stage_content
 from lessons_app.models import Lesson, Stage
+from lessons_app.stage_kinds import stage_content
 from llm_app.models import ProviderConfig
 
 pytestmark = pytest.mark.django_db

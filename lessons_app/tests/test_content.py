@@ -11,10 +11,9 @@ from lessons_app.content import (
     cut_transcript,
     parse_transcript,
     previous_stage,
-    previous_stage_content,
-    stage_content,
 )
 from lessons_app.models import Lesson, Stage
+from lessons_app.stage_kinds import previous_stage_content, stage_content
 
 BODY = """\
 # Tides

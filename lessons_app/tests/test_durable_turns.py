@@ -17,6 +17,7 @@ from lessons_app.models import Message
 from lessons_app.tests.chat_helpers import (
     CLAUDE,
     add_provider,
+    assert_silent,
     make_learner,
     open_chat,
     receive,
@@ -141,10 +142,11 @@ async def test_two_sockets_sending_at_once_start_one_turn_and_one_is_told_busy(l
 async def test_message_retry_and_advance_are_busy_on_any_socket_while_a_turn_runs(learner, claude):
     claude.enqueue(Reply.text(STORY, chunks=4, pause_at=1))
     first, _ = await open_chat(learner)
-    second, _ = await open_chat(learner)
+    second, history = await open_chat(learner)
     await start_paused_turn(first, claude, texts=1)
     await receive_until(second, "text")
-    for frame in ({"type": "message", "content": "Me too"}, {"type": "retry"}, {"type": "advance"}):
+    advance = {"type": "advance", "from_stage": history["stage"]["id"]}
+    for frame in ({"type": "message", "content": "Me too"}, {"type": "retry"}, advance):
         await send(second, frame)
         refusal = await receive(second)
         assert (refusal["type"], refusal["code"], refusal["rejected"]) == (
@@ -245,13 +247,41 @@ async def test_moving_on_in_one_tab_moves_the_others_too(learner, claude):
     first, _ = await open_chat(learner)
     second, history = await open_chat(learner)
     assert history["stage"]["title"] == "Photosynthesis"
-    await send(first, {"type": "advance"})
+    await send(first, {"type": "advance", "from_stage": history["stage"]["id"]})
     moved = await receive(first)
     assert (moved["type"], moved["stage"]["title"]) == ("stage", "Discuss")
+    # Where the learner is, not the history: the browser reloads the page to show it.
+    assert set(moved) == {"type", "stage"}
     told = await receive(second)
-    assert (told["type"], told["stage"]) == ("stage", moved["stage"])
+    assert told == moved
     # The tutor's opening of the chat stage reaches both, as every turn does.
     assert text_of(await receive_turn(first)) == "Let's talk about it."
     assert text_of(await receive_turn(second)) == "Let's talk about it."
+    await first.disconnect()
+    await second.disconnect()
+
+
+async def test_an_advance_from_a_stage_already_left_moves_nobody_and_tells_nobody(learner, claude):
+    claude.enqueue(Reply.text("Let's talk about it."))
+    first, history = await open_chat(learner)
+    second, _ = await open_chat(learner)
+    from_reading = {"type": "advance", "from_stage": history["stage"]["id"]}
+    await send(first, from_reading)
+    moved = await receive(first)
+    assert await receive(second) == moved
+    await receive_turn(first)  # the tutor opens the chat stage
+    await receive_turn(second)
+
+    # The second tab's Next stage, clicked before it reloaded: the same intent once more.
+    await send(second, from_reading)
+    assert await receive(second) == moved
+    await assert_silent(first)
+    markers = [m.content async for m in Message.objects.filter(role="system")]
+    assert markers == [
+        "Started reading: Photosynthesis",
+        "Finished reading: Photosynthesis",
+        "Started chatting: Discuss",
+    ]
+    assert len(claude.requests) == 1  # and the chat stage was opened once
     await first.disconnect()
     await second.disconnect()

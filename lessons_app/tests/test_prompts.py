@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 
-from lessons_app.content import stage_content
 from lessons_app.models import Lesson, Stage
 from lessons_app.prompts import (
     BEGIN_CONVERSATION,
@@ -26,6 +25,7 @@ from lessons_app.prompts import (
     debug_payload,
     send_message,
 )
+from lessons_app.stage_kinds import stage_content
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"

@@ -13,9 +13,9 @@ from lessons_app.rendering import render_markdown
 from lessons_app.services import (
     COMPLETED_LESSON_MARKER,
     FINISHED_STAGE_MARKER,
-    STAGE_ACTIVITY,
     STARTED_STAGE_MARKER,
 )
+from lessons_app.stage_kinds import kind_of
 from lessons_app.views import CHAT_SOCKET_PATH, FROM_STAGE_FIELD
 
 pytestmark = pytest.mark.django_db
@@ -452,10 +452,10 @@ def test_markers_are_recorded_in_order(learner_client, learner, lesson):
     post_next(learner_client, lesson)  # already complete: nothing more
 
     def started(stage):
-        return STARTED_STAGE_MARKER.format(activity=STAGE_ACTIVITY[stage.kind], title=stage.title)
+        return STARTED_STAGE_MARKER.format(activity=kind_of(stage).activity, title=stage.title)
 
     def finished(stage):
-        return FINISHED_STAGE_MARKER.format(activity=STAGE_ACTIVITY[stage.kind], title=stage.title)
+        return FINISHED_STAGE_MARKER.format(activity=kind_of(stage).activity, title=stage.title)
 
     assert markers(learner, lesson) == [
         "Started reading: Reading about cells",

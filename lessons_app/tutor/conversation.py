@@ -17,6 +17,7 @@ from django.http import Http404
 from lessons_app import services
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 from lessons_app.ratings import ratings_for
+from lessons_app.stage_kinds import kind_of
 from llm_app.demo_provider import is_demo_model
 
 
@@ -92,9 +93,25 @@ def find_visible_lesson(user, slug: str) -> Lesson | None:
         return None
 
 
+@dataclass(frozen=True)
+class StagePosition:
+    """Where the learner is in the lesson: the current stage, and the browser's ``stage`` object."""
+
+    stage: Stage | None
+    data: dict[str, Any]
+
+
+def stage_position(user, lesson: Lesson) -> StagePosition:
+    """The learner's current stage, starting the lesson on their first visit."""
+    progress = services.get_or_start_progress(user, lesson)
+    stages = services.ordered_stages(lesson)
+    stage = stages[services.current_stage_index(progress, stages)] if stages else None
+    return StagePosition(stage=stage, data=serialize_stage(progress, stages))
+
+
 @dataclass
 class ChatState:
-    """Everything a socket shows after (re)connecting or moving stage, read at one moment."""
+    """Everything a socket shows after (re)connecting, read at one moment."""
 
     stage: Stage | None
     stage_data: dict[str, Any]
@@ -124,24 +141,29 @@ def conversation_of(user, lesson: Lesson) -> Conversation:
 
 def chat_state(user, lesson: Lesson, conversation: Conversation) -> ChatState:
     """The current stage and the conversation's saved messages."""
-    progress = services.get_or_start_progress(user, lesson)
-    stages = services.ordered_stages(lesson)
+    position = stage_position(user, lesson)
     return ChatState(
-        stage=stages[services.current_stage_index(progress, stages)] if stages else None,
-        stage_data=serialize_stage(progress, stages),
+        stage=position.stage,
+        stage_data=position.data,
         messages=list(conversation.messages.order_by("created_at", "id")),
         ratings=ratings_for(conversation),
     )
 
 
-def advance_unless_busy(user, lesson: Lesson, conversation: Conversation) -> ChatState:
-    """Move the learner on, as the page's Next button does, unless a turn is in flight."""
+def advance_unless_busy(
+    user, lesson: Lesson, conversation: Conversation, *, from_stage_id: int
+) -> StagePosition:
+    """Move the learner on from ``from_stage_id``, as the page's Next button does.
+
+    Refused while a turn is in flight. The same guarded service as the button: if the
+    learner has left that stage already, nothing moves, and the answer is where they are.
+    """
     with transaction.atomic():
         lock_conversation(conversation)
         if turn_in_flight(conversation) is not None:
             raise TurnInFlight
-        services.advance(user, lesson)
-    return chat_state(user, lesson, conversation)
+        services.advance(user, lesson, from_stage_id=from_stage_id)
+    return stage_position(user, lesson)
 
 
 class Opening(Enum):
@@ -151,10 +173,10 @@ class Opening(Enum):
 
 
 def needs_opening(conversation: Conversation, stage: Stage | None) -> bool:
-    """A chat stage the tutor has not yet spoken on opens with a tutor message."""
+    """A stage the tutor leads (chat) opens with a tutor message, until the tutor has spoken."""
     return (
         stage is not None
-        and stage.kind == Stage.Kind.CHAT
+        and kind_of(stage).tutor_leads
         and not conversation.messages.filter(role=Message.Role.ASSISTANT, stage=stage).exists()
     )
 

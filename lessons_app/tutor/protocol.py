@@ -43,6 +43,10 @@ class ServerFrame(StrEnum):
     ERROR = EventType.ERROR.value
 
 
+# An ``advance`` names the stage the learner is moving on from, as the page's Next button
+# does: if they have left it already (a repeated click, another tab), nothing moves.
+ADVANCE_FROM_STAGE = "from_stage"
+
 # Every frame of a turn carries these two fields: the id of the tutor reply the turn
 # produces, and the frame's place in the turn (1, 2, 3, ... with no gaps). They are how
 # a socket that attaches mid-reply, or reconnects, knows what it has and what follows.
@@ -137,6 +141,8 @@ def live_paused_notice() -> dict[str, Any]:
 class Command:
     type: ClientFrame
     content: str = ""
+    # The stage an ``advance`` moves on from.
+    from_stage: int | None = None
 
 
 @dataclass(frozen=True)
@@ -195,6 +201,8 @@ def parse_client_frame(text: str | None) -> Command:
             f"Unknown frame type {data['type'][:40]!r}; expected one of: {known}.",
             rejected=data["type"][:40],
         ) from None
+    if kind == ClientFrame.ADVANCE:
+        return Command(kind, from_stage=_from_stage(data))
     if kind != ClientFrame.MESSAGE:
         return Command(kind)
 
@@ -214,3 +222,14 @@ def parse_client_frame(text: str | None) -> Command:
             rejected=kind,
         )
     return Command(kind, content)
+
+
+def _from_stage(data: dict[str, Any]) -> int:
+    stage_id = data.get(ADVANCE_FROM_STAGE)
+    if isinstance(stage_id, bool) or not isinstance(stage_id, int) or stage_id <= 0:
+        raise FrameError(
+            FrameErrorCode.BAD_FRAME,
+            f'An advance frame needs "{ADVANCE_FROM_STAGE}": the id of the stage it moves on from.',
+            rejected=ClientFrame.ADVANCE,
+        )
+    return stage_id

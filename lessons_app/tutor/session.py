@@ -25,7 +25,13 @@ from django.db import DatabaseError
 from lessons_app.models import Lesson
 from lessons_app.tutor import conversation as chat
 from lessons_app.tutor import feed
-from lessons_app.tutor.conversation import ChatState, Opening, TurnInFlight, serialize_message
+from lessons_app.tutor.conversation import (
+    ChatState,
+    Opening,
+    StagePosition,
+    TurnInFlight,
+    serialize_message,
+)
 from lessons_app.tutor.engines.base import (
     ConversationEvent,
     EngineState,
@@ -209,15 +215,10 @@ class ChatSession:
             }
         )
 
-    async def _send_stage(self, state: ChatState) -> None:
-        self._remember(state)
-        await self._send(
-            {
-                "type": ServerFrame.STAGE.value,
-                "stage": state.stage_data,
-                "messages": state.serialized_messages(for_staff=self.for_staff),
-            }
-        )
+    async def _send_stage(self, position: StagePosition) -> None:
+        """Where the learner is now; the browser reloads the lesson page to show it."""
+        self.stage, self._stage_data = position.stage, position.data
+        await self._send({"type": ServerFrame.STAGE.value, "stage": position.data})
 
     def _remember(self, state: ChatState) -> None:
         self.stage = state.stage
@@ -313,11 +314,9 @@ class ChatSession:
             if turn_id == self._following or turn_id in self._queued:
                 await self._resync()
         elif kind == feed.FeedEvent.STAGE_CHANGED and event.get(feed.ORIGIN) != self.id:
-            state = await database_sync_to_async(chat.chat_state)(
-                self.user, self.lesson, self.conversation
-            )
-            if state.stage_data != self._stage_data:
-                await self._send_stage(state)
+            position = await database_sync_to_async(chat.stage_position)(self.user, self.lesson)
+            if position.data != self._stage_data:
+                await self._send_stage(position)
 
     async def _on_engine_state(self, available: bool) -> None:
         if not available:
@@ -383,8 +382,8 @@ class ChatSession:
 
     async def _on_advance(self, command: Command) -> None:
         try:
-            state = await database_sync_to_async(chat.advance_unless_busy)(
-                self.user, self.lesson, self.conversation
+            position = await database_sync_to_async(chat.advance_unless_busy)(
+                self.user, self.lesson, self.conversation, from_stage_id=command.from_stage
             )
         except TurnInFlight:
             raise FrameError(FrameErrorCode.BUSY, BUSY_MESSAGE, rejected=command.type) from None
@@ -392,7 +391,8 @@ class ChatSession:
             raise FrameError(
                 FrameErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE, rejected=command.type
             ) from None
-        await self._send_stage(state)
+        # Answered even when nothing moved (a repeat): the browser reloads to where it is.
+        await self._send_stage(position)
         self.runtime.runner.writer.announce(self.conversation.pk, feed.stage_changed(self.id))
         await self._open_stage()
 

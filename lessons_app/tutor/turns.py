@@ -18,9 +18,10 @@ from django.db import IntegrityError, transaction
 from django.db.models import Case, F, TextField, Value, When
 
 from lessons_app import guard
-from lessons_app.content import AnchorNotFound, TranscriptError, previous_stage, stage_content
+from lessons_app.content import AnchorNotFound, TranscriptError, previous_stage
 from lessons_app.guard import Refusal
 from lessons_app.models import Conversation, Lesson, Message, Stage
+from lessons_app.stage_kinds import kind_of, stage_content
 from lessons_app.tutor.conversation import (
     TurnInFlight,
     lock_conversation,
@@ -91,7 +92,7 @@ def build_turn_context(conversation: Conversation, stage: Stage, exclude: set[in
         for row in rows
         if row.role != Message.Role.ASSISTANT or row.status in REPLAYED_STATUSES
     ]
-    previous = previous_stage(stage) if stage.kind == Stage.Kind.CHAT else None
+    previous = previous_stage(stage) if kind_of(stage).builds_on_previous else None
     return TurnContext(
         history=history,
         current_content=_safe_content(stage),

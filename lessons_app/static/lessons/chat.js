@@ -20,8 +20,10 @@
     return;
   }
 
-  // Frame and field names, as in lessons_app/frames.py and llm_app/events.py.
+  // Frame and field names, as in lessons_app/tutor/protocol.py and llm_app/events.py.
   const CLIENT = { MESSAGE: "message", STOP: "stop", ADVANCE: "advance", RETRY: "retry" };
+  // An advance names the stage this page shows, so a repeated one moves nobody twice.
+  const ADVANCE_FROM_STAGE = "from_stage";
   const SERVER = {
     HISTORY: "history",
     MESSAGE: "message",
@@ -750,7 +752,8 @@
       finishReply(status, frame.message || ENDED_EARLY_TEXT[status]);
     },
     [SERVER.STAGE]() {
-      // The new stage's content is server-rendered; the chat history comes back over the socket.
+      // The frame only says where the learner is now: the page shows that stage (it is
+      // server-rendered), and the reloaded page's socket brings the chat history.
       state.leaving = true;
       setStatus("Opening the next stage…");
       window.location.reload();
@@ -911,7 +914,7 @@
     ui.input.focus();
   });
   ui.advanceButton.addEventListener("click", () => {
-    if (send({ type: CLIENT.ADVANCE })) {
+    if (send({ type: CLIENT.ADVANCE, [ADVANCE_FROM_STAGE]: Number(panel.dataset.stageId) })) {
       ui.advanceButton.disabled = true;
       ui.continueButton.disabled = true;
     }
