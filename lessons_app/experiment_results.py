@@ -17,8 +17,7 @@ from decimal import Decimal
 
 from django.db.models import Avg, Count, Q, Sum
 
-from lessons_app.guard import REFUSAL_CODES
-from lessons_app.models import FAILED_STATUSES, Message, MessageRating
+from lessons_app.models import FAILED_STATUSES, RECORD_COLUMNS, Message, MessageRating
 from llm_app.display import format_ms, format_percent
 from llm_app.models import Experiment
 
@@ -73,13 +72,19 @@ class ArmResult:
         return self.errors / self.turns if self.turns else None
 
 
+# The numbers of a turn's record (llm_app.turn_record.TurnRecord) each arm adds up.
+SUMMED_NUMBERS = ("input_tokens", "output_tokens", "cost_usd")
+
+
 def arm_results(experiment: Experiment) -> list[ArmResult]:
     """One row per arm, in arm order, including arms with no turns yet.
 
-    A turn the spending guard refused never reached the arm's provider, so it is
-    not the arm's turn, error or learner (the usage page counts it as refused).
+    A turn the spending guard refused never reached the arm's provider, so its
+    reply is no arm's (the usage page counts it as refused).
     """
-    reply = Q(messages__role=Message.Role.ASSISTANT) & ~Q(messages__error_code__in=REFUSAL_CODES)
+    reply = Q(messages__role=Message.Role.ASSISTANT)
+    sums = {name: Sum(f"messages__{RECORD_COLUMNS[name]}", filter=reply) for name in SUMMED_NUMBERS}
+    ttft = RECORD_COLUMNS["time_to_first_token_ms"]
     arms = (
         experiment.arms.select_related("provider")
         .order_by("id")
@@ -91,30 +96,29 @@ def arm_results(experiment: Experiment) -> list[ArmResult]:
                 "messages__rating", filter=reply & Q(messages__rating__value=MessageRating.Value.UP)
             ),
             n_errors=Count("messages", filter=reply & Q(messages__status__in=FAILED_STATUSES)),
-            mean_ttft=Avg("messages__time_to_first_token_ms", filter=reply),
-            sum_input=Sum("messages__input_tokens", filter=reply),
-            sum_output=Sum("messages__output_tokens", filter=reply),
-            sum_cost=Sum("messages__cost_usd", filter=reply),
+            mean_ttft=Avg(f"messages__{ttft}", filter=reply),
+            **sums,
         )
     )
-    return [
-        ArmResult(
-            arm_id=arm.pk,
-            provider=arm.provider.name,
-            model=arm.provider.model,
-            weight=arm.weight,
-            learners=arm.n_learners,
-            turns=arm.n_turns,
-            rated=arm.n_rated,
-            thumbs_up=arm.n_up,
-            mean_ttft_ms=float(arm.mean_ttft) if arm.mean_ttft is not None else None,
-            errors=arm.n_errors,
-            input_tokens=arm.sum_input or 0,
-            output_tokens=arm.sum_output or 0,
-            cost_usd=Decimal(arm.sum_cost) if arm.sum_cost is not None else None,
-        )
-        for arm in arms
-    ]
+    return [_arm_result(arm) for arm in arms]
+
+
+def _arm_result(arm) -> ArmResult:
+    return ArmResult(
+        arm_id=arm.pk,
+        provider=arm.provider.name,
+        model=arm.provider.model,
+        weight=arm.weight,
+        learners=arm.n_learners,
+        turns=arm.n_turns,
+        rated=arm.n_rated,
+        thumbs_up=arm.n_up,
+        mean_ttft_ms=float(arm.mean_ttft) if arm.mean_ttft is not None else None,
+        errors=arm.n_errors,
+        input_tokens=arm.input_tokens or 0,
+        output_tokens=arm.output_tokens or 0,
+        cost_usd=Decimal(arm.cost_usd) if arm.cost_usd is not None else None,
+    )
 
 
 # --- Chart ---------------------------------------------------------------------

@@ -10,38 +10,29 @@ the turn run rather than taking the tutor down.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from enum import StrEnum
 
 from django.conf import settings
+from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
 
 from lessons_app.models import Message
+from lessons_app.reply_errors import ReplyErrorCode
 from llm_app.models import ProviderConfig
 from llm_app.providers import ResolvedProvider
 
 logger = logging.getLogger(__name__)
 
 
-class RefusalCode(StrEnum):
-    """The ``error`` codes a refused turn ends with (documented in docs/protocol.md)."""
-
-    BUDGET_EXCEEDED = "budget_exceeded"
-    DAILY_LIMIT = "daily_limit"
-
-
-# A reply row finished with one of these never reached a provider: reports count it apart.
-REFUSAL_CODES = frozenset(code.value for code in RefusalCode)
-
-
 @dataclass(frozen=True)
 class Refusal:
     """Why a turn may not run; ``message`` is written for the learner."""
 
-    code: str
+    code: ReplyErrorCode
     message: str
 
 
@@ -83,16 +74,23 @@ def daily_limit_message(limit: int, now: datetime) -> str:
     )
 
 
-def spent_today(provider_name: str, now: datetime) -> Decimal:
-    """What replies from ``provider_name`` have cost since midnight UTC (unpriced ones count 0).
+def spent_today(now: datetime, provider_ids: Collection[int]) -> dict[int, Decimal]:
+    """What replies from each of these admin providers have cost since midnight UTC.
 
-    Replies are attributed to the provider that answered, so a fallback's
-    spending counts against the fallback's own budget.
+    Unpriced replies count 0. Replies are attributed to the provider that answered,
+    so a fallback's spending counts against the fallback's own budget; a renamed
+    provider keeps what it spent.
     """
-    total = Message.objects.filter(
-        provider_name=provider_name, created_at__gte=day_start(now)
-    ).aggregate(total=Sum("cost_usd"))["total"]
-    return Decimal(total or 0)
+    spent = dict.fromkeys(provider_ids, Decimal(0))
+    rows = (
+        Message.objects.filter(provider_id__in=provider_ids, created_at__gte=day_start(now))
+        .values_list("provider_id")
+        .annotate(total=Sum("cost_usd"))
+        .order_by()
+    )
+    for provider_id, total in rows:
+        spent[provider_id] = Decimal(total or 0)
+    return spent
 
 
 def messages_today(user, now: datetime) -> int:
@@ -103,20 +101,20 @@ def messages_today(user, now: datetime) -> int:
 
 
 def _budget_refusal(provider: ResolvedProvider, now: datetime) -> Refusal | None:
-    if not provider.name:
+    if provider.config_id is None:
         # A bare model string from the environment: nothing in the admin gives it a budget.
         return None
     budget = (
-        ProviderConfig.objects.filter(name=provider.name)
+        ProviderConfig.objects.filter(pk=provider.config_id)
         .values_list("daily_budget_usd", flat=True)
         .first()
     )
-    if budget is None or spent_today(provider.name, now) < budget:
+    if budget is None or spent_today(now, [provider.config_id])[provider.config_id] < budget:
         return None
     logger.warning(
-        "Provider %s reached its daily budget of %s USD; turn refused", provider.name, budget
+        "Provider %s reached its daily budget of %s USD; turn refused", provider.label, budget
     )
-    return Refusal(RefusalCode.BUDGET_EXCEEDED.value, budget_message(now))
+    return Refusal(ReplyErrorCode.BUDGET_EXCEEDED, budget_message(now))
 
 
 def _limit_refusal(user, now: datetime) -> Refusal | None:
@@ -127,7 +125,7 @@ def _limit_refusal(user, now: datetime) -> Refusal | None:
     if messages_today(user, now) <= limit:
         return None
     logger.info("User %s is over the daily limit of %d messages; turn refused", user.pk, limit)
-    return Refusal(RefusalCode.DAILY_LIMIT.value, daily_limit_message(limit, now))
+    return Refusal(ReplyErrorCode.DAILY_LIMIT, daily_limit_message(limit, now))
 
 
 def check_turn_allowed(
@@ -135,13 +133,16 @@ def check_turn_allowed(
 ) -> Refusal | None:
     """``None`` when the turn may run, else why not.
 
-    Called after the learner's message is saved, so a limit of 50 lets the
-    50th message through and refuses the 51st. Any failure to check lets the
-    turn run: an unreadable limit must not silence the tutor.
+    Called after the learner's message is saved and before the reply's row is,
+    so a limit of 50 lets the 50th message through and refuses the 51st. Any
+    failure to check lets the turn run: an unreadable limit must not silence
+    the tutor. The checks run in a savepoint, so that a failed query leaves the
+    caller's transaction usable.
     """
     now = now or timezone.now()
     try:
-        return _budget_refusal(provider, now) or _limit_refusal(user, now)
+        with transaction.atomic():
+            return _budget_refusal(provider, now) or _limit_refusal(user, now)
     except Exception:
         logger.exception("Spending guard failed; letting the turn run")
         return None

@@ -1,8 +1,18 @@
 """Lessons, their stages, learners' progress and the tutor conversation history."""
 
+from collections.abc import Mapping
+from dataclasses import replace
+from decimal import Decimal
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.utils import timezone
+
+from lessons_app.reply_errors import ReplyErrorCode
+from llm_app.turn_record import FIELD_NAMES as TURN_RECORD_FIELDS
+from llm_app.turn_record import TurnRecord
 
 
 class Lesson(models.Model):
@@ -136,6 +146,39 @@ class MessageStatus(models.TextChoices):
 FAILED_STATUSES = (MessageStatus.ERROR, MessageStatus.INTERRUPTED)
 
 
+# Where a turn's record (llm_app.turn_record.TurnRecord) is kept on its reply row: in
+# the column of the same name, but for the provider, whose name is kept as a snapshot
+# beside the provider itself, and finish_reason, which only the ``usage`` frame carries.
+RECORD_COLUMNS: dict[str, str] = {
+    name: "provider_name" if name == "provider" else name
+    for name in TURN_RECORD_FIELDS
+    if name != "finish_reason"
+}
+PROVIDER_NAME_LENGTH = 100
+MODEL_LENGTH = 200
+
+
+def turn_record_from(columns: Mapping[str, Any]) -> TurnRecord:
+    """The record kept in a reply row's columns (some or all of ``RECORD_COLUMNS``)."""
+    values: dict[str, Any] = {"provider": "", "model": ""}
+    values.update(
+        (name, columns[column]) for name, column in RECORD_COLUMNS.items() if column in columns
+    )
+    if values.get("cost_usd") is not None:
+        values["cost_usd"] = float(values["cost_usd"])
+    return TurnRecord.from_values(values)
+
+
+def record_columns(record: TurnRecord) -> dict[str, Any]:
+    """The reply row's column values that keep ``record``, cut to the columns' lengths."""
+    values = {column: getattr(record, name) for name, column in RECORD_COLUMNS.items()}
+    values["provider_name"] = record.provider[:PROVIDER_NAME_LENGTH]
+    values["model"] = record.model[:MODEL_LENGTH]
+    if record.cost_usd is not None:
+        values["cost_usd"] = Decimal(str(record.cost_usd))
+    return values
+
+
 class Message(models.Model):
     class Role(models.TextChoices):
         USER = "user", "Learner"
@@ -143,6 +186,7 @@ class Message(models.Model):
         SYSTEM = "system", "Stage marker"
 
     Status = MessageStatus
+    ErrorCode = ReplyErrorCode
 
     conversation = models.ForeignKey(
         Conversation, on_delete=models.CASCADE, related_name="messages"
@@ -151,9 +195,18 @@ class Message(models.Model):
     content = models.TextField(blank=True)
     stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.SET_NULL)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.COMPLETE)
-    error_code = models.CharField(max_length=40, blank=True)
-    provider_name = models.CharField(max_length=100, blank=True)
-    model = models.CharField(max_length=200, blank=True)
+    error_code = models.CharField(max_length=40, choices=ErrorCode.choices, blank=True)
+    # The admin provider that answered, which budgets and usage are kept by; its name
+    # at the time is kept beside it, so a deleted provider's replies keep their history.
+    provider = models.ForeignKey(
+        "llm_app.ProviderConfig",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="replies",
+    )
+    provider_name = models.CharField(max_length=PROVIDER_NAME_LENGTH, blank=True)
+    model = models.CharField(max_length=MODEL_LENGTH, blank=True)
     input_tokens = models.PositiveIntegerField(null=True, blank=True)
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
@@ -171,6 +224,10 @@ class Message(models.Model):
         on_delete=models.SET_NULL,
         related_name="messages",
     )
+    # Set on the reply of a turn the spending guard refused (it has no provider or model).
+    refusal = models.OneToOneField(
+        "TurnRefusal", null=True, blank=True, on_delete=models.SET_NULL, related_name="reply"
+    )
     # A streaming reply is a turn in flight: which process runs it, and when that process
     # last said it was alive. Stale ones are finished as interrupted (lessons_app.tutor.sweep).
     runner_id = models.CharField(max_length=64, blank=True)
@@ -187,11 +244,64 @@ class Message(models.Model):
                 fields=["conversation"],
                 condition=Q(status=MessageStatus.STREAMING),
                 name="one_turn_in_flight_per_conversation",
-            )
+            ),
+            models.CheckConstraint(
+                condition=Q(error_code="") | Q(error_code__in=ReplyErrorCode.values),
+                name="message_error_code_known",
+            ),
         ]
 
     def __str__(self) -> str:
         return f"{self.get_role_display()}: {self.content[:40]}"
+
+    def turn_record(self) -> TurnRecord:
+        """The reply's numbers as saved; a refused reply names the provider that refused it.
+
+        Read ``refusal`` with the row (``select_related``) where it may be set: this is
+        called from async code, which must not query.
+        """
+        record = turn_record_from(
+            {column: getattr(self, column) for column in RECORD_COLUMNS.values()}
+        )
+        if self.refusal_id is not None:
+            record = replace(record, provider=self.refusal.provider_name, model=self.refusal.model)
+        return record
+
+
+class TurnRefusal(models.Model):
+    """A turn the spending guard refused: no provider was called, so it is nobody's turn.
+
+    The learner sees it as a tutor reply that ended with the refusal's error (its
+    ``reply``, which names no provider or model, so reports never count it as a turn);
+    the usage page counts refusals from here, by the provider that would have answered.
+    """
+
+    conversation = models.ForeignKey(
+        Conversation, on_delete=models.CASCADE, related_name="refusals"
+    )
+    code = models.CharField(
+        max_length=40,
+        choices=[
+            (code.value, code.label)
+            for code in (ReplyErrorCode.BUDGET_EXCEEDED, ReplyErrorCode.DAILY_LIMIT)
+        ],
+    )
+    provider = models.ForeignKey(
+        "llm_app.ProviderConfig",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="refusals",
+    )
+    provider_name = models.CharField(max_length=PROVIDER_NAME_LENGTH, blank=True)
+    model = models.CharField(max_length=MODEL_LENGTH, blank=True)
+    created_at = models.DateTimeField(default=timezone.now, db_index=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_code_display()} ({self.provider_name or self.model})"
 
 
 class MessageRating(models.Model):

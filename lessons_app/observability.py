@@ -3,7 +3,7 @@
 The log line goes to the ``tutor.turns`` logger as one JSON document per turn,
 so a log shipper can index it without parsing prose. It carries numbers and
 ids only; the learner's and tutor's words are added only when
-``TUTOR_LOG_MESSAGE_TEXT`` is on, and a :class:`TurnRecord` has no field that
+``TUTOR_LOG_MESSAGE_TEXT`` is on, and a :class:`TurnLog` has no field that
 could hold a key. The metrics live in their own registry (not prometheus_client's
 global one, which would also export process and platform collectors) and are
 served by ``tutor_project.metrics``. They are per process: run one metrics
@@ -18,11 +18,14 @@ from __future__ import annotations
 
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 from django.conf import settings
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
+
+from llm_app.turn_record import FIELD_NAMES as TURN_RECORD_FIELDS
+from llm_app.turn_record import TurnRecord
 
 logger = logging.getLogger("tutor.turns")
 
@@ -57,36 +60,51 @@ ACTIVE_SOCKETS = Gauge(
 )
 
 
-@dataclass(frozen=True)
-class TurnRecord:
+@dataclass(frozen=True, kw_only=True)
+class TurnLog(TurnRecord):
+    """A finished turn as its log line and the metrics see it: its record, whose turn it
+    was and how it ended."""
+
     conversation_id: int
     message_id: int
     user_id: int
     lesson_slug: str
-    provider: str
-    model: str
     status: str
     error_code: str
-    attempts: int | None
-    input_tokens: int | None
-    output_tokens: int | None
-    cost_usd: float | None
-    time_to_first_token_ms: int | None
-    total_time_ms: int
-    text: str
+    text: str = ""
+
+    @classmethod
+    def of(cls, record: TurnRecord, **context: Any) -> TurnLog:
+        return cls(**record.as_dict(), **context)
 
 
-def turn_fields(record: TurnRecord, *, include_text: bool) -> dict[str, Any]:
+# The record's numbers the log line carries, beside all of TurnLog's own fields.
+LOGGED_NUMBERS = (
+    "provider",
+    "model",
+    "attempts",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "time_to_first_token_ms",
+    "total_time_ms",
+)
+_CONTEXT_FIELDS = tuple(
+    field.name
+    for field in fields(TurnLog)
+    if field.name not in TURN_RECORD_FIELDS and field.name != "text"
+)
+
+
+def turn_fields(record: TurnLog, *, include_text: bool) -> dict[str, Any]:
     """The log line's fields; ``text`` only when the operator allowed message text in logs."""
-    fields = asdict(record)
-    text = fields.pop("text")
-    fields = {"event": "turn", **fields}
+    line = {"event": "turn", **record.pick(_CONTEXT_FIELDS), **record.pick(LOGGED_NUMBERS)}
     if include_text:
-        fields["text"] = text
-    return fields
+        line["text"] = record.text
+    return line
 
 
-def record_turn(record: TurnRecord) -> None:
+def record_turn(record: TurnLog) -> None:
     """Log and count one finished turn.
 
     Never raises: a turn's bookkeeping must not turn a delivered reply into an error.

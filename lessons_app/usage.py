@@ -1,28 +1,37 @@
 """The numbers behind the staff usage page, and the spending warnings staff see in the admin.
 
 A turn is one tutor reply the model was asked for: an assistant message with a
-model, so a lesson author's opening message is not one, and a reply the
-spending guard refused is counted apart (it never reached a provider).
-Everything is read in one lean query and summed in Python, which keeps the
-percentiles exact and the code the same on SQLite and PostgreSQL.
+model, so a lesson author's opening message is not one, and neither is the
+reply of a turn the spending guard refused (it never reached a provider); the
+refusals are counted apart, from their own records. Replies and refusals are
+kept by the admin provider while it exists, so renaming one keeps its history,
+and by the name they were saved with once it is deleted. Everything is read in
+lean queries and summed in Python, which keeps the percentiles exact and the
+code the same on SQLite and PostgreSQL.
 """
 
 from __future__ import annotations
 
 import math
-from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 
 from django.conf import settings
-from django.db.models import Count, Sum
+from django.db.models import Count
 from django.utils import timezone
 
-from lessons_app.guard import REFUSAL_CODES, day_start
-from lessons_app.models import FAILED_STATUSES, Message
+from lessons_app.guard import day_start, spent_today
+from lessons_app.models import (
+    FAILED_STATUSES,
+    RECORD_COLUMNS,
+    Message,
+    TurnRefusal,
+    turn_record_from,
+)
 from llm_app.models import ProviderConfig
+from llm_app.turn_record import TurnRecord
 
 DEFAULT_DAYS = 14
 # Longest range the page reads at once; a year of turns is already a lot of rows.
@@ -71,32 +80,39 @@ class UsageRow:
         return percentile(self.ttfts_ms, 0.95)
 
     def add(self, turn: _Turn) -> None:
-        if turn.error_code in REFUSAL_CODES:
-            self.refused += 1
-            return
+        record = turn.record
         self.turns += 1
         self.errors += turn.status in FAILED_STATUSES
-        self.input_tokens += turn.input_tokens or 0
-        self.output_tokens += turn.output_tokens or 0
-        if turn.cost_usd is not None:
+        self.input_tokens += record.input_tokens or 0
+        self.output_tokens += record.output_tokens or 0
+        if record.cost_usd is not None:
             self.priced_turns += 1
-            self.cost_usd = (self.cost_usd or Decimal(0)) + turn.cost_usd
-        if turn.time_to_first_token_ms is not None:
-            self.ttfts_ms.append(turn.time_to_first_token_ms)
+            # Back to the decimal it was saved as: the column's digits all survive a float.
+            self.cost_usd = (self.cost_usd or Decimal(0)) + Decimal(str(record.cost_usd))
+        if record.time_to_first_token_ms is not None:
+            self.ttfts_ms.append(record.time_to_first_token_ms)
+
+    def add_refusal(self) -> None:
+        self.refused += 1
+
+
+# What a row is kept under, and what it is called.
+Group = tuple[object, str]
 
 
 @dataclass(frozen=True)
-class _Turn:
+class _Counted:
+    """What a turn or a refusal is counted under: its UTC day, its provider and lesson."""
+
     day: date
-    provider: str
-    lesson_id: int
-    lesson_title: str
+    provider: Group
+    lesson: Group
+
+
+@dataclass(frozen=True)
+class _Turn(_Counted):
     status: str
-    error_code: str
-    input_tokens: int | None
-    output_tokens: int | None
-    cost_usd: Decimal | None
-    time_to_first_token_ms: int | None
+    record: TurnRecord
 
 
 @dataclass(frozen=True)
@@ -126,33 +142,84 @@ def _bounds(start: date, end: date) -> tuple[datetime, datetime]:
     )
 
 
-def _turns(start: date, end: date) -> Iterable[_Turn]:
+def _provider(provider_id: int | None, current_name: str | None, saved_name: str) -> Group:
+    """The admin provider while it exists (renamed or not), else the name saved with the row."""
+    if provider_id is not None:
+        return ("provider", provider_id), current_name
+    return ("name", saved_name), saved_name or "(unnamed)"
+
+
+_ATTRIBUTION = (
+    "created_at",
+    "provider_id",
+    "provider__name",
+    "provider_name",
+    "conversation__lesson_id",
+    "conversation__lesson__title",
+)
+# The numbers of a turn's record the page reads.
+_READ_NUMBERS = ("input_tokens", "output_tokens", "cost_usd", "time_to_first_token_ms")
+
+
+def _counted_from(row: Sequence) -> _Counted:
+    created_at, provider_id, current_name, saved_name, lesson_id, lesson_title = row
+    return _Counted(
+        created_at.astimezone(UTC).date(),
+        _provider(provider_id, current_name, saved_name),
+        (lesson_id, lesson_title),
+    )
+
+
+def _turns(start: date, end: date) -> Iterator[_Turn]:
     since, until = _bounds(start, end)
+    columns = [RECORD_COLUMNS[name] for name in _READ_NUMBERS]
     rows = (
         Message.objects.filter(
             role=Message.Role.ASSISTANT, created_at__gte=since, created_at__lt=until
         )
         .exclude(model="")
-        .values_list(
-            "created_at",
-            "provider_name",
-            "conversation__lesson_id",
-            "conversation__lesson__title",
-            "status",
-            "error_code",
-            "input_tokens",
-            "output_tokens",
-            "cost_usd",
-            "time_to_first_token_ms",
-        )
+        .values_list(*_ATTRIBUTION, "status", *columns)
         .order_by()
     )
-    for created_at, *rest in rows.iterator(chunk_size=2000):
-        yield _Turn(created_at.astimezone(UTC).date(), *rest)
+    for row in rows.iterator(chunk_size=2000):
+        counted = _counted_from(row[: len(_ATTRIBUTION)])
+        status, *numbers = row[len(_ATTRIBUTION) :]
+        record = turn_record_from(dict(zip(columns, numbers, strict=True)))
+        yield _Turn(counted.day, counted.provider, counted.lesson, status, record)
+
+
+def _refusals(start: date, end: date) -> Iterator[_Counted]:
+    since, until = _bounds(start, end)
+    rows = (
+        TurnRefusal.objects.filter(created_at__gte=since, created_at__lt=until)
+        .values_list(*_ATTRIBUTION)
+        .order_by()
+    )
+    for row in rows.iterator(chunk_size=2000):
+        yield _counted_from(row)
 
 
 def _sorted_by_turns(rows: Iterable[UsageRow]) -> list[UsageRow]:
     return sorted(rows, key=lambda row: (-row.turns, -row.refused, row.label.lower()))
+
+
+class _Tally:
+    """The report's rows as they fill up: all, each day of the range, each provider and lesson."""
+
+    def __init__(self, start: date, end: date) -> None:
+        self.total = UsageRow(key=None, label="All")
+        days = (end - timedelta(days=offset) for offset in range((end - start).days + 1))
+        self.days = {day: UsageRow(key=day, label=day.isoformat()) for day in days}
+        self.providers: dict[object, UsageRow] = {}
+        self.lessons: dict[object, UsageRow] = {}
+
+    def rows_of(self, event: _Counted) -> Iterator[UsageRow]:
+        yield self.total
+        yield self.days[event.day]
+        for rows, (key, label) in ((self.providers, event.provider), (self.lessons, event.lesson)):
+            if key not in rows:
+                rows[key] = UsageRow(key=key, label=label)
+            yield rows[key]
 
 
 def usage_report(start: date, end: date) -> UsageReport:
@@ -161,35 +228,20 @@ def usage_report(start: date, end: date) -> UsageReport:
     Days come newest first and include days without turns; providers and
     lessons come busiest first and only when they had turns (or refusals).
     """
-    total = UsageRow(key=None, label="All")
-    days = {
-        end - timedelta(days=offset): UsageRow(key=end - timedelta(days=offset), label="")
-        for offset in range((end - start).days + 1)
-    }
-    providers: dict[str, UsageRow] = {}
-    lessons: dict[int, UsageRow] = {}
+    tally = _Tally(start, end)
     for turn in _turns(start, end):
-        total.add(turn)
-        days[turn.day].add(turn)
-        provider = providers.get(turn.provider)
-        if provider is None:
-            provider = providers[turn.provider] = UsageRow(
-                key=turn.provider, label=turn.provider or "(unnamed)"
-            )
-        provider.add(turn)
-        lesson = lessons.get(turn.lesson_id)
-        if lesson is None:
-            lesson = lessons[turn.lesson_id] = UsageRow(key=turn.lesson_id, label=turn.lesson_title)
-        lesson.add(turn)
-    for day, row in days.items():
-        row.label = day.isoformat()
+        for row in tally.rows_of(turn):
+            row.add(turn)
+    for refusal in _refusals(start, end):
+        for row in tally.rows_of(refusal):
+            row.add_refusal()
     return UsageReport(
         start=start,
         end=end,
-        total=total,
-        by_day=list(days.values()),
-        by_provider=_sorted_by_turns(providers.values()),
-        by_lesson=_sorted_by_turns(lessons.values()),
+        total=tally.total,
+        by_day=list(tally.days.values()),
+        by_provider=_sorted_by_turns(tally.providers.values()),
+        by_lesson=_sorted_by_turns(tally.lessons.values()),
     )
 
 
@@ -206,26 +258,16 @@ class BudgetStatus:
 def exhausted_budgets(now: datetime | None = None) -> list[BudgetStatus]:
     """Providers whose spending today (UTC) has reached their daily budget."""
     now = now or timezone.now()
-    budgets = dict(
-        ProviderConfig.objects.filter(daily_budget_usd__isnull=False).values_list(
-            "name", "daily_budget_usd"
-        )
+    budgets = list(
+        ProviderConfig.objects.filter(daily_budget_usd__isnull=False)
+        .order_by("name")
+        .values_list("pk", "name", "daily_budget_usd")
     )
     if not budgets:
         return []
-    spent: dict[str, Decimal] = defaultdict(Decimal)
-    rows = (
-        Message.objects.filter(provider_name__in=budgets, created_at__gte=day_start(now))
-        .values("provider_name")
-        .annotate(total=Sum("cost_usd"))
-        .order_by()
-    )
-    for row in rows:
-        spent[row["provider_name"]] = Decimal(row["total"] or 0)
+    spent = spent_today(now, [pk for pk, _, _ in budgets])
     return [
-        BudgetStatus(name, budget, spent[name])
-        for name, budget in sorted(budgets.items())
-        if spent[name] >= budget
+        BudgetStatus(name, budget, spent[pk]) for pk, name, budget in budgets if spent[pk] >= budget
     ]
 
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from llm_app.turn_record import TurnRecord
+
 
 class EventType(StrEnum):
     TEXT = "text"
@@ -79,31 +81,6 @@ def error_event(code: ErrorCode) -> dict[str, Any]:
     }
 
 
-def usage_event(
-    *,
-    provider: str,
-    model: str,
-    input_tokens: int | None,
-    output_tokens: int | None,
-    cache_read_tokens: int | None,
-    cache_write_tokens: int | None,
-    cost_usd: float | None,
-    finish_reason: str | None,
-    time_to_first_token_ms: int | None,
-    total_time_ms: int,
-    attempts: int,
-) -> dict[str, Any]:
-    return {
-        "type": EventType.USAGE.value,
-        "provider": provider,
-        "model": model,
-        "input_tokens": input_tokens,
-        "output_tokens": output_tokens,
-        "cache_read_tokens": cache_read_tokens,
-        "cache_write_tokens": cache_write_tokens,
-        "cost_usd": cost_usd,
-        "finish_reason": finish_reason,
-        "time_to_first_token_ms": time_to_first_token_ms,
-        "total_time_ms": total_time_ms,
-        "attempts": attempts,
-    }
+def usage_event(record: TurnRecord) -> dict[str, Any]:
+    """The ``usage`` event: every field of the turn's record, as docs/protocol.md lists them."""
+    return {"type": EventType.USAGE.value, **record.as_dict()}

@@ -40,6 +40,7 @@ from llm_app import events
 from llm_app.demo_provider import register_demo_provider
 from llm_app.events import ErrorCode
 from llm_app.providers import ResolvedProvider
+from llm_app.turn_record import TurnRecord
 
 logger = logging.getLogger(__name__)
 
@@ -628,7 +629,7 @@ def _usage(
     """The ``usage`` event, timed from the start of the turn (failed attempts included)."""
     usage = reply.usage
     cache_read, cache_write = cache_tokens(usage)
-    return events.usage_event(
+    record = TurnRecord(
         provider=provider.label,
         model=provider.model,
         input_tokens=usage.prompt_tokens if usage is not None else None,
@@ -645,6 +646,7 @@ def _usage(
         total_time_ms=round((time.monotonic() - started) * 1000),
         attempts=attempts,
     )
+    return events.usage_event(record)
 
 
 async def collect_reply(

@@ -44,6 +44,8 @@ class ResolvedProvider:
     extra_params: dict[str, Any] = field(default_factory=dict)
     # Set when an A/B experiment chose this provider, so the turn can be attributed.
     experiment_arm_id: int | None = None
+    # The admin provider this was resolved from, which budgets and usage are kept by.
+    config_id: int | None = None
     # Bounds the wait until the provider accepts the request (see docs/providers.md).
     connect_timeout_seconds: float | None = None
     # Bounds the wait for the first token; on expiry the turn retries or falls back.
@@ -107,6 +109,7 @@ class ResolvedProvider:
             input_cost_per_million_tokens=_float_or_none(config.input_cost_per_million_tokens),
             output_cost_per_million_tokens=_float_or_none(config.output_cost_per_million_tokens),
             fallbacks=fallbacks,
+            config_id=config.pk,
         )
 
 

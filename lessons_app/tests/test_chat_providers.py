@@ -18,6 +18,7 @@ from lessons_app.tests.chat_helpers import (
     send,
     text_of,
 )
+from llm_app.models import ProviderConfig, ProviderFallback
 from llm_app.services import make_default
 from llm_app.testing import Reply
 
@@ -204,6 +205,26 @@ async def test_switching_the_default_applies_to_the_next_reply_on_an_open_socket
     replies = await rows()
     assert [r.provider_name for r in replies] == ["Claude", "Gemini"]
     await communicator.disconnect()
+
+
+def _add_fallback(name: str, to: str) -> None:
+    ProviderFallback.objects.create(
+        provider=ProviderConfig.objects.get(name=name), fallback=ProviderConfig.objects.get(name=to)
+    )
+
+
+async def test_a_reply_is_kept_by_the_provider_that_answered_it(learner, claude, gemini_server):
+    gemini = await database_sync_to_async(add_provider)("Gemini", GEMINI, gemini_server.url)
+    await database_sync_to_async(_add_fallback)("Claude", "Gemini")
+    claude.enqueue(Reply.error(503))
+    gemini_server.enqueue(Reply.text("From the fallback."))
+    communicator, _ = await open_chat(learner)
+
+    assert text_of(await ask(communicator, "Anyone there?")) == "From the fallback."
+    await communicator.disconnect()
+
+    (reply,) = await rows()
+    assert (reply.provider_id, reply.provider_name, reply.attempts) == (gemini.pk, "Gemini", 2)
 
 
 async def test_whole_lesson_through_claude_then_gemini_formats(learner, claude, gemini_server):

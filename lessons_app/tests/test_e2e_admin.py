@@ -87,7 +87,7 @@ TURNS = [
     Turn(learner(1), "claude", E, status="error", error_code="timeout"),
     Turn(learner(2), "claude", 0, input_tokens=1000, output_tokens=250, cost_usd="0.006800",
          ttft_ms=700, rating=-1),
-    Turn(learner(2), "claude", 0, status="error", error_code="provider_error",
+    Turn(learner(2), "claude", 0, status="error", error_code="unavailable",
          input_tokens=1000, output_tokens=0, cost_usd="0.003000", ttft_ms=2500),
     Turn(learner(3), "claude", E, input_tokens=2000, output_tokens=500, cost_usd="0.013500",
          ttft_ms=1300, rating=1),
@@ -116,7 +116,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from lessons_app.guard import day_start
-from lessons_app.models import Conversation, Lesson, Message, MessageRating
+from lessons_app.models import Conversation, Lesson, Message, MessageRating, TurnRefusal
 from llm_app.models import Experiment, ExperimentArm, ProviderConfig
 
 spec = json.loads({spec!r})
@@ -149,6 +149,27 @@ for index, t in enumerate(spec["turns"]):
         conversation=conversation, role="user", stage=stage, content=f"Question {{index}}"
     )
     cost = t["cost_usd"]
+    provider = providers[t["provider"]]
+    # As the chat keeps a refused turn: the reply names nobody, its refusal the provider.
+    refused = t["error_code"] in spec["refusal_codes"]
+    attribution = (
+        {{
+            "refusal": TurnRefusal.objects.create(
+                conversation=conversation,
+                code=t["error_code"],
+                provider=provider,
+                provider_name=provider.name,
+                model=provider.model,
+            )
+        }}
+        if refused
+        else {{
+            "provider": provider,
+            "provider_name": provider.name,
+            "model": provider.model,
+            "experiment_arm": arms[t["provider"]] if t["in_experiment"] else None,
+        }}
+    )
     reply = Message.objects.create(
         conversation=conversation,
         role="assistant",
@@ -156,18 +177,20 @@ for index, t in enumerate(spec["turns"]):
         content="" if t["status"] == "error" else f"Answer {{index}}",
         status=t["status"],
         error_code=t["error_code"],
-        provider_name=spec["providers"][t["provider"]]["name"],
-        model=spec["providers"][t["provider"]]["model"],
         input_tokens=t["input_tokens"],
         output_tokens=t["output_tokens"],
         cost_usd=Decimal(cost) if cost is not None else None,
         time_to_first_token_ms=t["ttft_ms"],
-        experiment_arm=arms[t["provider"]] if t["in_experiment"] else None,
+        **attribution,
     )
     if t["day"]:
         at = earlier - timedelta(days=t["day"]) + timedelta(minutes=index)
         Message.objects.filter(pk=question.pk).update(created_at=at)
         Message.objects.filter(pk=reply.pk).update(created_at=at + timedelta(seconds=20))
+        if refused:
+            TurnRefusal.objects.filter(pk=reply.refusal_id).update(
+                created_at=at + timedelta(seconds=20)
+            )
     if t["rating"] is not None:
         MessageRating.objects.create(message=reply, user=user, value=t["rating"])
 
@@ -337,6 +360,7 @@ def seeded(running_app_shell, tmp_path_factory) -> dict:
         "weights": ARM_WEIGHTS,
         "lesson": DEMO_SLUG,
         "turns": [asdict(t) for t in TURNS],
+        "refusal_codes": sorted(REFUSAL_CODES),
         "out": str(out),
     }
     running_app_shell(SEED.format(spec=json.dumps(spec)))

@@ -11,8 +11,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from lessons_app.experiment_results import CSV_HEADER, arm_results
-from lessons_app.guard import RefusalCode
-from lessons_app.models import Conversation, Lesson, Message, MessageRating
+from lessons_app.models import Conversation, Lesson, Message, MessageRating, TurnRefusal
 from llm_app.models import Experiment, ExperimentArm, ProviderConfig
 
 pytestmark = pytest.mark.django_db
@@ -117,13 +116,20 @@ def study(claude, gemini):
     # Arm B: learner u3; 2 turns, none failed; one rating, up.
     rate(reply(c31, arm_b, ttft=1000, tokens=(100, 200), cost=Decimal("0.01")), 1)
     reply(c31, arm_b, status="stopped", ttft=500, tokens=(50, 0), cost=Decimal("0.004"))
-    # Refused by the spending guard: the arm's provider never saw these, so they are not
-    # its turns, errors or learners (u1 is in arm B only through this refusal).
+    # Refused by the spending guard while u1 was in arm B: its provider never saw these, so
+    # they are not its turns, errors or learners (the chat keeps them as it does here).
     c12 = Conversation.objects.create(user=u1, lesson=l2)
-    for code in RefusalCode:
-        refused = reply(c12, arm_b, status="error")
-        refused.error_code = code.value
-        refused.save(update_fields=["error_code"])
+    for code in (Message.ErrorCode.BUDGET_EXCEEDED, Message.ErrorCode.DAILY_LIMIT):
+        refusal = TurnRefusal.objects.create(
+            conversation=c12, code=code, provider=gemini, provider_name=gemini.name
+        )
+        Message.objects.create(
+            conversation=c12,
+            role=Message.Role.ASSISTANT,
+            status="error",
+            error_code=code,
+            refusal=refusal,
+        )
 
     # Noise: another experiment's arm, and a reply outside any experiment.
     old = Experiment.objects.create(name="Old test")

@@ -8,8 +8,8 @@ from channels.db import database_sync_to_async
 from django.db import DatabaseError
 
 from lessons_app import guard, observability
-from lessons_app.guard import RefusalCode, check_turn_allowed
-from lessons_app.models import Conversation, Message
+from lessons_app.guard import check_turn_allowed
+from lessons_app.models import Conversation, Message, TurnRefusal
 from lessons_app.tests.chat_helpers import connect, make_lesson, make_user, receive, send
 from llm_app.models import ProviderConfig
 from llm_app.providers import DEMO_MODEL, ResolvedProvider
@@ -20,12 +20,15 @@ CLAUDE = ResolvedProvider(model="anthropic/claude-sonnet-4-20250514", name="Clau
 
 
 def add_message(user, lesson, *, role=Message.Role.ASSISTANT, at=NOW, provider="Claude", cost=None):
+    """A message; a reply is from the admin provider of that name, if there is one."""
     conversation, _ = Conversation.objects.get_or_create(user=user, lesson=lesson)
+    is_reply = role == Message.Role.ASSISTANT
     message = Message.objects.create(
         conversation=conversation,
         role=role,
-        provider_name=provider if role == Message.Role.ASSISTANT else "",
-        model="anthropic/claude-sonnet-4-20250514" if role == Message.Role.ASSISTANT else "",
+        provider=ProviderConfig.objects.filter(name=provider).first() if is_reply else None,
+        provider_name=provider if is_reply else "",
+        model="anthropic/claude-sonnet-4-20250514" if is_reply else "",
         cost_usd=cost,
     )
     Message.objects.filter(pk=message.pk).update(created_at=at)
@@ -49,30 +52,38 @@ def claude_config(db):
     )
 
 
+@pytest.fixture
+def claude(claude_config):
+    """The admin's Claude as a turn resolves it."""
+    return ResolvedProvider.from_config(claude_config)
+
+
 # --- Budgets --------------------------------------------------------------------
 
 
 def test_a_provider_without_a_budget_is_never_refused(learner, lesson):
-    ProviderConfig.objects.create(name="Claude", model=CLAUDE.model)
+    claude = ResolvedProvider.from_config(
+        ProviderConfig.objects.create(name="Claude", model=CLAUDE.model)
+    )
     add_message(learner, lesson, cost=Decimal("999"))
-    assert check_turn_allowed(learner, CLAUDE, now=NOW) is None
+    assert check_turn_allowed(learner, claude, now=NOW) is None
 
 
-def test_spending_below_the_budget_today_is_allowed(learner, lesson, claude_config):
+def test_spending_below_the_budget_today_is_allowed(learner, lesson, claude):
     add_message(learner, lesson, cost=Decimal("0.60"))
     add_message(learner, lesson, cost=Decimal("0.39"))
     add_message(learner, lesson, cost=None)  # unpriced replies count as nothing
-    assert check_turn_allowed(learner, CLAUDE, now=NOW) is None
+    assert check_turn_allowed(learner, claude, now=NOW) is None
 
 
-def test_reaching_the_budget_today_refuses_the_turn(learner, lesson, claude_config):
+def test_reaching_the_budget_today_refuses_the_turn(learner, lesson, claude):
     add_message(learner, lesson, cost=Decimal("0.60"))
     add_message(make_user("grace"), lesson, cost=Decimal("0.40"))  # any learner's spending counts
 
-    refusal = check_turn_allowed(learner, CLAUDE, now=NOW)
+    refusal = check_turn_allowed(learner, claude, now=NOW)
 
     assert refusal is not None
-    assert refusal.code == RefusalCode.BUDGET_EXCEEDED == "budget_exceeded"
+    assert refusal.code == Message.ErrorCode.BUDGET_EXCEEDED == "budget_exceeded"
     assert "today's budget" in refusal.message
     assert "midnight UTC, in about 3 hours 20 minutes" in refusal.message
     # The learner is told nothing about prices or providers.
@@ -80,20 +91,35 @@ def test_reaching_the_budget_today_refuses_the_turn(learner, lesson, claude_conf
     assert "$" not in refusal.message
 
 
-def test_only_today_and_only_this_provider_count_towards_its_budget(learner, lesson, claude_config):
+def test_only_today_and_only_this_provider_count_towards_its_budget(learner, lesson, claude):
+    ProviderConfig.objects.create(name="Gemini", model="gemini/gemini-2.5-flash")
     add_message(learner, lesson, at=YESTERDAY, cost=Decimal("5"))
     add_message(learner, lesson, at=NOW.replace(hour=0, minute=0) - timedelta(seconds=1), cost=5)
     add_message(learner, lesson, provider="Gemini", cost=Decimal("5"))
     add_message(learner, lesson, at=NOW.replace(hour=0, minute=0), cost=Decimal("0.99"))
-    assert check_turn_allowed(learner, CLAUDE, now=NOW) is None
+    assert check_turn_allowed(learner, claude, now=NOW) is None
 
     add_message(learner, lesson, cost=Decimal("0.01"))
-    assert check_turn_allowed(learner, CLAUDE, now=NOW).code == RefusalCode.BUDGET_EXCEEDED
+    assert check_turn_allowed(learner, claude, now=NOW).code == Message.ErrorCode.BUDGET_EXCEEDED
+
+
+def test_a_renamed_provider_keeps_what_it_spent_today(learner, lesson, claude_config):
+    add_message(learner, lesson, cost=Decimal("1.00"))
+    claude_config.name = "Claude Sonnet"
+    claude_config.save()
+    # Another provider taking the old name does not inherit the spending.
+    fresh = ProviderConfig.objects.create(name="Claude", model=CLAUDE.model, daily_budget_usd=1)
+
+    renamed = ResolvedProvider.from_config(claude_config)
+    assert check_turn_allowed(learner, renamed, now=NOW).code == Message.ErrorCode.BUDGET_EXCEEDED
+    assert check_turn_allowed(learner, ResolvedProvider.from_config(fresh), now=NOW) is None
 
 
 def test_a_budget_of_zero_switches_the_provider_off_for_the_day(learner, lesson):
-    ProviderConfig.objects.create(name="Claude", model=CLAUDE.model, daily_budget_usd=0)
-    assert check_turn_allowed(learner, CLAUDE, now=NOW).code == RefusalCode.BUDGET_EXCEEDED
+    claude = ResolvedProvider.from_config(
+        ProviderConfig.objects.create(name="Claude", model=CLAUDE.model, daily_budget_usd=0)
+    )
+    assert check_turn_allowed(learner, claude, now=NOW).code == Message.ErrorCode.BUDGET_EXCEEDED
 
 
 def test_an_environment_provider_has_no_budget(learner, lesson, claude_config):
@@ -128,7 +154,7 @@ def test_the_limit_lets_the_last_allowed_message_through_and_refuses_the_next(
     refusal = check_turn_allowed(learner, CLAUDE, now=NOW)
 
     assert refusal is not None
-    assert refusal.code == RefusalCode.DAILY_LIMIT == "daily_limit"
+    assert refusal.code == Message.ErrorCode.DAILY_LIMIT == "daily_limit"
     assert "today's 3 messages" in refusal.message
     assert "after midnight UTC, in about 3 hours 20 minutes" in refusal.message
 
@@ -151,14 +177,14 @@ def test_the_reset_wording_never_says_zero_minutes():
 
 
 def test_a_database_error_lets_the_turn_run_and_is_logged(
-    monkeypatch, caplog, learner, lesson, claude_config
+    monkeypatch, caplog, learner, lesson, claude
 ):
     def broken(*args, **kwargs):
         raise DatabaseError("connection lost")
 
     monkeypatch.setattr(guard, "spent_today", broken)
     with caplog.at_level("ERROR", logger="lessons_app.guard"):
-        assert check_turn_allowed(learner, CLAUDE, now=NOW) is None
+        assert check_turn_allowed(learner, claude, now=NOW) is None
     assert "Spending guard failed" in caplog.text
 
 
@@ -212,8 +238,12 @@ async def test_the_learner_over_the_limit_gets_one_friendly_error_and_the_row_re
     assert error["code"] == "daily_limit"
     assert error["retryable"] is False
     assert "daily limit" in error["message"]
-    reply = await Message.objects.aget(pk=second[1]["message"]["id"])
+    reply = await Message.objects.select_related("refusal").aget(pk=second[1]["message"]["id"])
     assert (reply.status, reply.error_code, reply.content) == ("error", "daily_limit", "")
+    # The refusal is recorded apart: the reply is no provider's turn.
+    assert (reply.provider_id, reply.provider_name, reply.model) == (None, "", "")
+    assert (reply.refusal.code, reply.refusal.provider_name) == ("daily_limit", "Demo")
+    assert await TurnRefusal.objects.acount() == 1
 
 
 @pytest.mark.django_db(transaction=True)

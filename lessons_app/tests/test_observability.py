@@ -11,12 +11,12 @@ from channels.db import database_sync_to_async
 # drop caplog's handler if it happened during a test; load it while collecting instead.
 import tutor_project.asgi  # noqa: F401
 from lessons_app import observability
-from lessons_app.observability import REGISTRY, TurnRecord, record_turn
+from lessons_app.observability import REGISTRY, TurnLog, record_turn
 from lessons_app.tests.chat_helpers import connect, make_lesson, make_user, receive, send
 
 SECRET_WORDS = "my tree is secretly made of marzipan"
 
-RECORD = TurnRecord(
+RECORD = TurnLog(
     conversation_id=7,
     message_id=42,
     user_id=3,

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 from django.conf import settings
 
-from lessons_app.guard import RefusalCode
-from lessons_app.tutor.protocol import ClientFrame, FrameErrorCode, ServerFrame, TurnEndCode
+from lessons_app.reply_errors import ReplyErrorCode
+from lessons_app.tutor.protocol import ClientFrame, FrameErrorCode, ServerFrame
 from llm_app.events import ErrorCode, EventType
 
 DOC = (Path(settings.BASE_DIR) / "docs" / "protocol.md").read_text()
@@ -22,8 +22,7 @@ DOCUMENTED_CODES = set(re.findall(r"^\| `([a-z_]+)` \|", DOC, re.MULTILINE))
         *[e.value for e in EventType],
         *[c.value for c in FrameErrorCode],
         *[c.value for c in ErrorCode],
-        *[c.value for c in RefusalCode],
-        *[c.value for c in TurnEndCode],
+        *[c.value for c in ReplyErrorCode],
     ],
 )
 def test_every_name_is_documented_in_a_table(name):
@@ -36,8 +35,7 @@ def test_the_doc_documents_nothing_that_does_not_exist():
         *[f.value for f in ServerFrame],
         *[c.value for c in FrameErrorCode],
         *[c.value for c in ErrorCode],
-        *[c.value for c in RefusalCode],
-        *[c.value for c in TurnEndCode],
+        *[c.value for c in ReplyErrorCode],
     }
     assert defined >= DOCUMENTED_CODES, DOCUMENTED_CODES - defined
 

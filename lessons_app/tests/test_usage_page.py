@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from django.urls import reverse
 
 from lessons_app import usage
-from lessons_app.models import Conversation, Lesson, Message
+from lessons_app.models import Conversation, Lesson, Message, TurnRefusal
 from lessons_app.tests.chat_helpers import make_user
 from llm_app.models import ProviderConfig
 
@@ -39,12 +39,13 @@ def turn(
     model="some/model",
     role=Message.Role.ASSISTANT,
     user=None,
+    config=None,
 ):
-    user = user or get_user_model().objects.get_or_create(username="ada")[0]
-    conversation, _ = Conversation.objects.get_or_create(user=user, lesson=lesson)
+    conversation = conversation_of(lesson, user)
     message = Message.objects.create(
         conversation=conversation,
         role=role,
+        provider=config,
         provider_name=provider,
         model=model,
         status=status,
@@ -58,6 +59,34 @@ def turn(
     return message
 
 
+def conversation_of(lesson, user=None):
+    user = user or get_user_model().objects.get_or_create(username="ada")[0]
+    return Conversation.objects.get_or_create(user=user, lesson=lesson)[0]
+
+
+def refused(lesson, day, provider, *, code, config=None):
+    """A turn the spending guard refused, kept as the chat keeps one: the learner's reply
+    names no provider or model, its refusal names the provider that would have answered."""
+    conversation = conversation_of(lesson)
+    refusal = TurnRefusal.objects.create(
+        conversation=conversation,
+        code=code,
+        provider=config,
+        provider_name=provider,
+        model="some/model",
+        created_at=at_noon(day),
+    )
+    reply = Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status="error",
+        error_code=code,
+        refusal=refusal,
+    )
+    Message.objects.filter(pk=reply.pk).update(created_at=at_noon(day))
+    return reply
+
+
 @pytest.fixture
 def seeded():
     """Seven assistant rows in range (one refused), plus rows the report must ignore."""
@@ -67,7 +96,7 @@ def seeded():
     turn(plants, TODAY, "Claude", tin=200, tout=70, cost="0.020", ttft=300)
     turn(stars, TODAY, "Claude", status="error", code="unavailable")
     turn(stars, TODAY, "Gemini", tin=10, tout=5, ttft=1000)  # unpriced
-    turn(plants, TODAY, "Claude", status="error", code="daily_limit")  # refused by the guard
+    refused(plants, TODAY, "Claude", code="daily_limit")
     turn(
         plants,
         YESTERDAY,
@@ -178,6 +207,31 @@ def test_an_interrupted_reply_counts_as_an_error_and_a_stopped_one_does_not():
     assert (report.total.turns, report.total.errors) == (3, 1)
 
 
+def test_a_renamed_provider_keeps_its_history_and_a_deleted_one_its_saved_name():
+    plants = Lesson.objects.create(title="Plants", slug="plants", is_published=True)
+    claude = ProviderConfig.objects.create(name="Claude", model="a/b")
+    gemini = ProviderConfig.objects.create(name="Gemini", model="c/d")
+    turn(plants, YESTERDAY, "Claude", config=claude, tin=10, cost="0.010")
+    refused(plants, YESTERDAY, "Claude", code="budget_exceeded", config=claude)
+    turn(plants, YESTERDAY, "Gemini", config=gemini, tin=20, cost="0.020")
+    claude.name = "Claude Sonnet"
+    claude.save()
+    turn(plants, TODAY, "Claude Sonnet", config=claude, tin=30, cost="0.030")
+    gemini.delete()
+    # A new provider that takes a deleted one's name starts afresh.
+    new_gemini = ProviderConfig.objects.create(name="Gemini", model="e/f")
+    turn(plants, TODAY, "Gemini", config=new_gemini, tin=5)
+
+    report = usage.usage_report(*usage.default_range(TODAY))
+
+    rows = {(r.label, r.turns, r.refused, r.input_tokens, r.cost_usd) for r in report.by_provider}
+    assert rows == {
+        ("Claude Sonnet", 2, 1, 40, Decimal("0.040")),
+        ("Gemini", 1, 0, 20, Decimal("0.020")),
+        ("Gemini", 1, 0, 5, None),
+    }
+
+
 def test_a_range_counts_only_its_own_days(seeded):
     report = usage.usage_report(LONG_AGO, LONG_AGO)
     assert summary(report.total) == ("All", 1, 0, 0, 1000, 1000, Decimal("9"), 9000, 9000)
@@ -282,7 +336,7 @@ def test_the_admin_index_links_to_the_page(staff_client):
 
 def _spend_today(provider: str, cost: str):
     lesson = Lesson.objects.get_or_create(slug="plants", defaults={"title": "Plants"})[0]
-    turn(lesson, TODAY, provider, cost=cost)
+    turn(lesson, TODAY, provider, cost=cost, config=ProviderConfig.objects.get(name=provider))
 
 
 def test_no_warnings_while_within_budget_and_limit(settings, staff_client):

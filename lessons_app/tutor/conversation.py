@@ -43,6 +43,17 @@ def turn_in_flight(conversation: Conversation) -> int | None:
     )
 
 
+# What staff see of a reply's record in the chat ("A message object" in docs/protocol.md).
+STAFF_RECORD_FIELDS = (
+    "provider",
+    "model",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "time_to_first_token_ms",
+)
+
+
 def serialize_message(
     message: Message, *, for_staff: bool, rating: tuple[int, str] | None = None
 ) -> dict[str, Any]:
@@ -57,17 +68,11 @@ def serialize_message(
         "created_at": message.created_at.isoformat() if message.created_at else None,
     }
     if message.role == Message.Role.ASSISTANT:
-        data["is_demo"] = is_demo_model(message.model)
+        record = message.turn_record()
+        data["is_demo"] = is_demo_model(record.model)
         data["rating"] = {"value": rating[0], "comment": rating[1]} if rating else None
         if for_staff:
-            data.update(
-                provider=message.provider_name,
-                model=message.model,
-                input_tokens=message.input_tokens,
-                output_tokens=message.output_tokens,
-                cost_usd=float(message.cost_usd) if message.cost_usd is not None else None,
-                time_to_first_token_ms=message.time_to_first_token_ms,
-            )
+            data.update(record.pick(STAFF_RECORD_FIELDS))
     return data
 
 
@@ -145,7 +150,7 @@ def chat_state(user, lesson: Lesson, conversation: Conversation) -> ChatState:
     return ChatState(
         stage=position.stage,
         stage_data=position.data,
-        messages=list(conversation.messages.order_by("created_at", "id")),
+        messages=list(conversation.messages.select_related("refusal").order_by("created_at", "id")),
         ratings=ratings_for(conversation),
     )
 

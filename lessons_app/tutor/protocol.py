@@ -16,6 +16,7 @@ from urllib.parse import parse_qs
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
+from lessons_app.reply_errors import ReplyErrorCode
 from llm_app.events import EventType
 
 # A frame is a few kilobytes of JSON at most; anything far larger is refused unread.
@@ -71,15 +72,6 @@ class FrameErrorCode(StrEnum):
     LIVE_PAUSED = "live_paused"
 
 
-class TurnEndCode(StrEnum):
-    """``error`` codes a turn ends with that come from the chat, not the model call."""
-
-    # The learner pressed Stop, on any of their sockets.
-    STOPPED = "stopped"
-    # The process running the turn died (or the server stopped); what it checkpointed is kept.
-    INTERRUPTED = "interrupted"
-
-
 STOPPED_MESSAGE = "You stopped this reply."
 INTERRUPTED_MESSAGE = (
     "The tutor was interrupted before it finished this reply. What arrived is saved; "
@@ -123,7 +115,7 @@ def frame_error(code: FrameErrorCode, message: str, rejected: str | None) -> dic
     }
 
 
-def turn_error(code: TurnEndCode, message: str) -> dict[str, Any]:
+def turn_error(code: ReplyErrorCode, message: str) -> dict[str, Any]:
     """The ``error`` event that ends a turn for a chat reason (stop, interruption)."""
     return {
         "type": ServerFrame.ERROR.value,

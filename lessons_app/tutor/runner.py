@@ -31,10 +31,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 
+from lessons_app.reply_errors import ReplyErrorCode
 from lessons_app.tutor import feed, snapshot, sweep, turns
 from lessons_app.tutor.clock import Clock
 from lessons_app.tutor.engines.base import EngineUnavailable, TurnEngine
-from lessons_app.tutor.protocol import TurnEndCode
 from lessons_app.tutor.turn import RunningTurn, TurnOwner, ended_by, log_entry, record_reply
 from lessons_app.tutor.turns import StreamingRow, TurnRequest
 from lessons_app.tutor.writer import LogWriter
@@ -80,7 +80,7 @@ class TurnRunner:
         await asyncio.gather(*self._loops, return_exceptions=True)
         running = list(self._turns.values())
         for turn in running:
-            turn.end(TurnEndCode.INTERRUPTED)
+            turn.end(ReplyErrorCode.INTERRUPTED)
         if running:
             with contextlib.suppress(TimeoutError):
                 async with asyncio.timeout(grace_seconds):
@@ -138,14 +138,14 @@ class TurnRunner:
         """Stop turn ``turn_id`` wherever it runs: here at once, elsewhere through the engine."""
         turn = self._turns.get(turn_id)
         if turn is not None:
-            turn.end(TurnEndCode.STOPPED)
+            turn.end(ReplyErrorCode.STOPPED)
         else:
             await self.engine.request_stop(turn_id)
 
     def _stop_requested(self, turn_id: int) -> None:
         turn = self._turns.get(turn_id)
         if turn is not None:
-            turn.end(TurnEndCode.STOPPED)
+            turn.end(ReplyErrorCode.STOPPED)
 
     def _engine_state(self, available: bool) -> None:
         if available:
@@ -169,7 +169,7 @@ class TurnRunner:
         else:
             for turn in live:
                 if turn.reply_id not in streaming:
-                    turn.end(TurnEndCode.INTERRUPTED, taken_over=True)
+                    turn.end(ReplyErrorCode.INTERRUPTED, taken_over=True)
                 elif turn.reply_id in texts:
                     turn.checkpointed_length = len(texts[turn.reply_id])
 
@@ -209,7 +209,7 @@ class TurnRunner:
             entries = []
         log = snapshot.contiguous(entries)
         content = sweep.recovered_text(row.content, snapshot.text_of(log))
-        result, last_frame = ended_by(TurnEndCode.INTERRUPTED)
+        result, last_frame = ended_by(ReplyErrorCode.INTERRUPTED)
         interrupted = await database_sync_to_async(turns.interrupt)(
             row, content=content, error_code=result.error_code
         )

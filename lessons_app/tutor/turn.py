@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -20,7 +20,8 @@ from django.db import DatabaseError
 
 from lessons_app import observability, prompts
 from lessons_app.models import Message
-from lessons_app.observability import TurnRecord
+from lessons_app.observability import TurnLog
+from lessons_app.reply_errors import ReplyErrorCode
 from lessons_app.tutor import feed, turns
 from lessons_app.tutor.clock import Clock
 from lessons_app.tutor.conversation import serialize_message
@@ -31,13 +32,13 @@ from lessons_app.tutor.protocol import (
     TURN_MESSAGE_ID,
     TURN_SEQ,
     ServerFrame,
-    TurnEndCode,
     encode_frame,
     turn_error,
 )
-from lessons_app.tutor.turns import OpenedTurn, TurnRequest, TurnResult
+from lessons_app.tutor.turns import OpenedTurn, TurnRequest, TurnResult, answering_provider_id
 from lessons_app.tutor.writer import LogWriter
 from llm_app.events import ErrorCode, EventType, error_event
+from llm_app.turn_record import TurnRecord
 
 logger = logging.getLogger(__name__)
 
@@ -45,9 +46,10 @@ logger = logging.getLogger(__name__)
 SAVE_RETRY_FIRST_SECONDS = 0.5
 SAVE_RETRY_MAX_SECONDS = 10.0
 
+# The codes of the endings that come from the chat, not the model call.
 _END_STATUS = {
-    TurnEndCode.STOPPED: (Message.Status.STOPPED, STOPPED_MESSAGE),
-    TurnEndCode.INTERRUPTED: (Message.Status.INTERRUPTED, INTERRUPTED_MESSAGE),
+    ReplyErrorCode.STOPPED: (Message.Status.STOPPED, STOPPED_MESSAGE),
+    ReplyErrorCode.INTERRUPTED: (Message.Status.INTERRUPTED, INTERRUPTED_MESSAGE),
 }
 
 
@@ -57,37 +59,31 @@ def log_entry(reply_id: int, seq: int, frame: dict[str, Any], shows: int | None 
     return LogEntry(seq, frame["type"], encode_frame(wire), shows)
 
 
-def ended_by(reason: TurnEndCode) -> tuple[TurnResult, dict[str, Any]]:
+def ended_by(reason: ReplyErrorCode) -> tuple[TurnResult, dict[str, Any]]:
     """The result and last frame of a turn that was stopped or interrupted."""
     status, message = _END_STATUS[reason]
-    return TurnResult(status, reason.value), turn_error(reason, message)
+    return TurnResult(status, reason), turn_error(reason, message)
 
 
 def _internal() -> tuple[TurnResult, dict[str, Any]]:
-    return TurnResult(Message.Status.ERROR, ErrorCode.INTERNAL.value), error_event(
+    return TurnResult(Message.Status.ERROR, ReplyErrorCode.INTERNAL), error_event(
         ErrorCode.INTERNAL
     )
 
 
 def record_reply(reply: Message, *, user_id: int, lesson_slug: str) -> None:
     """The log line and metrics of a finished turn, from its saved reply."""
+    record = reply.turn_record()
     observability.record_turn(
-        TurnRecord(
+        TurnLog.of(
+            # An interrupted reply's runner died before it could time the turn.
+            replace(record, total_time_ms=record.total_time_ms or 0),
             conversation_id=reply.conversation_id,
             message_id=reply.pk,
             user_id=user_id,
             lesson_slug=lesson_slug,
-            provider=reply.provider_name,
-            model=reply.model,
             status=reply.status,
             error_code=reply.error_code,
-            attempts=reply.attempts,
-            input_tokens=reply.input_tokens,
-            output_tokens=reply.output_tokens,
-            cost_usd=float(reply.cost_usd) if reply.cost_usd is not None else None,
-            time_to_first_token_ms=reply.time_to_first_token_ms,
-            # An interrupted reply's runner died before it could time the turn.
-            total_time_ms=reply.total_time_ms or 0,
             text=reply.content,
         )
     )
@@ -131,7 +127,7 @@ class RunningTurn:
         self._parts: list[str] = []
         self._length = 0
         self._on_done = on_done
-        self._end_reason: TurnEndCode | None = None
+        self._end_reason: ReplyErrorCode | None = None
         self._taken_over = False
         self._task: asyncio.Task | None = None
 
@@ -153,7 +149,7 @@ class RunningTurn:
         if self._task is not None:
             await asyncio.gather(self._task, return_exceptions=True)
 
-    def end(self, reason: TurnEndCode, *, taken_over: bool = False) -> None:
+    def end(self, reason: ReplyErrorCode, *, taken_over: bool = False) -> None:
         """Stop the turn now; ``taken_over``: the sweep already finished its row."""
         if self.finishing or self._end_reason is not None or self._task is None:
             return
@@ -174,7 +170,7 @@ class RunningTurn:
             result, last_frame = await self._produce()
         except asyncio.CancelledError:
             asyncio.current_task().uncancel()
-            result, last_frame = ended_by(self._end_reason or TurnEndCode.INTERRUPTED)
+            result, last_frame = ended_by(self._end_reason or ReplyErrorCode.INTERRUPTED)
         except Exception:
             logger.exception("Tutor turn %s failed unexpectedly", self.reply_id)
             result, last_frame = _internal()
@@ -212,7 +208,7 @@ class RunningTurn:
             refusal = opened.refusal
             return TurnResult(Message.Status.ERROR, refusal.code), {
                 "type": ServerFrame.ERROR.value,
-                "code": refusal.code,
+                "code": refusal.code.value,
                 "message": refusal.message,
                 "retryable": False,
             }
@@ -223,7 +219,7 @@ class RunningTurn:
             if self.owner.show_debug:
                 self._emit(prompts.debug_payload(system, messages))
 
-        usage: dict[str, Any] | None = None
+        record: TurnRecord | None = None
         async for event in prompts.send_message(
             opened.context.history,
             self.request.stage,
@@ -239,13 +235,20 @@ class RunningTurn:
                 self._parts.append(event["content"])
                 self._length += len(event["content"])
             elif kind == EventType.DONE:
-                return TurnResult(Message.Status.COMPLETE, "", usage), event
+                return self._result(Message.Status.COMPLETE, "", record), event
             elif kind == EventType.ERROR:
-                return TurnResult(Message.Status.ERROR, event["code"], usage), event
+                code = ReplyErrorCode(event["code"])
+                return self._result(Message.Status.ERROR, code, record), event
             elif kind == EventType.USAGE:
-                usage = event
+                record = TurnRecord.from_values(event)
             self._emit(event)
         return _internal()  # the seam always ends with done or error; this is a guard
+
+    def _result(self, status: str, code: str, record: TurnRecord | None) -> TurnResult:
+        provider_id = (
+            answering_provider_id(self.opened.provider, record.provider) if record else None
+        )
+        return TurnResult(status, code, record, provider_id)
 
     async def _finish(self, result: TurnResult, last_frame: dict[str, Any]) -> None:
         self.finishing = True

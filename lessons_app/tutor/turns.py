@@ -11,7 +11,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 
 from django.db import IntegrityError, transaction
@@ -20,7 +19,16 @@ from django.db.models import Case, F, TextField, Value, When
 from lessons_app import guard
 from lessons_app.content import AnchorNotFound, TranscriptError, previous_stage
 from lessons_app.guard import Refusal
-from lessons_app.models import Conversation, Lesson, Message, Stage
+from lessons_app.models import (
+    MODEL_LENGTH,
+    PROVIDER_NAME_LENGTH,
+    Conversation,
+    Lesson,
+    Message,
+    Stage,
+    TurnRefusal,
+    record_columns,
+)
 from lessons_app.stage_kinds import kind_of, stage_content
 from lessons_app.tutor.conversation import (
     TurnInFlight,
@@ -29,6 +37,7 @@ from lessons_app.tutor.conversation import (
     turn_in_flight,
 )
 from llm_app.providers import ResolvedProvider, resolve_provider
+from llm_app.turn_record import TurnRecord
 
 logger = logging.getLogger(__name__)
 
@@ -116,14 +125,74 @@ def _resolve(user) -> ResolvedProvider | None:
         return None
 
 
+def _retried_reply(conversation: Conversation) -> Message:
+    previous = last_reply(conversation)
+    if previous is None or previous.status not in RETRYABLE_STATUSES:
+        raise NothingToRetry
+    return previous
+
+
+def _save_learner_message(request: TurnRequest) -> Message | None:
+    if not request.content:
+        return None
+    return Message.objects.create(
+        conversation=request.conversation,
+        role=Message.Role.USER,
+        stage=request.stage,
+        content=request.content,
+    )
+
+
+def _reply_attribution(
+    conversation: Conversation, provider: ResolvedProvider | None, refusal: Refusal | None
+) -> dict[str, Any]:
+    """Who the reply is from: the provider asked, or, for a refused turn, nobody.
+
+    A refused turn's reply is what the learner sees of the refusal; the refusal is
+    saved apart (here) with the provider that would have answered, so no report
+    counts the reply as that provider's turn.
+    """
+    if provider is None:
+        return {}
+    named = {
+        "provider_id": provider.config_id,
+        "provider_name": provider.label[:PROVIDER_NAME_LENGTH],
+        "model": provider.model[:MODEL_LENGTH],
+    }
+    if refusal is not None:
+        return {
+            "refusal": TurnRefusal.objects.create(
+                conversation=conversation, code=refusal.code, **named
+            )
+        }
+    return {**named, "experiment_arm_id": provider.experiment_arm_id}
+
+
+def _create_reply(request: TurnRequest, attribution: dict[str, Any], **turn: Any) -> Message:
+    try:
+        with transaction.atomic():
+            return Message.objects.create(
+                conversation=request.conversation,
+                role=Message.Role.ASSISTANT,
+                stage=request.stage,
+                status=Message.Status.STREAMING,
+                **turn,
+                **attribution,
+            )
+    except IntegrityError:
+        # Another process won the race the lock could not see (the constraint did).
+        raise TurnInFlight from None
+
+
 def open_turn(request: TurnRequest, *, runner_id: str, now: datetime) -> OpenedTurn | None:
-    """Save the learner's message and the streaming reply row, or refuse; then prepare the call.
+    """Save the learner's message, ask the spending guard, save the streaming reply row;
+    then prepare the call.
 
     Raises :class:`TurnInFlight` (nothing saved) when the conversation has a turn in
     flight, and :class:`NothingToRetry` for a retry with nothing to retry. Returns
     ``None`` for an opening the stage no longer needs. A failure after the rows are
-    saved (provider, guard, history) comes back as ``failed``, never as an exception,
-    so the turn can still end with an ``error`` frame.
+    saved (provider, history) comes back as ``failed``, never as an exception, so
+    the turn can still end with an ``error`` frame.
     """
     conversation = request.conversation
     provider = _resolve(request.user)
@@ -135,45 +204,24 @@ def open_turn(request: TurnRequest, *, runner_id: str, now: datetime) -> OpenedT
         if request.opening and not needs_opening(conversation, request.stage):
             return None
         if request.retry:
-            previous = last_reply(conversation)
-            if previous is None or previous.status not in RETRYABLE_STATUSES:
-                raise NothingToRetry
-            exclude.add(previous.pk)
-        user_message = None
-        if request.content:
-            user_message = Message.objects.create(
-                conversation=conversation,
-                role=Message.Role.USER,
-                stage=request.stage,
-                content=request.content,
-            )
-        try:
-            with transaction.atomic():
-                reply = Message.objects.create(
-                    conversation=conversation,
-                    role=Message.Role.ASSISTANT,
-                    stage=request.stage,
-                    status=Message.Status.STREAMING,
-                    runner_id=runner_id,
-                    heartbeat_at=now,
-                    provider_name=provider.label[:100] if provider else "",
-                    model=provider.model[:200] if provider else "",
-                    experiment_arm_id=provider.experiment_arm_id if provider else None,
-                )
-        except IntegrityError:
-            # Another process won the race the lock could not see (the constraint did).
-            raise TurnInFlight from None
-    opened = OpenedTurn(reply=reply, user_message=user_message, provider=provider)
+            exclude.add(_retried_reply(conversation).pk)
+        user_message = _save_learner_message(request)
+        refusal = guard.check_turn_allowed(request.user, provider) if provider else None
+        reply = _create_reply(
+            request,
+            _reply_attribution(conversation, provider, refusal),
+            runner_id=runner_id,
+            heartbeat_at=now,
+        )
+    opened = OpenedTurn(reply=reply, user_message=user_message, provider=provider, refusal=refusal)
     if provider is None:
         opened.failed = True
-        return opened
-    try:
-        opened.refusal = guard.check_turn_allowed(request.user, provider)
-        if opened.refusal is None and request.stage is not None:
+    elif refusal is None and request.stage is not None:
+        try:
             opened.context = build_turn_context(conversation, request.stage, exclude | {reply.pk})
-    except Exception:
-        logger.exception("Preparing turn %s failed; it ends with an error", reply.pk)
-        opened.failed = True
+        except Exception:
+            logger.exception("Preparing turn %s failed; it ends with an error", reply.pk)
+            opened.failed = True
     return opened
 
 
@@ -204,7 +252,36 @@ class TurnResult:
 
     status: str
     error_code: str = ""
-    usage: dict[str, Any] | None = None
+    # What the seam measured (its ``usage`` event), and the admin provider that answered.
+    record: TurnRecord | None = None
+    provider_id: int | None = None
+
+
+def answering_provider_id(provider: ResolvedProvider | None, label: str) -> int | None:
+    """The admin provider in ``provider``'s chain that answered as ``label``, if any.
+
+    The ``usage`` event names the provider that answered (a fallback, perhaps) by its
+    label; within one chain, labels are admin names, and those are unique.
+    """
+    chain = provider.chain if provider is not None else ()
+    return next((candidate.config_id for candidate in chain if candidate.label == label), None)
+
+
+def _answer_columns(result: TurnResult) -> dict[str, Any]:
+    """The seam's numbers for the reply row, and the provider that finally answered."""
+    columns = record_columns(result.record)
+    if columns["provider_name"]:
+        columns["provider_id"] = result.provider_id
+    else:
+        del columns["provider_name"]
+    if not columns["model"]:
+        del columns["model"]
+    return columns
+
+
+def _read_reply(reply_id: int) -> Message:
+    # With its refusal, if any: the turn record is read from async code, which cannot query.
+    return Message.objects.select_related("refusal").get(pk=reply_id)
 
 
 def finish_reply(
@@ -220,27 +297,13 @@ def finish_reply(
         "content": content,
         "status": result.status,
         "error_code": result.error_code,
-        "time_to_first_token_ms": first_token_ms,
-        "total_time_ms": total_ms,
     }
-    usage = result.usage
-    if usage:
-        cost = usage.get("cost_usd")
-        changes.update(
-            input_tokens=usage.get("input_tokens"),
-            output_tokens=usage.get("output_tokens"),
-            cache_read_tokens=usage.get("cache_read_tokens"),
-            cache_write_tokens=usage.get("cache_write_tokens"),
-            attempts=usage.get("attempts"),
-            cost_usd=Decimal(str(cost)) if cost is not None else None,
-        )
-        # The provider that finally answered, which a fallback may have changed.
-        if usage.get("provider"):
-            changes["provider_name"] = usage["provider"][:100]
-        if usage.get("model"):
-            changes["model"] = usage["model"][:200]
+    if result.record is not None:
+        changes.update(_answer_columns(result))
+    # Timed by the runner from when it took the turn up, not by the seam.
+    changes.update(time_to_first_token_ms=first_token_ms, total_time_ms=total_ms)
     updated = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(**changes)
-    return Message.objects.get(pk=reply_id) if updated else None
+    return _read_reply(reply_id) if updated else None
 
 
 @dataclass(frozen=True)
@@ -274,4 +337,4 @@ def interrupt(row: StreamingRow, *, content: str, error_code: str) -> Message | 
     updated = Message.objects.filter(pk=row.pk, status=Message.Status.STREAMING).update(
         status=Message.Status.INTERRUPTED, error_code=error_code, content=content
     )
-    return Message.objects.get(pk=row.pk) if updated else None
+    return _read_reply(row.pk) if updated else None

@@ -8,10 +8,10 @@ import pytest
 from django.conf import settings
 
 from lessons_app import observability
-from lessons_app.observability import TurnRecord
+from lessons_app.observability import TurnLog
 from tutor_project.log_format import JsonLineFormatter
 
-RECORD = TurnRecord(
+RECORD = TurnLog(
     conversation_id=7,
     message_id=42,
     user_id=3,

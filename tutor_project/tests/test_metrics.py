@@ -7,14 +7,14 @@ from django.contrib.auth import get_user_model
 from prometheus_client.parser import text_string_to_metric_families
 
 from lessons_app import observability
-from lessons_app.observability import TurnRecord
+from lessons_app.observability import TurnLog
 
 pytestmark = pytest.mark.django_db
 
 URL = "/metrics"
 TOKEN = "scrape-token-for-tests-0123456789"
 
-RECORD = TurnRecord(
+RECORD = TurnLog(
     conversation_id=1,
     message_id=1,
     user_id=1,

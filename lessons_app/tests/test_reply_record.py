@@ -1,0 +1,86 @@
+"""A reply row keeps its turn's record whole, and its error code from one vocabulary."""
+
+from dataclasses import fields
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.db import IntegrityError, transaction
+
+from lessons_app.models import (
+    RECORD_COLUMNS,
+    Conversation,
+    Message,
+    TurnRefusal,
+    record_columns,
+)
+from lessons_app.reply_errors import ReplyErrorCode
+from lessons_app.tests.chat_helpers import make_lesson, make_user
+from llm_app.events import ErrorCode, EventType, usage_event
+from llm_app.turn_record import TurnRecord
+
+RECORD = TurnRecord(
+    provider="Claude",
+    model="anthropic/claude-sonnet-4-20250514",
+    input_tokens=812,
+    output_tokens=120,
+    cache_read_tokens=700,
+    cache_write_tokens=0,
+    cost_usd=0.004321,
+    finish_reason="stop",
+    time_to_first_token_ms=640,
+    total_time_ms=2100,
+    attempts=2,
+)
+
+
+@pytest.fixture
+def conversation(db):
+    return Conversation.objects.create(user=make_user("ada"), lesson=make_lesson())
+
+
+def test_the_usage_event_is_the_record_with_its_type():
+    event = usage_event(RECORD)
+    assert event == {"type": EventType.USAGE.value, **RECORD.as_dict()}
+    assert list(event)[1:] == [field.name for field in fields(TurnRecord)]
+    assert TurnRecord.from_values(event) == RECORD
+
+
+def test_a_reply_row_keeps_every_field_of_the_record_but_the_finish_reason(conversation):
+    assert set(RECORD_COLUMNS) == {field.name for field in fields(TurnRecord)} - {"finish_reason"}
+    reply = Message.objects.create(
+        conversation=conversation, role=Message.Role.ASSISTANT, **record_columns(RECORD)
+    )
+    reply.refresh_from_db()
+    assert reply.provider_name == "Claude"
+    assert reply.turn_record() == TurnRecord(**{**RECORD.as_dict(), "finish_reason": None})
+
+
+def test_a_refused_reply_names_the_provider_of_its_refusal(conversation):
+    refusal = TurnRefusal.objects.create(
+        conversation=conversation,
+        code=ReplyErrorCode.DAILY_LIMIT,
+        provider_name="Demo",
+        model="demo/offline-tutor",
+    )
+    reply = Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.ERROR,
+        error_code=ReplyErrorCode.DAILY_LIMIT,
+        refusal=refusal,
+    )
+    record = Message.objects.select_related("refusal").get(pk=reply.pk).turn_record()
+    assert (record.provider, record.model, record.cost_usd) == ("Demo", "demo/offline-tutor", None)
+
+
+def test_every_code_the_seam_ends_a_turn_with_is_a_reply_error_code():
+    assert {code.value for code in ErrorCode} <= set(ReplyErrorCode.values)
+
+
+def test_an_unknown_error_code_is_refused_by_validation_and_by_the_database(conversation):
+    reply = Message(conversation=conversation, role=Message.Role.ASSISTANT, error_code="oops")
+    with pytest.raises(ValidationError) as raised:
+        reply.full_clean()
+    assert "error_code" in raised.value.message_dict
+    with pytest.raises(IntegrityError), transaction.atomic():
+        reply.save()
