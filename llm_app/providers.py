@@ -50,7 +50,7 @@ class ResolvedProvider:
     first_token_timeout_seconds: float | None = None
     max_retries: int = 0
     retry_backoff_seconds: float = DEFAULT_RETRY_BACKOFF_SECONDS
-    # Staff's own prices; used only when both are set (see llm_app.llm.cost_usd).
+    # Staff's own prices; used only when both are set (see llm_app.seam.pricing.cost_usd).
     input_cost_per_million_tokens: float | None = None
     output_cost_per_million_tokens: float | None = None
     # Tried in order when this provider fails before its first token. One level
@@ -126,7 +126,7 @@ def _from_environment() -> ResolvedProvider:
 class UnknownProviderError(ValueError):
     """An explicit provider string that is neither an admin provider nor a model LiteLLM routes.
 
-    Raised before any call, so a typo in ``llm.ask(provider=...)`` or
+    Raised before any call, so a typo in ``shell.ask(provider=...)`` or
     ``llm_chat --provider`` says what is known instead of failing at the provider.
     """
 

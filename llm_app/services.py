@@ -13,9 +13,10 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 
 from llm_app.demo_provider import DEMO_PROVIDER_PREFIX
-from llm_app.llm import SEAM_OWNED_PARAMS, LLMError, collect_reply
 from llm_app.models import ProviderConfig
 from llm_app.providers import DEMO_MODEL, ResolvedProvider
+from llm_app.seam.request import SEAM_OWNED_PARAMS
+from llm_app.shell import LLMError, collect_reply
 
 DEMO_PROVIDER_NAME = "Offline demo tutor"
 CHECK_PROMPT = "Reply with one short friendly sentence to confirm you are working."

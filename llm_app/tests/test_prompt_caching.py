@@ -18,14 +18,11 @@ from litellm.types.utils import Usage
 from lessons_app.models import Lesson, Stage
 from lessons_app.prompts import SystemPrompt, build_system_prompt, send_message
 from llm_app.events import EventType
-from llm_app.llm import (
-    CACHE_CONTROL,
-    build_completion_kwargs,
-    cache_tokens,
-    join_system_prompt,
-    stream_chat,
-)
+from llm_app.llm import stream_chat
 from llm_app.providers import ResolvedProvider
+from llm_app.seam.pricing import cache_tokens
+from llm_app.seam.prompt_caching import CACHE_CONTROL, join_system_prompt
+from llm_app.seam.request import build_completion_kwargs
 from llm_app.testing import FakeProviderServer, Reply
 
 MODELS = {

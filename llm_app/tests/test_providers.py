@@ -3,7 +3,6 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from llm_app import llm
 from llm_app.llm import DEFAULT_PROVIDER
 from llm_app.models import ProviderConfig
 from llm_app.providers import (
@@ -13,6 +12,7 @@ from llm_app.providers import (
     resolve_provider,
 )
 from llm_app.services import make_default
+from llm_app.shell import ask
 
 pytestmark = pytest.mark.django_db
 
@@ -57,7 +57,7 @@ def test_ask_and_llm_chat_refuse_an_unknown_provider_before_calling_anything(mon
     monkeypatch.setattr("builtins.input", lambda prompt="": pytest.fail("chat must not start"))
 
     with pytest.raises(UnknownProviderError):
-        llm.ask("Hi", provider="no-such-provider")
+        ask("Hi", provider="no-such-provider")
     out = io.StringIO()
     with pytest.raises(CommandError, match="No provider in the admin is named 'nope'"):
         call_command("llm_chat", "--provider", "nope", stdout=out)

@@ -18,9 +18,10 @@ import pytest
 from django.urls import reverse
 
 from llm_app.events import TERMINAL_EVENTS, ErrorCode, EventType
-from llm_app.llm import MAX_RETRY_PAUSE_SECONDS, retry_pause, stream_chat
+from llm_app.llm import stream_chat
 from llm_app.models import ProviderConfig, ProviderFallback
 from llm_app.providers import ResolvedProvider, aresolve_provider, resolve_provider
+from llm_app.seam.retries import MAX_RETRY_PAUSE_SECONDS, retry_pause
 from llm_app.testing import FakeProviderServer, Reply
 
 MODELS = {
