@@ -13,10 +13,11 @@ mid-stream rule right too (with ``enable_mid_stream_fallback_continuation``
 off, its default), but it cannot bound the wait for the first token and then
 fall back, which is the case that matters most for a streaming tutor, and it
 calls ``litellm.acompletion`` behind this seam's back. So the loop is ours,
-and everything it decides with is LiteLLM's: the exception classes
-(unwrapping ``MidStreamFallbackError``), ``litellm._should_retry`` for status
-codes, the ``Retry-After`` parsing, the usage chunk and ``cost_per_token``.
-docs/providers.md has the full comparison.
+and it decides with LiteLLM's public API: the exception classes (unwrapping
+``MidStreamFallbackError``), ``litellm.should_retry`` for status codes, the
+usage chunk and ``cost_per_token``; ``Retry-After`` is read by the OpenAI
+SDK's rule (LiteLLM's parser is private). docs/providers.md has the full
+comparison.
 
 This module keeps the public face and the call loop; what the loop decides
 with lives in :mod:`llm_app.seam`, one job per module. ``acompletion`` is

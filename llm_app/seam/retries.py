@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import email.utils
+import time
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING
 
 import litellm
@@ -19,38 +21,74 @@ if TYPE_CHECKING:
 MAX_RETRY_PAUSE_SECONDS = 10.0
 # Failures that may pass if the same provider is asked again.
 _RETRYABLE_CODES = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT})
+RETRY_AFTER_HEADER = "retry-after"
+RETRY_AFTER_MS_HEADER = "retry-after-ms"
 
 
 def is_retryable(exc: BaseException, code: ErrorCode) -> bool:
     """Whether asking the same provider again may help.
 
-    An HTTP status decides through LiteLLM's own rule (408, 409, 429 and 5xx,
-    as the OpenAI SDK does); a failure without one (a timeout of ours, a
-    dropped connection) by its code. Credentials never get better by retrying.
+    An HTTP status decides through LiteLLM's public ``should_retry`` (408,
+    409, 429 and 5xx, as the OpenAI SDK does); a failure without one (a
+    timeout of ours, a dropped connection) by its code. Credentials never get
+    better by retrying.
     """
     if code == ErrorCode.AUTH:
         return False
     status = getattr(unwrapped(exc), "status_code", None)
     if isinstance(status, int) and status >= 400:
-        return litellm._should_retry(status)
+        return litellm.should_retry(status)
     return code in _RETRYABLE_CODES
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:
-    """The provider's ``Retry-After``, parsed by LiteLLM, when it sent one."""
+    """The pause the provider asked for with the failed response, if it asked for one."""
     exc = unwrapped(exc)
     headers = getattr(exc, "litellm_response_headers", None)
     if headers is None:
         headers = getattr(getattr(exc, "response", None), "headers", None)
     if not isinstance(headers, Mapping):
         return None
-    try:
-        from litellm.utils import _get_retry_after_from_exception_header
+    return parse_retry_after(headers)
 
-        seconds = _get_retry_after_from_exception_header(headers)
-    except Exception:  # noqa: BLE001 - a private helper: never let it break a turn
+
+def parse_retry_after(
+    headers: Mapping[str, str], now: Callable[[], float] = time.time
+) -> float | None:
+    """Seconds the provider asks us to wait, by the OpenAI SDK's rule; ``None`` if none or past.
+
+    ``retry-after-ms`` (milliseconds; not standard, but OpenAI and Azure send
+    it) comes first, then ``retry-after`` as seconds (a fraction is accepted),
+    then ``retry-after`` as an HTTP date, counted from ``now`` (Unix time).
+    Header names are matched without regard to case. LiteLLM has its own
+    parser, but only as a private helper, so the seam keeps this rule itself.
+    """
+    values = {str(name).lower(): value for name, value in headers.items()}
+    milliseconds = _number(values.get(RETRY_AFTER_MS_HEADER))
+    if milliseconds is not None:
+        seconds: float | None = milliseconds / 1000
+    else:
+        value = values.get(RETRY_AFTER_HEADER)
+        seconds = _number(value)
+        if seconds is None and value is not None:
+            seconds = _seconds_until(value, now())
+    return seconds if seconds is not None and seconds > 0 else None
+
+
+def _number(value: str | None) -> float | None:
+    if value is None:
         return None
-    return float(seconds) if isinstance(seconds, int | float) and seconds > 0 else None
+    try:
+        return float(value)
+    except ValueError:
+        return None
+
+
+def _seconds_until(http_date: str, now: float) -> float | None:
+    parsed = email.utils.parsedate_tz(http_date)
+    if parsed is None:
+        return None
+    return email.utils.mktime_tz(parsed) - now
 
 
 def retry_pause(provider: ResolvedProvider, retry: int, retry_after: float | None) -> float | None:
