@@ -29,7 +29,6 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
@@ -42,6 +41,7 @@ from llm_app import events
 from llm_app.demo_provider import register_demo_provider
 from llm_app.events import ErrorCode
 from llm_app.providers import ResolvedProvider
+from llm_app.seam import clock as seam_clock
 from llm_app.seam.failure_log import log_failure, next_step
 from llm_app.seam.failures import classify_error
 from llm_app.seam.pricing import cache_tokens, cost_usd
@@ -128,6 +128,8 @@ class _Turn:
     """What every call of one turn shares: the chain, one trace id, the start, the count."""
 
     chain: tuple[ResolvedProvider, ...]
+    # The clock of the whole turn: its timings and its pauses between retries.
+    clock: seam_clock.Clock
     started: float
     # One id for every call of the turn, so tracing callbacks (Langfuse) record
     # a turn as one trace, its retries and fallbacks as generations within it.
@@ -186,12 +188,13 @@ async def stream_chat(
     the first token ends the turn. The ``usage`` event names the provider
     that answered and counts every call made (``attempts``).
     """
-    turn = _Turn(chain=_as_resolved(provider).chain, started=time.monotonic())
+    turn_clock = seam_clock.current
+    turn = _Turn(_as_resolved(provider).chain, turn_clock, started=turn_clock.monotonic())
     failure = ErrorCode.INTERNAL
     for position, candidate in enumerate(turn.chain):
         for retry in range(candidate.max_retries + 1):
             turn.attempts += 1
-            reply = StreamedReply()
+            reply = StreamedReply(now=turn.clock.monotonic)
             kwargs = build_completion_kwargs(messages, system, tools, candidate, max_tokens)
             kwargs["litellm_trace_id"] = turn.trace_id
             try:
@@ -221,7 +224,7 @@ async def stream_chat(
                     return
                 if pause is None:
                     break
-                await asyncio.sleep(pause)
+                await turn.clock.sleep(pause)
                 continue
             for event in _answer_end(candidate, reply, turn):
                 yield event
@@ -249,6 +252,6 @@ def _usage(
             if reply.first_token_at is not None
             else None
         ),
-        total_time_ms=round((time.monotonic() - started) * 1000),
+        total_time_ms=round((seam_clock.current.monotonic() - started) * 1000),
         attempts=attempts,
     )

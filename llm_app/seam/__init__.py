@@ -10,4 +10,5 @@ keeps the call loop; these modules hold what the loop decides with:
 - ``failure_log``: the one redacted log line per failed call
 - ``pricing``: a reply's cost and its prompt-cache token counts
 - ``stream``: what one call has received so far
+- ``clock``: the time the loop reads and the pauses it takes, replaceable in tests
 """
