@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.conf import settings
 from litellm import acompletion
 
 from llm_app import events
@@ -52,7 +52,8 @@ from llm_app.seam.stream import StreamedReply, close_stream
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_PROVIDER = os.environ.get("LLM_PROVIDER", "anthropic/claude-sonnet-4-20250514")
+# The model when a caller names none: ``settings.LLM_PROVIDER``, read once at import.
+DEFAULT_PROVIDER = settings.LLM_PROVIDER
 
 register_demo_provider()
 

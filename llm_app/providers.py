@@ -1,7 +1,7 @@
 """Which provider answers a chat turn.
 
 Resolution order: an explicit provider, then the active experiment's arm, then
-the admin's default, then the ``LLM_PROVIDER`` environment variable. An admin
+the admin's default, then ``settings.LLM_PROVIDER`` (the environment's). An admin
 provider comes with its fallback chain, timeouts, retries and prices. Nothing
 is cached between calls, so a default or a fallback chain changed in the admin
 applies to the very next message in every worker process.
@@ -13,8 +13,14 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
 from llm_app.demo_provider import DEMO_PROVIDER_PREFIX, is_demo_model
+from llm_app.experiments import arm_for
 from llm_app.models import ProviderConfig
+from llm_app.validation import validate_model_string
 
 DEMO_MODEL = f"{DEMO_PROVIDER_PREFIX}/offline-tutor"
 
@@ -118,9 +124,8 @@ ProviderLike = ResolvedProvider | ProviderConfig | str | None
 
 
 def _from_environment() -> ResolvedProvider:
-    from llm_app.llm import DEFAULT_PROVIDER
-
-    return ResolvedProvider(model=DEFAULT_PROVIDER)
+    # Read at each call, so a test that overrides the setting is followed.
+    return ResolvedProvider(model=settings.LLM_PROVIDER)
 
 
 class UnknownProviderError(ValueError):
@@ -139,10 +144,6 @@ def _explicit(provider: ResolvedProvider | ProviderConfig | str) -> ResolvedProv
     config = ProviderConfig.objects.filter(name=provider).first()
     if config is not None:
         return ResolvedProvider.from_config(config)
-    from django.core.exceptions import ValidationError
-
-    from llm_app.services import validate_model_string
-
     try:
         validate_model_string(provider)
     except ValidationError as exc:
@@ -165,8 +166,6 @@ def resolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvid
     if provider:
         return _explicit(provider)
     if user is not None:
-        from llm_app.experiments import arm_for
-
         arm = arm_for(user)
         if arm is not None:
             return replace(ResolvedProvider.from_config(arm.provider), experiment_arm_id=arm.pk)
@@ -179,6 +178,4 @@ def resolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvid
 async def aresolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvider:
     """:func:`resolve_provider` for async callers such as the chat consumer."""
     # Channels' wrapper closes the thread's database connection afterwards, as a request would.
-    from channels.db import database_sync_to_async
-
     return await database_sync_to_async(resolve_provider)(provider, user)

@@ -164,10 +164,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- LLM ---------------------------------------------------------------------
-# LLM_PROVIDER (the model used when no admin provider is default) is the one
-# variable read outside this file: the original plan pins the seam's line
-# `DEFAULT_PROVIDER = os.environ.get("LLM_PROVIDER", ...)` in llm_app/llm.py.
-# `.env` is loaded into os.environ above, so it applies there too.
+# The LiteLLM model string used when no admin provider is default. The seam's
+# `llm_app.llm.DEFAULT_PROVIDER` is this value; resolve_provider reads the
+# setting at each call, so tests override it here.
+LLM_PROVIDER = env.str("LLM_PROVIDER", default="anthropic/claude-sonnet-4-20250514")
 # Provider keys in the environment (ANTHROPIC_API_KEY, ...) are read by LiteLLM
 # itself; they are listed here only so the seam can redact them from its logs.
 PROVIDER_ENVIRONMENT_KEYS = tuple(

@@ -21,6 +21,11 @@ def test_no_configuration_falls_back_to_the_environment():
     assert resolve_provider() == ResolvedProvider(model=DEFAULT_PROVIDER)
 
 
+def test_the_environment_fallback_is_the_llm_provider_setting_at_each_call(settings):
+    settings.LLM_PROVIDER = "openai/gpt-4o-mini"
+    assert resolve_provider() == ResolvedProvider(model="openai/gpt-4o-mini")
+
+
 def test_admin_default_wins_over_environment():
     ProviderConfig.objects.create(
         name="Gemini", model="gemini/gemini-2.5-flash", api_key="g-key", is_default=True
