@@ -14,6 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # LiteLLM downloads its price list at import unless told to use the bundled one.
+# LiteLLM reads this when it is first imported, and Django loads this file
+# before any app, so setting it here covers every process (server, manage.py,
+# tests); the Makefile and pytest.ini export it too, for tools started outside
+# Django.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 env = environ.Env()
