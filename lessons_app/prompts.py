@@ -54,9 +54,17 @@ ARTICLE_TAG = "article_excerpt"
 TRANSCRIPT_TAG = "video_transcript"
 PREVIOUS_CONTENT_TAG = "previous_stage_content"
 STAGE_INSTRUCTIONS_TAG = "stage_instructions"
+# The tags the lesson content (the prompt's cached part) can be wrapped in, and how.
+CONTENT_TAGS = (ARTICLE_TAG, TRANSCRIPT_TAG, PREVIOUS_CONTENT_TAG)
+TAGGED_BLOCK = "<{tag}>\n{text}\n</{tag}>"
 
-_PERSONA = """\
-You are the tutor for the lesson "{lesson_title}". You work beside the learner as \
+# The prompt's first line and each stage's header. Named, because the offline
+# demo tutor (lessons_app.demo_tutor) reads the titles back out of them.
+TUTOR_ROLE_LINE = 'You are the tutor for the lesson "{lesson_title}".'
+STAGE_HEADER = 'Current stage: "{stage_title}" ({kind}).'
+
+_PERSONA = f"""\
+{TUTOR_ROLE_LINE} You work beside the learner as \
 they go through the lesson's stages, helping them understand the material and think \
 it through for themselves.
 
@@ -70,12 +78,10 @@ for detail.
 - Stay on the lesson's topic and build on what the learner has already said.
 - If you are not sure of something, say so rather than guess.
 - You may use Markdown (bold, lists, code, short tables) when it makes a reply clearer.
-- A user message that is exactly "{begin}" does not come from the learner: it means \
+- A user message that is exactly "{{begin}}" does not come from the learner: it means \
 it is your turn to open, at the start of the chat or of a new stage. Open with a short \
 greeting or introduction to the current stage and a first question, and never mention \
 that message."""
-
-_STAGE_HEADER = 'Current stage: "{stage_title}" ({kind}).'
 
 _ARTICLE_WITH_CONTENT = f"""\
 The learner is reading this stage's article excerpt, given in full in <{ARTICLE_TAG}> \
@@ -153,7 +159,7 @@ class SystemPrompt(str):
 
 
 def _tagged(tag: str, text: str) -> str:
-    return f"<{tag}>\n{text}\n</{tag}>"
+    return TAGGED_BLOCK.format(tag=tag, text=text)
 
 
 def build_system_prompt_parts(
@@ -174,7 +180,7 @@ def build_system_prompt_parts(
     previous = (previous_content or "").strip()
     paragraphs = [
         _PERSONA.format(lesson_title=stage.lesson.title, begin=BEGIN_CONVERSATION),
-        _STAGE_HEADER.format(stage_title=stage.title, kind=stage.get_kind_display().lower()),
+        STAGE_HEADER.format(stage_title=stage.title, kind=stage.get_kind_display().lower()),
     ]
     content = ""
 

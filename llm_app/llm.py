@@ -38,7 +38,6 @@ from django.conf import settings
 from litellm import acompletion
 
 from llm_app import events
-from llm_app.demo_provider import register_demo_provider
 from llm_app.events import ErrorCode
 from llm_app.providers import ResolvedProvider
 from llm_app.seam import clock as seam_clock
@@ -54,8 +53,6 @@ logger = logging.getLogger(__name__)
 
 # The model when a caller names none: ``settings.LLM_PROVIDER``, read once at import.
 DEFAULT_PROVIDER = settings.LLM_PROVIDER
-
-register_demo_provider()
 
 
 def _as_resolved(provider: ResolvedProvider | str | None) -> ResolvedProvider:
