@@ -155,6 +155,11 @@ def _explicit(provider: ResolvedProvider | ProviderConfig | str) -> ResolvedProv
     return ResolvedProvider(model=provider)
 
 
+def default_config() -> ProviderConfig | None:
+    """The admin's default provider, if one is set (``services.make_default`` sets it)."""
+    return ProviderConfig.objects.filter(is_default=True, enabled=True).first()
+
+
 def resolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvider:
     """Resolve the provider for a turn: explicit → experiment arm → admin default → environment.
 
@@ -169,7 +174,7 @@ def resolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvid
         arm = arm_for(user)
         if arm is not None:
             return replace(ResolvedProvider.from_config(arm.provider), experiment_arm_id=arm.pk)
-    config = ProviderConfig.objects.filter(is_default=True, enabled=True).first()
+    config = default_config()
     if config is not None:
         return ResolvedProvider.from_config(config)
     return _from_environment()

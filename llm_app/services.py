@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 
 from llm_app.models import ProviderConfig
-from llm_app.providers import DEMO_MODEL, ResolvedProvider
+from llm_app.providers import DEMO_MODEL, ResolvedProvider, default_config
 from llm_app.shell import LLMError, collect_reply
 
 DEMO_PROVIDER_NAME = "Offline demo tutor"
@@ -20,6 +20,9 @@ CHECK_MAX_TOKENS = 40
 @transaction.atomic
 def make_default(config: ProviderConfig) -> None:
     """Make ``config`` the only default, in one transaction, enabling it if needed.
+
+    The one place that changes which provider is the default: the admin's
+    action, the demo tutor's setup and the tests all come here.
 
     Every provider row is locked first, in primary-key order, so two switches at
     once (two staff, two tabs) run one after the other instead of both setting a
@@ -40,7 +43,7 @@ def ensure_demo_provider() -> ProviderConfig:
         name=DEMO_PROVIDER_NAME,
         defaults={"model": DEMO_MODEL, "max_tokens": 512, "timeout_seconds": 30},
     )
-    if not ProviderConfig.objects.filter(is_default=True).exists():
+    if default_config() is None:
         make_default(config)
     return config
 
