@@ -148,6 +148,27 @@ def _pause_before_retry(
     return retry_pause(provider, retry, retry_after_seconds(failed.cause))
 
 
+def _after_failure(failed: _CallFailed, turn: _Turn, position: int, retry: int) -> float | None:
+    """Log the failed call with what comes next; the pause before a retry, or ``None``."""
+    provider = turn.chain[position]
+    pause = _pause_before_retry(failed, provider, retry)
+    step = next_step(
+        after_first_token=failed.after_first_token,
+        pause=pause,
+        chain=turn.chain,
+        position=position,
+    )
+    log_failure(
+        failed.code,
+        failed.cause,
+        provider,
+        attempt=turn.attempts,
+        next_step=step,
+        chain=turn.chain,
+    )
+    return pause
+
+
 def _answer_end(provider: ResolvedProvider, reply: StreamedReply, turn: _Turn) -> Iterator[dict]:
     """The events after an answer's text: its tool calls, its usage, ``done``."""
     if turn.attempts > 1:
@@ -202,21 +223,7 @@ async def stream_chat(
                         yield event
             except _CallFailed as failed:
                 failure = failed.code
-                pause = _pause_before_retry(failed, candidate, retry)
-                step = next_step(
-                    after_first_token=failed.after_first_token,
-                    pause=pause,
-                    chain=turn.chain,
-                    position=position,
-                )
-                log_failure(
-                    failed.code,
-                    failed.cause,
-                    candidate,
-                    attempt=turn.attempts,
-                    next_step=step,
-                    chain=turn.chain,
-                )
+                pause = _after_failure(failed, turn, position, retry)
                 if failed.after_first_token:
                     yield events.error_event(failed.code)
                     return
