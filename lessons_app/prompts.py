@@ -14,6 +14,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from lessons_app.stage_kinds import kind_of
+from llm_app import llm
 
 if TYPE_CHECKING:
     from lessons_app.models import Stage
@@ -51,8 +52,17 @@ TRANSITION_TOOL: dict[str, Any] = {
 DEBUG_FRAME_TYPE = "debug"
 MAX_TOKENS = 1024
 
-_PERSONA = """\
-You are the tutor for the lesson "{lesson_title}". You work beside the learner as \
+# How lesson content is wrapped at the end of the prompt, so the model can tell the
+# lesson's text from our instructions; the tags are the stage kinds' (stage_kinds.CONTENT_TAGS).
+TAGGED_BLOCK = "<{tag}>\n{text}\n</{tag}>"
+
+# The prompt's first line and each stage's header. Named, because the offline
+# demo tutor (lessons_app.demo_tutor) reads the titles back out of them.
+TUTOR_ROLE_LINE = 'You are the tutor for the lesson "{lesson_title}".'
+STAGE_HEADER = 'Current stage: "{stage_title}" ({kind}).'
+
+_PERSONA = f"""\
+{TUTOR_ROLE_LINE} You work beside the learner as \
 they go through the lesson's stages, helping them understand the material and think \
 it through for themselves.
 
@@ -66,12 +76,10 @@ for detail.
 - Stay on the lesson's topic and build on what the learner has already said.
 - If you are not sure of something, say so rather than guess.
 - You may use Markdown (bold, lists, code, short tables) when it makes a reply clearer.
-- A user message that is exactly "{begin}" does not come from the learner: it means \
+- A user message that is exactly "{{begin}}" does not come from the learner: it means \
 it is your turn to open, at the start of the chat or of a new stage. Open with a short \
 greeting or introduction to the current stage and a first question, and never mention \
 that message."""
-
-_STAGE_HEADER = 'Current stage: "{stage_title}" ({kind}).'
 
 _TRANSITION = f"""\
 Moving on: you have a tool called {TRANSITION_TOOL_NAME}. Call it when the learner is \
@@ -113,7 +121,7 @@ class SystemPrompt(str):
 
 
 def _tagged(tag: str, text: str) -> str:
-    return f"<{tag}>\n{text}\n</{tag}>"
+    return TAGGED_BLOCK.format(tag=tag, text=text)
 
 
 def build_system_prompt_parts(
@@ -134,7 +142,7 @@ def build_system_prompt_parts(
     part = kind.prompt(stage, (current_content or "").strip(), (previous_content or "").strip())
     paragraphs = [
         _PERSONA.format(lesson_title=stage.lesson.title, begin=BEGIN_CONVERSATION),
-        _STAGE_HEADER.format(stage_title=stage.title, kind=stage.get_kind_display().lower()),
+        STAGE_HEADER.format(stage_title=stage.title, kind=stage.get_kind_display().lower()),
         *part.paragraphs,
     ]
     if kind.tutor_leads:
@@ -215,10 +223,6 @@ async def send_message(
     an empty tool list. ``on_prompt`` sees the exact system prompt and messages
     before the call, so the consumer can emit :func:`debug_payload` for staff.
     """
-    # Imported here so building prompts never pulls in LiteLLM, which is slow
-    # to import; tests patch ``llm_app.llm.stream_chat`` and this picks it up.
-    from llm_app import llm
-
     # The split prompt, so the seam can mark the lesson content for prompt caching.
     system = build_system_prompt_parts(current_stage, current_content, previous_content)
     model_messages = build_model_messages(messages)

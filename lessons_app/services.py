@@ -18,6 +18,7 @@ from django.utils import timezone
 
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 from lessons_app.stage_kinds import kind_of
+from llm_app.providers import resolve_provider
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -116,8 +117,6 @@ def current_stage_index(progress: LessonProgress, stages: list[Stage]) -> int:
 
 def tutor_is_demo(user: User) -> bool:
     """Whether ``user``'s next chat turn goes to the offline demo tutor, so the page can say so."""
-    from llm_app.providers import resolve_provider
-
     return resolve_provider(user=user).is_demo
 
 

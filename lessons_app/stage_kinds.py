@@ -114,6 +114,8 @@ class StageKind:
     builds_on_previous: bool = False
     # The tutor opens the stage's chat, and may move the learner on (the transition tool).
     tutor_leads: bool = False
+    # The tag around the lesson text its prompt ends with (KindPrompt.content_tag), if any.
+    content_tag: str = ""
 
     @property
     def label(self) -> str:
@@ -185,6 +187,7 @@ ARTICLE = StageKind(
     content=_excerpt,
     page=_article_page,
     check=_check_excerpt,
+    content_tag=ARTICLE_TAG,
 )
 
 
@@ -265,6 +268,7 @@ VIDEO = StageKind(
     page=_video_page,
     check=_check_span,
     empty_preview="No transcript cue falls between the start and the end.",
+    content_tag=TRANSCRIPT_TAG,
 )
 
 
@@ -323,12 +327,17 @@ CHAT = StageKind(
     prompt=_chat_prompt,
     builds_on_previous=True,
     tutor_leads=True,
+    content_tag=PREVIOUS_CONTENT_TAG,
 )
 
 
 # --- The registry ------------------------------------------------------------
 
 KINDS: dict[str, StageKind] = {kind.value: kind for kind in (ARTICLE, VIDEO, CHAT)}
+# The tags lesson content can be wrapped in at the end of the tutor's prompt.
+CONTENT_TAGS: tuple[str, ...] = tuple(
+    kind.content_tag for kind in KINDS.values() if kind.content_tag
+)
 
 # Every stage has these, whatever its kind.
 COMMON_FIELDS: tuple[AuthoredField, ...] = (

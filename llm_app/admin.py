@@ -7,9 +7,9 @@ from django.utils.decorators import method_decorator
 from django.views.decorators.debug import sensitive_post_parameters
 
 from llm_app import services
-from llm_app.llm import is_priced
 from llm_app.models import ProviderConfig, ProviderFallback
 from llm_app.providers import ResolvedProvider
+from llm_app.seam.pricing import is_priced
 
 RESILIENCE_HELP = (
     "A learner's message goes to this provider first. If it fails before the first word of "

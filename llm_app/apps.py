@@ -9,10 +9,12 @@ class LlmAppConfig(AppConfig):
     def ready(self) -> None:
         import litellm
 
+        from llm_app import demo_provider, tracing
+
         # LiteLLM prints its provider list and a help banner to stdout on every
         # failed call; the seam logs one safe line per failure instead.
         litellm.suppress_debug_info = True
+        # tutor-demo/... models, served offline by the demo tutor.
+        demo_provider.register_demo_provider()
         # Registers LiteLLM's Langfuse callback only when LANGFUSE_* is configured.
-        from llm_app import tracing
-
         tracing.configure_tracing()

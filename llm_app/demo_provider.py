@@ -2,25 +2,32 @@
 
 It lets a fresh install have a working tutor before anyone enters an API key,
 and it runs through ``acompletion`` like every real provider, so the whole
-chat path is exercised. It is not clever: it echoes the lesson back, asks a
-question, and calls ``transition_to_next`` when the learner says they are ready.
+chat path is exercised. What it says comes from a *reply composer*, a function
+of the messages and tools it is sent. The default here knows nothing about
+lessons: it greets, then reflects the learner's words back. An app that knows
+what its prompts mean plugs in its own with :func:`set_reply_composer`
+(``lessons_app`` does, from ``LessonsAppConfig.ready()``).
+
+LiteLLM learns the ``tutor-demo/`` prefix from :func:`register_demo_provider`,
+which ``LlmAppConfig.ready()`` calls.
 """
 
 from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Any
 
 import litellm
 from litellm import CustomLLM
 from litellm.types.utils import GenericStreamingChunk
 
-from lessons_app.prompts import BEGIN_CONVERSATION, TRANSITION_TOOL_NAME
-
 DEMO_PROVIDER_PREFIX = "tutor-demo"
 DEFAULT_WORD_DELAY_SECONDS = 0.03
+# Longest stretch of the learner's words a reply quotes back.
+MAX_QUOTE_CHARS = 80
 
 
 def is_demo_model(model: str) -> bool:
@@ -28,96 +35,70 @@ def is_demo_model(model: str) -> bool:
     return model.startswith(DEMO_PROVIDER_PREFIX + "/")
 
 
-_READY = re.compile(
-    r"\b(ready|move on|moving on|next stage|next step|let'?s go|continue|i'?m done|got it)\b",
-    re.IGNORECASE,
-)
-_LESSON_TITLE = re.compile(r'tutor for the lesson "(.+?)"')
-_STAGE_TITLE = re.compile(r'Current stage: "(.+?)"')
-_CONTENT_BLOCK = re.compile(
-    r"^<(article_excerpt|video_transcript|previous_stage_content)>\n(.+?)\n</\1>$", re.S | re.M
-)
+@dataclass(frozen=True)
+class DemoReply:
+    """What the demo tutor says, and the tool it then calls, if any."""
+
+    text: str
+    tool_call: str | None = None
 
 
-# Markdown emphasis and code marks, dropped so quoted sentences read as plain text.
-_EMPHASIS = re.compile(r"[*`]")
+# (messages as LiteLLM hands them over, system message included; the tools offered, or None)
+ReplyComposer = Callable[[list[dict], list[dict] | None], DemoReply]
 
 
-def _text(content: Any) -> str:
+def message_text(content: Any) -> str:
+    """A message's text, whether its content is a string or a list of OpenAI content parts."""
     if isinstance(content, str):
         return content
-    if isinstance(content, list):  # OpenAI content parts
+    if isinstance(content, list):
         return " ".join(part.get("text", "") for part in content if isinstance(part, dict))
     return ""
 
 
-def _sentences(block: str) -> list[str]:
-    """The sentences of the lesson content that are long enough to quote back."""
-    prose = " ".join(
-        _EMPHASIS.sub("", line.strip("#*>- ")).strip()
-        for line in block.splitlines()
-        if line.strip() and not line.lstrip().startswith("#")
-    )
-    return [
-        sentence if len(sentence) <= 160 else sentence[:157] + "..."
-        for sentence in re.split(r"(?<=[.!?])\s+", prose)
-        if len(sentence.split()) >= 6
-    ]
+def system_text(messages: list[dict]) -> str:
+    """The system prompt as the provider got it (what a composer reads the context from)."""
+    return "\n".join(message_text(m.get("content")) for m in messages if m.get("role") == "system")
 
 
-def _words(text: str) -> set[str]:
-    return {word for word in re.findall(r"[a-z]{4,}", text.lower())}
-
-
-def _most_relevant(sentences: list[str], question: str) -> str:
-    """The sentence sharing the most words with the learner's question, if any do."""
-    asked = _words(question)
-    best = max(sentences, key=lambda sentence: len(asked & _words(sentence)), default="")
-    return best if asked & _words(best) else ""
-
-
-def _offers_transition(tools: list[dict] | None) -> bool:
-    return any(
-        (tool.get("function") or {}).get("name") == TRANSITION_TOOL_NAME for tool in tools or []
+def last_user_text(messages: list[dict]) -> str:
+    return next(
+        (message_text(m.get("content")) for m in reversed(messages) if m.get("role") == "user"),
+        "",
     )
 
 
-def compose_reply(messages: list[dict], tools: list[dict] | None) -> tuple[str, bool]:
-    """The demo tutor's reply text and whether it calls ``transition_to_next``."""
-    system = "\n".join(_text(m.get("content")) for m in messages if m.get("role") == "system")
-    turns = [m for m in messages if m.get("role") in ("user", "assistant")]
-    last_user = next((_text(m["content"]) for m in reversed(turns) if m["role"] == "user"), "")
-    lesson = _LESSON_TITLE.search(system)
-    stage = _STAGE_TITLE.search(system)
-    content = _CONTENT_BLOCK.search(system)
-    topic = stage.group(1) if stage else (lesson.group(1) if lesson else "this lesson")
-    offers_transition = _offers_transition(tools)
+def offered_tool_names(tools: list[dict] | None) -> set[str]:
+    return {(tool.get("function") or {}).get("name") for tool in tools or []} - {None}
 
-    if offers_transition and _READY.search(last_user):
-        return "Great work! You're ready for the next stage. 🎉", True
-    sentences = _sentences(content.group(2)) if content else []
-    if not last_user.strip() or last_user.strip() == BEGIN_CONVERSATION:
-        opening = f"Hello! I'm the demo tutor for **{topic}**."
-        if sentences:
-            opening += f' The material begins: "{sentences[0]}"'
-        return opening + " What stood out to you, or what felt unclear?", False
-    relevant = _most_relevant(sentences, last_user)
-    if last_user.rstrip().endswith("?") and relevant:
-        return (
-            f'Good question. This line from the material may help: "{relevant}" '
-            "How would you answer your question in your own words now?",
-            False,
-        )
-    quoted = " ".join(last_user.split())
-    if len(quoted) > 80:
-        quoted = quoted[:77] + "..."
-    body = (
-        f'You said: "{quoted}". That is a good start. Can you connect it to an example '
-        f"from **{topic}**? Try to put it in your own words."
+
+def quote(text: str) -> str:
+    """``text`` on one line, cut to :data:`MAX_QUOTE_CHARS`, for quoting back."""
+    quoted = " ".join(text.split())
+    if len(quoted) > MAX_QUOTE_CHARS:
+        quoted = quoted[: MAX_QUOTE_CHARS - 3] + "..."
+    return quoted
+
+
+def echo_reply(messages: list[dict], tools: list[dict] | None) -> DemoReply:
+    """The default composer: a greeting to open, then the learner's words reflected back."""
+    said = last_user_text(messages)
+    if not said.strip():
+        return DemoReply("Hello! I'm the offline demo tutor. What would you like to talk about?")
+    return DemoReply(
+        f'You said: "{quote(said)}". That is a good start. Can you give an example, '
+        "in your own words?"
     )
-    if offers_transition:
-        body += " When you feel ready, just say so and we'll move on."
-    return body, False
+
+
+_composer: ReplyComposer = echo_reply
+
+
+def set_reply_composer(composer: ReplyComposer) -> ReplyComposer:
+    """Make ``composer`` write the demo tutor's replies; returns the one it replaces."""
+    global _composer
+    previous, _composer = _composer, composer
+    return previous
 
 
 def _chunk(
@@ -137,35 +118,37 @@ def _word_count(text: str) -> int:
     return len(text.split())
 
 
+def _tool_use(name: str) -> dict:
+    return {
+        "id": f"call_demo_{name}",
+        "type": "function",
+        "function": {"name": name, "arguments": "{}"},
+        "index": 0,
+    }
+
+
 class DemoTutor(CustomLLM):
-    """Streams :func:`compose_reply` word by word."""
+    """Streams the reply composer's text word by word, then its tool call, then the usage."""
 
     async def astreaming(  # type: ignore[override]
         self, model: str, messages: list, *args: Any, **kwargs: Any
     ) -> AsyncIterator[GenericStreamingChunk]:
         optional_params = kwargs.get("optional_params") or {}
         delay = float(optional_params.get("word_delay", DEFAULT_WORD_DELAY_SECONDS))
-        reply, calls_transition = compose_reply(messages, optional_params.get("tools"))
-        for word in re.findall(r"\S+\s*", reply):
+        reply = _composer(messages, optional_params.get("tools"))
+        for word in re.findall(r"\S+\s*", reply.text):
             yield _chunk(word)
             if delay:
                 await asyncio.sleep(delay)
-        if calls_transition:
-            yield _chunk(
-                tool_use={
-                    "id": "call_demo_transition",
-                    "type": "function",
-                    "function": {"name": TRANSITION_TOOL_NAME, "arguments": "{}"},
-                    "index": 0,
-                }
-            )
-        prompt_words = sum(_word_count(_text(m.get("content"))) for m in messages)
+        if reply.tool_call:
+            yield _chunk(tool_use=_tool_use(reply.tool_call))
+        prompt_words = sum(_word_count(message_text(m.get("content"))) for m in messages)
         yield _chunk(
-            finish_reason="tool_calls" if calls_transition else "stop",
+            finish_reason="tool_calls" if reply.tool_call else "stop",
             usage={
                 "prompt_tokens": prompt_words,
-                "completion_tokens": _word_count(reply),
-                "total_tokens": prompt_words + _word_count(reply),
+                "completion_tokens": _word_count(reply.text),
+                "total_tokens": prompt_words + _word_count(reply.text),
             },
         )
 

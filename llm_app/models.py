@@ -8,6 +8,7 @@ from django.db import models
 from django.db.models import Q
 
 from llm_app.fields import EncryptedTextField
+from llm_app.validation import validate_extra_params, validate_model_string
 
 
 class ProviderConfig(models.Model):
@@ -115,8 +116,6 @@ class ProviderConfig(models.Model):
         return bool(self.api_key)
 
     def clean(self) -> None:
-        from llm_app.services import validate_extra_params, validate_model_string
-
         errors = {}
         try:
             validate_model_string(self.model)

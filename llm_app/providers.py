@@ -1,7 +1,7 @@
 """Which provider answers a chat turn.
 
 Resolution order: an explicit provider, then the active experiment's arm, then
-the admin's default, then the ``LLM_PROVIDER`` environment variable. An admin
+the admin's default, then ``settings.LLM_PROVIDER`` (the environment's). An admin
 provider comes with its fallback chain, timeouts, retries and prices. Nothing
 is cached between calls, so a default or a fallback chain changed in the admin
 applies to the very next message in every worker process.
@@ -13,8 +13,14 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
+from channels.db import database_sync_to_async
+from django.conf import settings
+from django.core.exceptions import ValidationError
+
 from llm_app.demo_provider import DEMO_PROVIDER_PREFIX, is_demo_model
+from llm_app.experiments import arm_for
 from llm_app.models import ProviderConfig
+from llm_app.validation import validate_model_string
 
 DEMO_MODEL = f"{DEMO_PROVIDER_PREFIX}/offline-tutor"
 
@@ -52,7 +58,7 @@ class ResolvedProvider:
     first_token_timeout_seconds: float | None = None
     max_retries: int = 0
     retry_backoff_seconds: float = DEFAULT_RETRY_BACKOFF_SECONDS
-    # Staff's own prices; used only when both are set (see llm_app.llm.cost_usd).
+    # Staff's own prices; used only when both are set (see llm_app.seam.pricing.cost_usd).
     input_cost_per_million_tokens: float | None = None
     output_cost_per_million_tokens: float | None = None
     # Tried in order when this provider fails before its first token. One level
@@ -121,15 +127,14 @@ ProviderLike = ResolvedProvider | ProviderConfig | str | None
 
 
 def _from_environment() -> ResolvedProvider:
-    from llm_app.llm import DEFAULT_PROVIDER
-
-    return ResolvedProvider(model=DEFAULT_PROVIDER)
+    # Read at each call, so a test that overrides the setting is followed.
+    return ResolvedProvider(model=settings.LLM_PROVIDER)
 
 
 class UnknownProviderError(ValueError):
     """An explicit provider string that is neither an admin provider nor a model LiteLLM routes.
 
-    Raised before any call, so a typo in ``llm.ask(provider=...)`` or
+    Raised before any call, so a typo in ``shell.ask(provider=...)`` or
     ``llm_chat --provider`` says what is known instead of failing at the provider.
     """
 
@@ -142,10 +147,6 @@ def _explicit(provider: ResolvedProvider | ProviderConfig | str) -> ResolvedProv
     config = ProviderConfig.objects.filter(name=provider).first()
     if config is not None:
         return ResolvedProvider.from_config(config)
-    from django.core.exceptions import ValidationError
-
-    from llm_app.services import validate_model_string
-
     try:
         validate_model_string(provider)
     except ValidationError as exc:
@@ -155,6 +156,11 @@ def _explicit(provider: ResolvedProvider | ProviderConfig | str) -> ResolvedProv
             f"string: {exc.messages[0]} Providers in the admin: {', '.join(names) or 'none'}."
         ) from None
     return ResolvedProvider(model=provider)
+
+
+def default_config() -> ProviderConfig | None:
+    """The admin's default provider, if one is set (``services.make_default`` sets it)."""
+    return ProviderConfig.objects.filter(is_default=True, enabled=True).first()
 
 
 def resolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvider:
@@ -168,12 +174,10 @@ def resolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvid
     if provider:
         return _explicit(provider)
     if user is not None:
-        from llm_app.experiments import arm_for
-
         arm = arm_for(user)
         if arm is not None:
             return replace(ResolvedProvider.from_config(arm.provider), experiment_arm_id=arm.pk)
-    config = ProviderConfig.objects.filter(is_default=True, enabled=True).first()
+    config = default_config()
     if config is not None:
         return ResolvedProvider.from_config(config)
     return _from_environment()
@@ -182,6 +186,4 @@ def resolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvid
 async def aresolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvider:
     """:func:`resolve_provider` for async callers such as the chat consumer."""
     # Channels' wrapper closes the thread's database connection afterwards, as a request would.
-    from channels.db import database_sync_to_async
-
     return await database_sync_to_async(resolve_provider)(provider, user)

@@ -14,6 +14,10 @@ from django.core.exceptions import ImproperlyConfigured
 BASE_DIR = Path(__file__).resolve().parent.parent
 
 # LiteLLM downloads its price list at import unless told to use the bundled one.
+# LiteLLM reads this when it is first imported, and Django loads this file
+# before any app, so setting it here covers every process (server, manage.py,
+# tests); the Makefile and pytest.ini export it too, for tools started outside
+# Django.
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 env = environ.Env()
@@ -165,10 +169,10 @@ SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
 
 # --- LLM ---------------------------------------------------------------------
-# LLM_PROVIDER (the model used when no admin provider is default) is the one
-# variable read outside this file: the original plan pins the seam's line
-# `DEFAULT_PROVIDER = os.environ.get("LLM_PROVIDER", ...)` in llm_app/llm.py.
-# `.env` is loaded into os.environ above, so it applies there too.
+# The LiteLLM model string used when no admin provider is default. The seam's
+# `llm_app.llm.DEFAULT_PROVIDER` is this value; resolve_provider reads the
+# setting at each call, so tests override it here.
+LLM_PROVIDER = env.str("LLM_PROVIDER", default="anthropic/claude-sonnet-4-20250514")
 # Provider keys in the environment (ANTHROPIC_API_KEY, ...) are read by LiteLLM
 # itself; they are listed here only so the seam can redact them from its logs.
 PROVIDER_ENVIRONMENT_KEYS = tuple(

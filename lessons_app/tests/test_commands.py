@@ -13,6 +13,7 @@ from django.core.management import CommandError, call_command
 from lessons_app.models import Lesson, Stage
 from lessons_app.stage_kinds import stage_content
 from llm_app.models import ProviderConfig
+from llm_app.services import make_default
 
 pytestmark = pytest.mark.django_db
 
@@ -91,10 +92,8 @@ def test_load_demo_makes_the_offline_tutor_default_only_when_none_is():
     assert default.model.startswith("tutor-demo/")
     assert f"Default tutor: {default.name}." in output
 
-    ProviderConfig.objects.update(is_default=False)
-    chosen = ProviderConfig.objects.create(
-        name="Chosen", model="openai/gpt-4o-mini", is_default=True
-    )
+    chosen = ProviderConfig.objects.create(name="Chosen", model="openai/gpt-4o-mini")
+    make_default(chosen)
     output = run("load_demo")
     assert list(ProviderConfig.objects.filter(is_default=True)) == [chosen]
     assert "another provider is the default" in output

@@ -17,6 +17,7 @@ from lessons_app.services import (
 )
 from lessons_app.stage_kinds import kind_of
 from lessons_app.views import CHAT_SOCKET_PATH, FROM_STAGE_FIELD
+from llm_app.services import make_default
 
 pytestmark = pytest.mark.django_db
 
@@ -387,13 +388,11 @@ def test_chat_panel_says_when_the_next_reply_comes_from_the_demo_tutor(learner_c
         html = learner_client.get(lesson.get_absolute_url()).content.decode()
         return re.search(r"<p [^>]*data-chat-demo-note[^>]*>", html).group(0)
 
-    demo = ProviderConfig.objects.create(name="Demo", model=DEMO_MODEL, is_default=True)
+    ProviderConfig.objects.create(name="Demo", model=DEMO_MODEL, is_default=True)
     assert 'data-demo-tutor="true"' in demo_note()
     assert " hidden" not in demo_note()
 
-    demo.is_default = False
-    demo.save()
-    ProviderConfig.objects.create(name="Claude", model="anthropic/claude-x", is_default=True)
+    make_default(ProviderConfig.objects.create(name="Claude", model="anthropic/claude-x"))
     assert 'data-demo-tutor="false"' in demo_note()
     assert " hidden" in demo_note()
 

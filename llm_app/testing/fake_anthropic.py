@@ -314,6 +314,22 @@ class FakeAnthropicServer(FakeProviderServer):
         return True
 
     def _check_messages(self, body: dict[str, Any], has_tools: bool) -> None:
+        messages = self._message_list(body)
+        previous_role = None
+        # The index of the last assistant message with tool_use blocks, and their ids.
+        pending_tool_uses: tuple[int, list[str]] | None = None
+        for index, message in enumerate(messages):
+            previous_role = self._check_role(index, message, previous_role)
+            is_final = index == len(messages) - 1
+            blocks = self._check_content(index, message, is_final=is_final, has_tools=has_tools)
+            self._check_tool_results(index, blocks, pending_tool_uses)
+            uses = [str(b.get("id")) for b in blocks if b.get("type") == "tool_use"]
+            pending_tool_uses = (index, uses) if uses else None
+        # A trailing tool_use is fine only as a prefill; the model cannot answer its own call.
+        if pending_tool_uses is not None:
+            raise self._unanswered_tool_uses(*pending_tool_uses)
+
+    def _message_list(self, body: dict[str, Any]) -> list[Any]:
         if "messages" not in body:
             raise self._invalid("messages: Field required")
         messages = body["messages"]
@@ -321,76 +337,84 @@ class FakeAnthropicServer(FakeProviderServer):
             raise self._invalid("messages: Input should be a valid list")
         if not messages:
             raise self._invalid("messages: at least one message is required")
-        previous_role = None
-        pending_tool_uses: tuple[int, list[str]] | None = None
-        for index, message in enumerate(messages):
-            if not isinstance(message, dict):
-                raise self._invalid(f"messages.{index}: Input should be a valid dictionary")
-            role = message.get("role")
-            if role == "system":
-                raise self._invalid(
-                    'messages: Unexpected role "system". The Messages API accepts a top-level '
-                    '`system` parameter, not "system" as an input message role.'
-                )
-            if role not in ("user", "assistant"):
-                raise self._invalid(f"messages.{index}.role: Input should be 'user' or 'assistant'")
-            if index == 0 and role != "user":
-                raise self._invalid('messages: first message must use the "user" role')
-            if role == previous_role:
-                raise self._invalid(
-                    'messages: roles must alternate between "user" and "assistant", but found '
-                    f'multiple "{role}" roles in a row'
-                )
-            previous_role = role
-            content = message.get("content")
-            if not isinstance(content, str | list):
-                raise self._invalid(f"messages.{index}.content: Field required")
-            blocks = _blocks(content)
-            is_final_assistant = role == "assistant" and index == len(messages) - 1
-            if not blocks and not is_final_assistant:
-                raise self._invalid(
-                    f"messages.{index}: all messages must have non-empty content except for "
-                    "the optional final assistant message"
-                )
-            for block in blocks:
-                if block.get("type") == "text" and not block.get("text"):
-                    raise self._invalid("messages: text content blocks must be non-empty")
-            if is_final_assistant and _text_of(content) != _text_of(content).rstrip():
-                raise self._invalid(
-                    "messages: final assistant content cannot end with trailing whitespace"
-                )
-            if not has_tools and any(block.get("type") in TOOL_BLOCK_TYPES for block in blocks):
-                raise self._invalid(
-                    "Requests which include `tool_use` or `tool_result` blocks must define tools."
-                )
-            results = [b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"]
-            if pending_tool_uses is not None:
-                use_index, ids = pending_tool_uses
-                missing = [tool_id for tool_id in ids if tool_id not in results]
-                if missing:
-                    raise self._invalid(
-                        f"messages.{use_index}: `tool_use` ids were found without `tool_result` "
-                        f"blocks immediately after: {', '.join(missing)}. Each `tool_use` block "
-                        "must have a corresponding `tool_result` block in the next message."
-                    )
-            expected = pending_tool_uses[1] if pending_tool_uses else []
-            for tool_id in results:
-                if tool_id not in expected:
-                    raise self._invalid(
-                        f"messages.{index}: unexpected `tool_use_id` found in `tool_result` "
-                        f"blocks: {tool_id}. Each `tool_result` block must have a corresponding "
-                        "`tool_use` block in the previous message."
-                    )
-            uses = [str(b.get("id")) for b in blocks if b.get("type") == "tool_use"]
-            pending_tool_uses = (index, uses) if uses else None
-        # A trailing tool_use is fine only as a prefill; the model cannot answer its own call.
+        return messages
+
+    def _check_role(self, index: int, message: Any, previous_role: str | None) -> str:
+        """The message's role, if it is one the conversation may have here."""
+        if not isinstance(message, dict):
+            raise self._invalid(f"messages.{index}: Input should be a valid dictionary")
+        role = message.get("role")
+        if role == "system":
+            raise self._invalid(
+                'messages: Unexpected role "system". The Messages API accepts a top-level '
+                '`system` parameter, not "system" as an input message role.'
+            )
+        if role not in ("user", "assistant"):
+            raise self._invalid(f"messages.{index}.role: Input should be 'user' or 'assistant'")
+        if index == 0 and role != "user":
+            raise self._invalid('messages: first message must use the "user" role')
+        if role == previous_role:
+            raise self._invalid(
+                'messages: roles must alternate between "user" and "assistant", but found '
+                f'multiple "{role}" roles in a row'
+            )
+        return role
+
+    def _check_content(
+        self, index: int, message: dict[str, Any], *, is_final: bool, has_tools: bool
+    ) -> list[dict[str, Any]]:
+        """The message's content blocks, if the API accepts them."""
+        content = message.get("content")
+        if not isinstance(content, str | list):
+            raise self._invalid(f"messages.{index}.content: Field required")
+        blocks = _blocks(content)
+        is_final_assistant = message["role"] == "assistant" and is_final
+        if not blocks and not is_final_assistant:
+            raise self._invalid(
+                f"messages.{index}: all messages must have non-empty content except for "
+                "the optional final assistant message"
+            )
+        for block in blocks:
+            if block.get("type") == "text" and not block.get("text"):
+                raise self._invalid("messages: text content blocks must be non-empty")
+        if is_final_assistant and _text_of(content) != _text_of(content).rstrip():
+            raise self._invalid(
+                "messages: final assistant content cannot end with trailing whitespace"
+            )
+        if not has_tools and any(block.get("type") in TOOL_BLOCK_TYPES for block in blocks):
+            raise self._invalid(
+                "Requests which include `tool_use` or `tool_result` blocks must define tools."
+            )
+        return blocks
+
+    def _check_tool_results(
+        self,
+        index: int,
+        blocks: list[dict[str, Any]],
+        pending_tool_uses: tuple[int, list[str]] | None,
+    ) -> None:
+        """Every pending tool_use answered in this message, and nothing else answered."""
+        results = [b.get("tool_use_id") for b in blocks if b.get("type") == "tool_result"]
         if pending_tool_uses is not None:
             use_index, ids = pending_tool_uses
-            raise self._invalid(
-                f"messages.{use_index}: `tool_use` ids were found without `tool_result` blocks "
-                f"immediately after: {', '.join(ids)}. Each `tool_use` block must have a "
-                "corresponding `tool_result` block in the next message."
-            )
+            missing = [tool_id for tool_id in ids if tool_id not in results]
+            if missing:
+                raise self._unanswered_tool_uses(use_index, missing)
+        expected = pending_tool_uses[1] if pending_tool_uses else []
+        for tool_id in results:
+            if tool_id not in expected:
+                raise self._invalid(
+                    f"messages.{index}: unexpected `tool_use_id` found in `tool_result` "
+                    f"blocks: {tool_id}. Each `tool_result` block must have a corresponding "
+                    "`tool_use` block in the previous message."
+                )
+
+    def _unanswered_tool_uses(self, use_index: int, ids: list[str]) -> ProviderError:
+        return self._invalid(
+            f"messages.{use_index}: `tool_use` ids were found without `tool_result` blocks "
+            f"immediately after: {', '.join(ids)}. Each `tool_use` block must have a "
+            "corresponding `tool_result` block in the next message."
+        )
 
     # ------------------------------------------------------------------ answers
 
@@ -408,68 +432,80 @@ class FakeAnthropicServer(FakeProviderServer):
     def stream_frames(self, call: RecordedRequest, reply: Reply) -> Iterator[Frame]:
         message_id, tool_id = self._new_ids(reply)
         cache = self.cache_usage(call)
+        yield self._message_start(call, reply, message_id, cache)
+        index = 0
+        # The real stream pings once, right after the first content block opens.
+        pinged = False
+        text_chunks = reply.text_chunks()
+        if text_chunks:
+            yield from self._text_block(index, text_chunks)
+            pinged = True
+            index += 1
+        if reply.kind == "tool_call":
+            yield from self._tool_use_block(index, reply, tool_id, ping=not pinged)
+            pinged = True
+        if not pinged:
+            yield self._ping()
+        yield self._message_delta(reply, cache)
+        yield Frame(sse({"type": "message_stop"}, "message_stop"))
+
+    @staticmethod
+    def _message_start(
+        call: RecordedRequest, reply: Reply, message_id: str, cache: dict[str, int]
+    ) -> Frame:
         usage_start = {
             "input_tokens": reply.input_tokens,
             **cache,
             "output_tokens": 1,
             "service_tier": "standard",
         }
+        message = {
+            "id": message_id,
+            "type": "message",
+            "role": "assistant",
+            "model": call.model,
+            "content": [],
+            "stop_reason": None,
+            "stop_sequence": None,
+            "usage": usage_start,
+        }
+        return Frame(sse({"type": "message_start", "message": message}, "message_start"))
+
+    def _text_block(self, index: int, text_chunks: list[str]) -> Iterator[Frame]:
+        yield self._block_start(index, {"type": "text", "text": ""})
+        yield self._ping()
+        for piece in text_chunks:
+            yield self._delta(index, {"type": "text_delta", "text": piece})
+        yield self._block_stop(index)
+
+    def _tool_use_block(
+        self, index: int, reply: Reply, tool_id: str, *, ping: bool
+    ) -> Iterator[Frame]:
+        # The block start names the tool, so it is output the client sees: a content frame.
+        yield self._block_start(
+            index,
+            {"type": "tool_use", "id": tool_id, "name": reply.tool_name, "input": {}},
+            content=True,
+        )
+        if ping:
+            yield self._ping()
+        # The real stream opens every tool block with an empty fragment.
         yield Frame(
             sse(
                 {
-                    "type": "message_start",
-                    "message": {
-                        "id": message_id,
-                        "type": "message",
-                        "role": "assistant",
-                        "model": call.model,
-                        "content": [],
-                        "stop_reason": None,
-                        "stop_sequence": None,
-                        "usage": usage_start,
-                    },
+                    "type": "content_block_delta",
+                    "index": index,
+                    "delta": {"type": "input_json_delta", "partial_json": ""},
                 },
-                "message_start",
+                "content_block_delta",
             )
         )
-        index = 0
-        pinged = False
-        text_chunks = reply.text_chunks()
-        if text_chunks:
-            yield self._block_start(index, {"type": "text", "text": ""})
-            yield Frame(sse({"type": "ping"}, "ping"))
-            pinged = True
-            for piece in text_chunks:
-                yield self._delta(index, {"type": "text_delta", "text": piece})
-            yield self._block_stop(index)
-            index += 1
-        if reply.kind == "tool_call":
-            # The block start names the tool, so it is output the client sees: a content frame.
-            yield self._block_start(
-                index,
-                {"type": "tool_use", "id": tool_id, "name": reply.tool_name, "input": {}},
-                content=True,
-            )
-            if not pinged:
-                yield Frame(sse({"type": "ping"}, "ping"))
-                pinged = True
-            # The real stream opens every tool block with an empty fragment.
-            yield Frame(
-                sse(
-                    {
-                        "type": "content_block_delta",
-                        "index": index,
-                        "delta": {"type": "input_json_delta", "partial_json": ""},
-                    },
-                    "content_block_delta",
-                )
-            )
-            for fragment in reply.argument_fragments():
-                yield self._delta(index, {"type": "input_json_delta", "partial_json": fragment})
-            yield self._block_stop(index)
-        if not pinged:
-            yield Frame(sse({"type": "ping"}, "ping"))
-        yield Frame(
+        for fragment in reply.argument_fragments():
+            yield self._delta(index, {"type": "input_json_delta", "partial_json": fragment})
+        yield self._block_stop(index)
+
+    def _message_delta(self, reply: Reply, cache: dict[str, int]) -> Frame:
+        return Frame(
             sse(
                 {
                     "type": "message_delta",
@@ -483,7 +519,10 @@ class FakeAnthropicServer(FakeProviderServer):
                 "message_delta",
             )
         )
-        yield Frame(sse({"type": "message_stop"}, "message_stop"))
+
+    @staticmethod
+    def _ping() -> Frame:
+        return Frame(sse({"type": "ping"}, "ping"))
 
     @staticmethod
     def _block_start(index: int, block: dict[str, Any], *, content: bool = False) -> Frame:

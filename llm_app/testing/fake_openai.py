@@ -288,6 +288,31 @@ class FakeOpenAIServer(FakeProviderServer):
         return True
 
     def _check_messages(self, body: dict[str, Any], has_tools: bool) -> None:
+        messages = self._message_list(body)
+        seen_conversation = False
+        # The tool calls of the last assistant message, and those the tool messages answered.
+        awaiting: list[str] = []
+        answered: set[str] = set()
+        for index, message in enumerate(messages):
+            role = self._role(index, message)
+            if role in SYSTEM_ROLES:
+                continue
+            if not seen_conversation and role != "user":
+                # Portable rule: OpenAI itself takes an assistant-first conversation.
+                raise self._invalid(
+                    f"Invalid 'messages[{index}]': the first non-system message must have role "
+                    f"'user', got '{role}'.",
+                    param=f"messages[{index}].role",
+                )
+            seen_conversation = True
+            if role == "tool":
+                answered.add(self._tool_answer(index, message, awaiting))
+                continue
+            self._check_answered(awaiting, answered)
+            awaiting, answered = self._tool_calls(index, message, has_tools), set()
+        self._check_answered(awaiting, answered)
+
+    def _message_list(self, body: dict[str, Any]) -> list[Any]:
         if "messages" not in body:
             raise self._invalid(
                 "Missing required parameter: 'messages'.",
@@ -302,57 +327,45 @@ class FakeOpenAIServer(FakeProviderServer):
                 param="messages",
                 code="empty_array",
             )
-        seen_conversation = False
-        awaiting: list[str] = []
-        answered: set[str] = set()
-        for index, message in enumerate(messages):
-            role = message.get("role") if isinstance(message, dict) else None
-            if role not in ROLES:
-                raise self._invalid(
-                    f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', "
-                    "'user', 'function', 'tool', and 'developer'.",
-                    param=f"messages[{index}].role",
-                    code="invalid_value",
-                )
-            if role in SYSTEM_ROLES:
-                continue
-            if not seen_conversation and role != "user":
-                # Portable rule: OpenAI itself takes an assistant-first conversation.
-                raise self._invalid(
-                    f"Invalid 'messages[{index}]': the first non-system message must have role "
-                    f"'user', got '{role}'.",
-                    param=f"messages[{index}].role",
-                )
-            seen_conversation = True
-            if role == "tool":
-                call_id = message.get("tool_call_id")
-                if call_id not in awaiting:
-                    raise self._invalid(
-                        "Invalid parameter: messages with role 'tool' must be a response to a "
-                        "preceeding message with 'tool_calls'.",
-                        param=f"messages.[{index}].role",
-                    )
-                answered.add(call_id)
-                continue
-            if awaiting and set(awaiting) - answered:
-                missing = ", ".join(i for i in awaiting if i not in answered)
-                raise self._invalid(
-                    "An assistant message with 'tool_calls' must be followed by tool messages "
-                    "responding to each 'tool_call_id'. The following tool_call_ids did not have "
-                    f"response messages: {missing}",
-                    param="messages",
-                )
-            awaiting, answered = [], set()
-            tool_calls = message.get("tool_calls") if role == "assistant" else None
-            if tool_calls:
-                if not has_tools:
-                    # Portable rule: Anthropic refuses tool history without tool definitions.
-                    raise self._invalid(
-                        f"Invalid 'messages[{index}]': 'tool_calls' in the conversation need "
-                        "'tools' definitions in the same request.",
-                        param="tools",
-                    )
-                awaiting = [str(tool_call.get("id")) for tool_call in tool_calls]
+        return messages
+
+    def _role(self, index: int, message: Any) -> str:
+        role = message.get("role") if isinstance(message, dict) else None
+        if role not in ROLES:
+            raise self._invalid(
+                f"Invalid value: '{role}'. Supported values are: 'system', 'assistant', "
+                "'user', 'function', 'tool', and 'developer'.",
+                param=f"messages[{index}].role",
+                code="invalid_value",
+            )
+        return role
+
+    def _tool_answer(self, index: int, message: dict[str, Any], awaiting: list[str]) -> str:
+        """The id of the tool call this tool message answers, if one is awaited."""
+        call_id = message.get("tool_call_id")
+        if call_id not in awaiting:
+            raise self._invalid(
+                "Invalid parameter: messages with role 'tool' must be a response to a "
+                "preceeding message with 'tool_calls'.",
+                param=f"messages.[{index}].role",
+            )
+        return call_id
+
+    def _tool_calls(self, index: int, message: dict[str, Any], has_tools: bool) -> list[str]:
+        """The ids of the tool calls an assistant message makes (none for a user message)."""
+        tool_calls = message.get("tool_calls") if message["role"] == "assistant" else None
+        if not tool_calls:
+            return []
+        if not has_tools:
+            # Portable rule: Anthropic refuses tool history without tool definitions.
+            raise self._invalid(
+                f"Invalid 'messages[{index}]': 'tool_calls' in the conversation need "
+                "'tools' definitions in the same request.",
+                param="tools",
+            )
+        return [str(tool_call.get("id")) for tool_call in tool_calls]
+
+    def _check_answered(self, awaiting: list[str], answered: set[str]) -> None:
         if awaiting and set(awaiting) - answered:
             missing = ", ".join(i for i in awaiting if i not in answered)
             raise self._invalid(

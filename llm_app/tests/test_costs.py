@@ -14,9 +14,10 @@ from litellm.types.utils import Usage
 
 from llm_app.admin import ProviderConfigForm
 from llm_app.events import EventType
-from llm_app.llm import cost_usd, stream_chat
+from llm_app.llm import stream_chat
 from llm_app.models import ProviderConfig
 from llm_app.providers import ResolvedProvider
+from llm_app.seam.pricing import cost_usd
 from llm_app.testing import FakeProviderServer, Reply
 
 PRICED = "gemini/gemini-2.5-flash"

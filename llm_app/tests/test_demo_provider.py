@@ -1,86 +1,108 @@
-"""The offline demo tutor, driven through the real seam and LiteLLM's custom-provider path."""
+"""The offline demo tutor, driven through the real seam and LiteLLM's custom-provider path.
 
+What it says comes from a reply composer; the lesson-aware one is lessons_app's and is tested
+there (lessons_app/tests/test_demo_tutor.py). Here: the default composer and the plumbing.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+
+import litellm
 import pytest
 
-from lessons_app.models import Lesson, Stage
-from lessons_app.prompts import BEGIN_CONVERSATION, TRANSITION_TOOL, build_system_prompt
+from llm_app.demo_provider import (
+    DEMO_PROVIDER_PREFIX,
+    DemoReply,
+    ReplyComposer,
+    echo_reply,
+    register_demo_provider,
+    set_reply_composer,
+)
 from llm_app.llm import stream_chat
 from llm_app.providers import DEMO_MODEL, ResolvedProvider
 
 DEMO = ResolvedProvider(model=DEMO_MODEL, name="Demo", extra_params={"word_delay": 0})
+SYSTEM = "You are a helpful tutor."
+MOVE_ON_TOOL = {"type": "function", "function": {"name": "move_on", "parameters": {}}}
 
 
-def chat_stage() -> Stage:
-    lesson = Lesson(title="How plants make food", slug="plants")
-    return Stage(
-        lesson=lesson,
-        kind=Stage.Kind.CHAT,
-        title="Where does a tree's mass come from?",
-        instructions="Check understanding.",
-        show_tutor_previous_content=True,
-    )
+@pytest.fixture
+def composer() -> Iterator[Callable[[ReplyComposer], ReplyComposer]]:
+    """The default composer for one test; call the fixture's value to install another."""
+    previous = set_reply_composer(echo_reply)
+    yield set_reply_composer
+    set_reply_composer(previous)
 
 
-async def reply(messages, tools=None):
-    system = build_system_prompt(
-        chat_stage(),
-        previous_content="Plants turn carbon dioxide and water into sugar using sunlight energy.",
-    )
-    return [e async for e in stream_chat(messages, system, tools=tools, provider=DEMO)]
+async def reply(messages: list[dict], tools: list[dict] | None = None) -> list[dict]:
+    return [e async for e in stream_chat(messages, SYSTEM, tools=tools, provider=DEMO)]
 
 
-async def test_opening_is_lesson_aware_and_streams_word_by_word():
-    events = await reply([{"role": "user", "content": BEGIN_CONVERSATION}], tools=[TRANSITION_TOOL])
+def text(events: list[dict]) -> str:
+    return "".join(e["content"] for e in events if e["type"] == "text")
+
+
+@pytest.mark.usefixtures("composer")
+async def test_the_default_reflects_the_learners_words_word_by_word_and_calls_no_tool():
+    events = await reply([{"role": "user", "content": "Fractions are  parts of a whole"}])
+
     texts = [e["content"] for e in events if e["type"] == "text"]
-    assert len(texts) > 10
-    full = "".join(texts)
-    assert "Where does a tree's mass come from?" in full
-    assert "Plants turn carbon dioxide and water into sugar" in full
+    assert len(texts) > 5
+    assert text(events).startswith('You said: "Fractions are parts of a whole".')
     assert [e["type"] for e in events[-2:]] == ["usage", "done"]
     assert not any(e["type"] == "tool_use" for e in events)
 
 
-@pytest.mark.parametrize("message", ["I'm ready to move on", "ok, next stage please"])
-async def test_ready_learner_triggers_transition_on_chat_stages(message):
-    events = await reply(
-        [
-            {"role": "user", "content": BEGIN_CONVERSATION},
-            {"role": "assistant", "content": "Hello!"},
-            {"role": "user", "content": message},
-        ],
-        tools=[TRANSITION_TOOL],
-    )
-    assert {"type": "tool_use", "name": "transition_to_next"} in events
-    assert events[-1] == {"type": "done"}
+@pytest.mark.usefixtures("composer")
+async def test_the_default_greets_when_there_is_nothing_to_answer_and_ignores_tools():
+    events = await reply([{"role": "user", "content": " "}], tools=[MOVE_ON_TOOL])
 
-
-async def test_no_transition_without_the_tool():
-    events = await reply([{"role": "user", "content": "I'm ready to move on"}])
+    assert text(events).startswith("Hello! I'm the offline demo tutor.")
     assert not any(e["type"] == "tool_use" for e in events)
-    assert "I'm ready to move on" in "".join(e["content"] for e in events if e["type"] == "text")
 
 
-async def test_a_question_is_answered_with_the_most_relevant_line_of_the_material():
-    events = await reply(
-        [{"role": "user", "content": "Where does the sugar come from?"}], tools=[TRANSITION_TOOL]
-    )
-    text = "".join(e["content"] for e in events if e["type"] == "text")
-    assert text.startswith("Good question.")
-    assert "Plants turn carbon dioxide and water into sugar using sunlight energy." in text
+@pytest.mark.usefixtures("composer")
+async def test_long_words_are_quoted_back_cut_short():
+    events = await reply([{"role": "user", "content": "word " * 40}])
+
+    quoted = text(events).split('"')[1]
+    assert len(quoted) == 80
+    assert quoted.endswith("...")
 
 
-async def test_quoted_material_reads_as_plain_text_without_markdown_marks():
-    system = build_system_prompt(
-        chat_stage(),
-        previous_content="Psychologists call this\n*the generation effect*: material you make "
-        "yourself sticks, as `recall` shows.",
-    )
-    events = [
-        e
-        async for e in stream_chat(
-            [{"role": "user", "content": "What is the generation effect?"}], system, provider=DEMO
-        )
-    ]
-    text = "".join(e["content"] for e in events if e["type"] == "text")
-    assert "Psychologists call this the generation effect: material you make yourself" in text
-    assert "*" not in text and "`" not in text
+async def test_a_plugged_in_composer_sees_the_request_and_its_tool_call_comes_through(composer):
+    seen: list[tuple[list[dict], list[dict] | None]] = []
+
+    def moving_on(messages: list[dict], tools: list[dict] | None) -> DemoReply:
+        seen.append((messages, tools))
+        return DemoReply("On we go.", tool_call="move_on")
+
+    composer(moving_on)
+    events = await reply([{"role": "user", "content": "Next please"}], tools=[MOVE_ON_TOOL])
+
+    assert text(events) == "On we go."
+    assert {"type": "tool_use", "name": "move_on"} in events
+    (usage,) = [e for e in events if e["type"] == "usage"]
+    assert usage["finish_reason"] == "tool_calls"
+    assert usage["output_tokens"] == 3
+    assert events[-1] == {"type": "done"}
+    ((messages, tools),) = seen
+    assert [m["role"] for m in messages] == ["system", "user"]
+    assert tools[0]["function"]["name"] == "move_on"
+
+
+def test_setting_a_composer_returns_the_one_it_replaces(composer):
+    def other(messages, tools):
+        return DemoReply("x")
+
+    assert set_reply_composer(other) is echo_reply
+    assert set_reply_composer(echo_reply) is other
+
+
+def test_registering_twice_adds_the_provider_once():
+    register_demo_provider()
+    register_demo_provider()
+
+    entries = [e for e in litellm.custom_provider_map if e["provider"] == DEMO_PROVIDER_PREFIX]
+    assert len(entries) == 1

@@ -1,13 +1,13 @@
-"""The developer tools: `llm.ask`, `manage.py llm_check` and `manage.py llm_chat`."""
+"""The developer tools: `shell.ask`, `manage.py llm_check` and `manage.py llm_chat`."""
 
 import io
 
 import pytest
 from django.core.management import CommandError, call_command
 
-from llm_app import llm
 from llm_app.models import ProviderConfig
 from llm_app.providers import DEMO_MODEL
+from llm_app.shell import LLMError, ask
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +20,7 @@ def demo():
 
 
 def test_ask_streams_to_the_terminal_and_returns_the_text(demo, capsys):
-    text = llm.ask("Explain recursion", provider="Demo")
+    text = ask("Explain recursion", provider="Demo")
     printed = capsys.readouterr().out
     assert "Explain recursion" in text
     assert printed.strip() == text.strip()
@@ -30,8 +30,8 @@ def test_ask_raises_a_safe_error(capsys):
     ProviderConfig.objects.create(
         name="Nowhere", model="openai/gpt-4o-mini", api_base="http://127.0.0.1:9", api_key="sk-x"
     )
-    with pytest.raises(llm.LLMError) as excinfo:
-        llm.ask("Hi", provider="Nowhere")
+    with pytest.raises(LLMError) as excinfo:
+        ask("Hi", provider="Nowhere")
     assert excinfo.value.code == "unavailable"
     assert "sk-x" not in str(excinfo.value)
 

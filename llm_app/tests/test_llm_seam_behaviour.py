@@ -18,8 +18,9 @@ from litellm.types.utils import (
 )
 
 from llm_app.events import TERMINAL_EVENTS, EventType
-from llm_app.llm import DEFAULT_PROVIDER, build_completion_kwargs, stream_chat
+from llm_app.llm import DEFAULT_PROVIDER, stream_chat
 from llm_app.providers import ResolvedProvider
+from llm_app.seam.request import build_completion_kwargs
 
 TOOLS = [
     {

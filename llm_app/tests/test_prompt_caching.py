@@ -3,11 +3,14 @@
 The fake Anthropic server keeps a prompt cache the way the real one reports it (a write on the
 first request with a marked prefix, reads after), and is as strict as the real API about the
 system blocks, so these tests check the legitimate wire shape and LiteLLM's usage mapping.
+The lessons side (``SystemPrompt`` and ``send_message``) is tested in
+lessons_app/tests/test_prompt_caching.py.
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
@@ -15,17 +18,12 @@ import litellm
 import pytest
 from litellm.types.utils import Usage
 
-from lessons_app.models import Lesson, Stage
-from lessons_app.prompts import SystemPrompt, build_system_prompt, send_message
 from llm_app.events import EventType
-from llm_app.llm import (
-    CACHE_CONTROL,
-    build_completion_kwargs,
-    cache_tokens,
-    join_system_prompt,
-    stream_chat,
-)
+from llm_app.llm import stream_chat
 from llm_app.providers import ResolvedProvider
+from llm_app.seam.pricing import cache_tokens
+from llm_app.seam.prompt_caching import CACHE_CONTROL, join_system_prompt
+from llm_app.seam.request import build_completion_kwargs
 from llm_app.testing import FakeProviderServer, Reply
 
 MODELS = {
@@ -36,7 +34,18 @@ MODELS = {
 LESSON_TEXT = (
     "<article_excerpt>\n" + "Photosynthesis turns light into sugar. " * 40 + "\n</article_excerpt>"
 )
-PROMPT = SystemPrompt(instructions="You are the tutor. Be Socratic.", content=LESSON_TEXT)
+
+
+@dataclass(frozen=True)
+class SplitPrompt:
+    """A two-part system prompt, as the seam's ``SplitSystemPrompt`` protocol describes it."""
+
+    instructions: str
+    content: str = ""
+
+
+PROMPT = SplitPrompt(instructions="You are the tutor. Be Socratic.", content=LESSON_TEXT)
+JOINED_PROMPT = f"{PROMPT.instructions}\n\n{LESSON_TEXT}"
 LEARNER = [{"role": "user", "content": "Why are leaves green?"}]
 
 
@@ -82,7 +91,7 @@ async def test_other_providers_get_the_same_prompt_without_anthropic_fields(
     events = await run(server)
 
     assert events[-1]["type"] == "done"
-    assert server.last_request.system == str(PROMPT)
+    assert server.last_request.system == JOINED_PROMPT
     assert "cache_control" not in json.dumps(server.last_request.json)
     assert "ephemeral" not in json.dumps(server.last_request.json)
 
@@ -121,7 +130,7 @@ async def test_a_plain_string_prompt_is_sent_as_before(
 
 
 def test_a_prompt_without_content_is_one_string_even_for_anthropic() -> None:
-    prompt = SystemPrompt(instructions="No lesson text on this stage.")
+    prompt = SplitPrompt(instructions="No lesson text on this stage.")
     kwargs = build_completion_kwargs(
         LEARNER, prompt, None, ResolvedProvider(model=MODELS["anthropic"]), 100
     )
@@ -138,39 +147,8 @@ def test_any_object_with_instructions_and_content_is_a_split_prompt() -> None:
     )
 
     assert anthropic["messages"][0]["content"][-1]["cache_control"] == CACHE_CONTROL
-    # The seam joins exactly as lessons_app.prompts does.
-    assert openai["messages"][0]["content"] == str(SystemPrompt("Do this.", "Lesson."))
+    assert openai["messages"][0]["content"] == "Do this.\n\nLesson."
     assert join_system_prompt(neutral) == "Do this.\n\nLesson."
-
-
-async def test_send_message_passes_the_split_prompt_through_to_anthropic(
-    anthropic_server: FakeProviderServer,
-) -> None:
-    lesson = Lesson(title="How plants make food", slug="plants")
-    stage = Stage(lesson=lesson, kind=Stage.Kind.ARTICLE, title="Leaves")
-    excerpt = "Chlorophyll absorbs red and blue light and reflects green."
-    seen: list[str] = []
-
-    events = [
-        event
-        async for event in send_message(
-            LEARNER,
-            stage,
-            current_content=excerpt,
-            provider=provider_for(anthropic_server),
-            on_prompt=lambda system, messages: seen.append(system),
-        )
-    ]
-
-    assert events[-1]["type"] == "done"
-    blocks = anthropic_server.last_request.json["system"]
-    marked = [block for block in blocks if "cache_control" in block]
-    assert len(marked) == 1
-    assert excerpt in marked[0]["text"]
-    assert excerpt not in blocks[0]["text"]
-    # Staff's debug view still gets the whole prompt as one plain string.
-    assert seen == [build_system_prompt(stage, excerpt)]
-    assert type(seen[0]) is str
 
 
 def test_cache_fields_are_none_when_the_provider_reports_nothing() -> None:

@@ -2,6 +2,7 @@ import pytest
 from django.urls import reverse
 from django.utils.html import escape
 
+from llm_app.events import SAFE_ERROR_MESSAGES, ErrorCode
 from llm_app.models import ProviderConfig
 from llm_app.providers import DEMO_MODEL
 from llm_app.testing import Reply
@@ -132,8 +133,6 @@ def test_test_connection_reports_success_with_first_words(run_admin_action):
 
 
 def test_test_connection_reports_an_auth_failure_without_the_key(run_admin_action, openai_server):
-    from llm_app.events import SAFE_ERROR_MESSAGES, ErrorCode
-
     refused = ProviderConfig.objects.create(
         name="Refused", model="openai/gpt-4o-mini", api_base=openai_server.url, api_key=SECRET
     )

@@ -3,12 +3,8 @@ from django.core.exceptions import ValidationError
 from django.db import IntegrityError, connection, transaction
 
 from llm_app.models import ProviderConfig
-from llm_app.services import (
-    ensure_demo_provider,
-    make_default,
-    validate_extra_params,
-    validate_model_string,
-)
+from llm_app.services import ensure_demo_provider, make_default
+from llm_app.validation import validate_extra_params, validate_model_string
 
 pytestmark = pytest.mark.django_db
 

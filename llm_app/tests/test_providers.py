@@ -3,7 +3,6 @@ import io
 import pytest
 from django.core.management import CommandError, call_command
 
-from llm_app import llm
 from llm_app.llm import DEFAULT_PROVIDER
 from llm_app.models import ProviderConfig
 from llm_app.providers import (
@@ -13,12 +12,18 @@ from llm_app.providers import (
     resolve_provider,
 )
 from llm_app.services import make_default
+from llm_app.shell import ask
 
 pytestmark = pytest.mark.django_db
 
 
 def test_no_configuration_falls_back_to_the_environment():
     assert resolve_provider() == ResolvedProvider(model=DEFAULT_PROVIDER)
+
+
+def test_the_environment_fallback_is_the_llm_provider_setting_at_each_call(settings):
+    settings.LLM_PROVIDER = "openai/gpt-4o-mini"
+    assert resolve_provider() == ResolvedProvider(model="openai/gpt-4o-mini")
 
 
 def test_admin_default_wins_over_environment():
@@ -57,7 +62,7 @@ def test_ask_and_llm_chat_refuse_an_unknown_provider_before_calling_anything(mon
     monkeypatch.setattr("builtins.input", lambda prompt="": pytest.fail("chat must not start"))
 
     with pytest.raises(UnknownProviderError):
-        llm.ask("Hi", provider="no-such-provider")
+        ask("Hi", provider="no-such-provider")
     out = io.StringIO()
     with pytest.raises(CommandError, match="No provider in the admin is named 'nope'"):
         call_command("llm_chat", "--provider", "nope", stdout=out)

@@ -13,6 +13,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import litellm
 import pytest
 from django.conf import settings as django_settings
+from litellm.integrations.custom_logger import CustomLogger
+from litellm.integrations.langfuse.langfuse_sdk import flush_langfuse_tracing
 
 from llm_app import tracing
 from llm_app.llm import stream_chat
@@ -76,6 +78,20 @@ class StandInLangfuse:
                 for scope_spans in resource_spans.scope_spans:
                     found.extend(scope_spans.spans)
         return found
+
+
+class CallLogged(CustomLogger):
+    """A LiteLLM callback that only notes that LiteLLM ran its success callbacks for a call."""
+
+    def __init__(self):
+        super().__init__()
+        self.logged = threading.Event()
+
+    def log_success_event(self, kwargs, response_obj, start_time, end_time):
+        self.logged.set()
+
+    async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
+        self.logged.set()
 
 
 def attribute(span, key: str) -> str:
@@ -198,8 +214,16 @@ async def test_switching_off_restores_litellm(langfuse, settings):
 
     assert (list(litellm.callbacks), list(litellm._async_success_callback)) == before
     assert litellm.turn_off_message_logging == redaction_before
-    await one_turn()
-    await asyncio.sleep(0.3)
+    # Wait for LiteLLM to have logged the turn (no fixed sleep): a Langfuse callback left
+    # registered would have run by then, and the flush below would send what it queued.
+    witness = CallLogged()
+    litellm.logging_callback_manager.add_litellm_callback(witness)
+    try:
+        await one_turn()
+        assert await asyncio.to_thread(witness.logged.wait, 15.0), "LiteLLM never logged the turn"
+    finally:
+        litellm.logging_callback_manager.remove_callback_from_all_lists(witness, require_self=False)
+    await asyncio.to_thread(flush_langfuse_tracing, 2_000)
     assert langfuse.requests == []
 
 

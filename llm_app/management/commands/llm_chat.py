@@ -1,8 +1,8 @@
 from asgiref.sync import async_to_sync
 from django.core.management.base import BaseCommand, CommandError
 
-from llm_app.llm import LLMError, collect_reply
 from llm_app.providers import UnknownProviderError, resolve_provider
+from llm_app.shell import LLMError, collect_reply
 
 SYSTEM_PROMPT = "You are a friendly, concise tutor chatting in a terminal."
 
