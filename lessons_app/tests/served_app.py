@@ -1,6 +1,6 @@
 """Driving served Tutor processes from a test as a browser would: databases, log-in, chat.
 
-For tests that start Daphne themselves (``conftest.daphne_server``): each app gets a
+For tests that start Daphne themselves (``tutor_project.testing.daphne``): each app gets a
 database of its own (a SQLite file, or a fresh PostgreSQL database on the test
 server), and is set up with ``manage.py`` like a real deployment.
 """
@@ -19,8 +19,9 @@ from typing import Any
 import aiohttp
 from django.conf import settings
 
-from conftest import manage_py, running_app_env
 from lessons_app.tests.chat_helpers import ends_turn
+from tutor_project.testing.app_shell import manage_py
+from tutor_project.testing.running_app import running_app_env
 
 FRAME_TIMEOUT_SECONDS = 30
 

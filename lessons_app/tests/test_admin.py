@@ -18,6 +18,7 @@ from lessons_app.admin import (
 )
 from lessons_app.forms import EMPTY_BODY_ERROR
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
+from tutor_project.testing.browser import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.django_db
 
@@ -531,8 +532,6 @@ def test_kind_script_shows_only_the_chosen_kind(
 ):
     """In a real browser, the stage forms show just the fieldset of the selected kind."""
     from playwright.sync_api import sync_playwright
-
-    from conftest import CHROMIUM_ARGS
 
     # All database work happens first: Playwright's event loop makes the ORM refuse to run.
     lesson = Lesson.objects.create(title="Browser", slug="browser")

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import log_in
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG, EMBED_HOST, demo_lesson, fits_the_screen
+from tutor_project.testing.browser import log_in
 
 LEARNER = "e2e-chat-learner"
 PASSWORD = "e2e-chat-learner-password-4417"

@@ -14,7 +14,6 @@ import sys
 import pytest
 from django.conf import settings
 
-from conftest import daphne_server, free_port, log_in
 from lessons_app.tests.served_app import app_env, reply_row, set_up_app
 from lessons_app.tests.test_e2e_chat import (
     SET_WORD_DELAY,
@@ -25,6 +24,9 @@ from lessons_app.tests.test_e2e_chat import (
     wait_for_reply,
 )
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG, EMBED_HOST
+from tutor_project.testing.browser import log_in
+from tutor_project.testing.daphne import daphne_server
+from tutor_project.testing.ports import free_port
 
 LEARNER = "e2e-durable-learner"
 PASSWORD = "e2e-durable-learner-password-8812"

@@ -17,7 +17,6 @@ provider runs in this test process; ``pause_at`` holds a reply mid-stream.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
 
@@ -25,7 +24,6 @@ import aiohttp
 import pytest
 from django.conf import settings
 
-from conftest import daphne_server, require
 from lessons_app.tests.chat_helpers import text_of
 from lessons_app.tests.served_app import (
     app_env,
@@ -43,6 +41,8 @@ from lessons_app.tests.served_app import (
 from lessons_app.tests.tcp_proxy import TcpProxy
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG
 from llm_app.testing import FakeAnthropicServer, Reply
+from tutor_project.testing.daphne import daphne_server
+from tutor_project.testing.required_services import require_postgres, require_redis
 
 LEARNERS = [(f"procs-learner-{n}", f"procs-learner-password-{n}-5521") for n in range(4)]
 STORY = (
@@ -82,18 +82,13 @@ def fresh_claude(claude):
 
 
 def redis_url() -> str:
-    url = os.environ.get("REDIS_URL", "")
-    require(bool(url), "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
-    return url
+    return require_redis()
 
 
 @pytest.fixture(scope="module")
 def shared_postgres(claude):
     """A PostgreSQL database of this module's, migrated and set up once."""
-    require(
-        settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql",
-        "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/tutor",
-    )
+    require_postgres()
     with postgres_database() as url:
         set_up_app(app_env(url, redis_url=None), setup_code(claude.url))
         yield url

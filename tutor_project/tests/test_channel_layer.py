@@ -1,11 +1,10 @@
 """The Redis channel layer, as the settings configure it, against a real Redis."""
 
 import asyncio
-import os
 
 from channels.layers import channel_layers, get_channel_layer
 
-from conftest import require
+from tutor_project.testing.required_services import require_redis
 
 
 async def test_an_idle_receive_outlives_the_blocking_pop_and_gets_the_next_message():
@@ -15,9 +14,7 @@ async def test_an_idle_receive_outlives_the_blocking_pop_and_gets_the_next_messa
     redis-py 8's default 5-second socket timeout that wait raised TimeoutError and
     tore every idle WebSocket down (django/channels_redis#422).
     """
-    require(
-        bool(os.environ.get("REDIS_URL")), "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"
-    )
+    require_redis()
     channel_layers.backends.clear()
     layer = get_channel_layer()
     try:

@@ -1,0 +1,34 @@
+"""What keeps pytest-xdist workers apart where they share a service.
+
+Each worker has its own test database (pytest-django suffixes its name), its own
+``tmp_path`` tree and its own served app (``running_app``, whose Redis keys carry the
+worker's process id). Redis is the one thing all workers share: the turn engine's keys
+are under a prefix per test (``turn_runtime``), and this plugin gives each worker a
+channel-layer prefix of its own, so that one worker flushing its channel layer
+(test_channel_layer.py) cannot delete another's messages, nor those of a served app's
+``/healthz``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from django.conf import settings
+
+# pytest-xdist names its workers gw0, gw1, ...; a run without it has no worker name.
+WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
+# Ends with a separator, so that no worker's prefix starts with another's (gw1, gw10).
+CHANNEL_LAYER_PREFIX = f"asgi-test-{WORKER}:"
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _channel_layer_of_this_worker() -> Iterator[None]:
+    config = settings.CHANNEL_LAYERS["default"].setdefault("CONFIG", {})
+    if "hosts" not in config:  # the in-memory layer lives in this process only
+        yield
+        return
+    config["prefix"] = CHANNEL_LAYER_PREFIX
+    yield
+    del config["prefix"]
