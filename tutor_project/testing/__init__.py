@@ -3,6 +3,7 @@
 - ``network_guard``: no test reaches a host beyond loopback.
 - ``required_services``: ``require`` (skip locally, fail in CI) and ``postgres_db``.
 - ``workers``: what keeps pytest-xdist workers apart in a shared Redis.
+- ``passwords``: a fast password hasher in the test process.
 - ``database``: ``run_together`` (threads racing, each on its own connection).
 - ``admin_actions``: ``run_admin_action``.
 - ``ports``: ``free_port``.
