@@ -1,8 +1,11 @@
-"""One served app per test run: the project on Daphne as production runs it, and a shell.
+"""One served app per test process: the project on Daphne as production runs it, and a shell.
 
-Starting it costs seconds of imports and migrations, so under pytest-xdist every test
-that uses it is put in one ``xdist_group`` (run with ``--dist loadgroup``, as ``make
-test`` does): one worker serves it for all of them, and starts them first.
+Under pytest-xdist each worker that runs a test using it starts its own (its own SQLite
+file, its own Redis prefix), so tests on different workers never see each other's
+accounts or settings. ``make test`` distributes by file (``--dist loadfile``), which keeps
+a module's tests, and their module-scoped accounts and browser, on one worker.
+(``--dist loadgroup`` would keep all of them on one worker, but pytest-xdist 3.8 does not
+group on pytest 9.2: pytest-dev/pytest-xdist#1386.)
 """
 
 from __future__ import annotations
@@ -20,7 +23,6 @@ from tutor_project.testing.daphne import serve_with_daphne
 RUNNING_APP_LEARNER_USERNAME = "e2e-learner"
 RUNNING_APP_LEARNER_PASSWORD = "e2e-learner-password-7351"  # noqa: S105 - a throwaway test DB
 RUNNING_APP_FIXTURE = "running_app"
-RUNNING_APP_GROUP = "running_app"
 
 _SET_UP_RUNNING_APP = """
 from django.core.management import call_command
@@ -122,15 +124,16 @@ def running_app_learner() -> Account:
     return Account(RUNNING_APP_LEARNER_USERNAME, RUNNING_APP_LEARNER_PASSWORD)
 
 
+@pytest.hookimpl(trylast=True)  # after pytest-django's, which puts tests without a database last
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Group the tests that use ``running_app`` on one xdist worker, and start them first.
+    """Under xdist, start with the tests that use ``running_app``: the run's slowest files.
 
-    They are the run's longest group; started last, they would finish last, alone.
-    Outside xdist the order is left as collected.
+    Started last, they would finish last, on one worker, while the other has nothing left
+    to do. Every worker orders alike, as xdist requires; a run without xdist keeps the
+    order pytest-django gives.
     """
+    if not hasattr(config, "workerinput"):
+        return
     uses_app = [item for item in items if RUNNING_APP_FIXTURE in item.fixturenames]
-    for item in uses_app:
-        item.add_marker(pytest.mark.xdist_group(RUNNING_APP_GROUP))
-    if hasattr(config, "workerinput"):  # an xdist worker: every worker orders alike
-        others = [item for item in items if RUNNING_APP_FIXTURE not in item.fixturenames]
-        items[:] = uses_app + others
+    others = [item for item in items if RUNNING_APP_FIXTURE not in item.fixturenames]
+    items[:] = uses_app + others

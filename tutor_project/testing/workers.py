@@ -1,12 +1,19 @@
-"""What keeps pytest-xdist workers apart where they share a service.
+"""What keeps pytest-xdist workers apart where they share a file or a service.
 
-Each worker has its own test database (pytest-django suffixes its name), its own
-``tmp_path`` tree and its own served app (``running_app``, whose Redis keys carry the
-worker's process id). Redis is the one thing all workers share: the turn engine's keys
-are under a prefix per test (``turn_runtime``), and this plugin gives each worker a
-channel-layer prefix of its own, so that one worker flushing its channel layer
-(test_channel_layer.py) cannot delete another's messages, nor those of a served app's
-``/healthz``.
+Each worker has its own test database (pytest-django suffixes a PostgreSQL one's name;
+SQLite's is in memory), its own ``tmp_path`` tree and its own served app
+(``running_app``, whose Redis keys carry the worker's process id). This plugin handles
+the rest:
+
+- The development SQLite file (``db.sqlite3``, the default ``DATABASES`` entry before
+  pytest-django swaps in the test database): a process on the in-memory turn engine
+  locks it when the ASGI application is imported (test_observability.py does so while
+  collecting), so a second worker, or a test run beside ``make run``, would be refused.
+  The test process serves no one and never uses that file, so it is pointed at memory.
+- Redis, which all workers share: the turn engine's keys are under a prefix per test
+  (``turn_runtime``), and each worker gets a channel-layer prefix of its own, so that
+  one worker flushing its channel layer (test_channel_layer.py) cannot delete another's
+  messages, nor those of a served app's ``/healthz``.
 """
 
 from __future__ import annotations
@@ -21,6 +28,13 @@ from django.conf import settings
 WORKER = os.environ.get("PYTEST_XDIST_WORKER", "main")
 # Ends with a separator, so that no worker's prefix starts with another's (gw1, gw10).
 CHANNEL_LAYER_PREFIX = f"asgi-test-{WORKER}:"
+SQLITE_IN_MEMORY = ":memory:"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    database = settings.DATABASES["default"]
+    if database["ENGINE"].endswith("sqlite3"):
+        database["NAME"] = SQLITE_IN_MEMORY
 
 
 @pytest.fixture(autouse=True, scope="session")
