@@ -22,6 +22,10 @@ from lessons_app.tutor.protocol import TURN_MESSAGE_ID, TURN_SEQ
 from llm_app.models import ProviderConfig
 from llm_app.testing.factories import ProviderFactory
 
+# Loaded while collecting, not in a test: loading it runs django.setup(), which re-applies
+# settings.LOGGING and would drop caplog's handler mid-test (see test_observability.py).
+from tutor_project.asgi import application
+
 CLAUDE = "anthropic/claude-sonnet-4-20250514"
 ORIGIN = b"http://127.0.0.1"
 RECEIVE_TIMEOUT = 10
@@ -81,8 +85,6 @@ async def connect(
     user, slug: str, *, origin: bytes = ORIGIN, query: str = ""
 ) -> tuple[WebsocketCommunicator, bool, Any]:
     """Open the chat socket as ``user``'s browser would; ``query`` is the URL's query string."""
-    from tutor_project.asgi import application
-
     headers = [(b"origin", origin), (b"host", b"127.0.0.1")]
     if user is not None:
         cookie = await database_sync_to_async(session_cookie)(user)
