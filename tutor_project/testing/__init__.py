@@ -4,7 +4,8 @@
 - ``required_services``: ``require`` (skip locally, fail in CI) and ``postgres_db``.
 - ``workers``: what keeps pytest-xdist workers apart in a shared Redis.
 - ``passwords``: a fast password hasher in the test process.
-- ``database``: ``run_together`` (threads racing, each on its own connection).
+- ``database``: ``run_together`` (threads racing, each on its own connection), and no
+  connection left open when the test database is dropped.
 - ``admin_actions``: ``run_admin_action``.
 - ``ports``: ``free_port``.
 - ``app_shell``: ``manage_py`` and ``AppShell``, the project run in another process.

@@ -1,12 +1,14 @@
-"""Database work as concurrent requests do it: threads racing, each on its own connection."""
+"""The test database: threads racing on it, and nothing left connected when it is dropped."""
 
 from __future__ import annotations
 
+import asyncio
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import pytest
-from django.db import connection
+from asgiref.sync import sync_to_async
+from django.db import connection, connections
 
 BARRIER_SECONDS = 10
 JOIN_SECONDS = 30
@@ -42,3 +44,16 @@ def run_together() -> Callable[..., list[BaseException]]:
         return errors
 
     return run
+
+
+@pytest.fixture(scope="session")
+def django_db_setup(django_db_setup) -> Iterator[None]:
+    """pytest-django's, and then the connection Django's async ORM left open, closed.
+
+    An async test's ``aget()`` runs in asgiref's one thread for sync code and leaves its
+    connection there; the next ``database_sync_to_async`` call closes it. When the
+    worker's last such test has none after it, PostgreSQL refuses to drop the test
+    database ("being accessed by other users") and leaves it behind.
+    """
+    yield
+    asyncio.run(sync_to_async(connections.close_all)())
