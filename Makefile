@@ -32,8 +32,13 @@ run: install .env
 	$(PY) manage.py ensure_staff
 	$(PY) manage.py runserver $(HOST):$(PORT)
 
+# In parallel, one process per core (at most four), a test file per process at a time:
+# see tutor_project/testing/workers.py for what keeps them apart. PYTEST_ARGS="-n 0" runs
+# in this process only.
+TEST_PARALLEL ?= -n auto --maxprocesses=4 --dist loadfile
+
 test: install
-	$(PY) -m pytest $(PYTEST_ARGS)
+	$(PY) -m pytest $(TEST_PARALLEL) $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/ruff check .

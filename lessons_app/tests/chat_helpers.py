@@ -9,33 +9,41 @@ from typing import Any
 from channels.db import database_sync_to_async
 from channels.testing import WebsocketCommunicator
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from lessons_app.models import Lesson, Stage
+from lessons_app.tests.factories import (
+    ArticleStageFactory,
+    ChatStageFactory,
+    LearnerFactory,
+    LessonFactory,
+)
 from lessons_app.tutor.protocol import TURN_MESSAGE_ID, TURN_SEQ
 from llm_app.models import ProviderConfig
+from llm_app.testing.factories import ProviderFactory
+
+# Loaded while collecting, not in a test: loading it runs django.setup(), which re-applies
+# settings.LOGGING and would drop caplog's handler mid-test (see test_observability.py).
+from tutor_project.asgi import application
 
 CLAUDE = "anthropic/claude-sonnet-4-20250514"
 ORIGIN = b"http://127.0.0.1"
 RECEIVE_TIMEOUT = 10
-PASSWORD = "correct-horse-battery-staple"
 
 
 def make_lesson(slug: str = "plants", *, first_kind: str = Stage.Kind.ARTICLE) -> Lesson:
-    lesson = Lesson.objects.create(title="How plants make food", slug=slug, is_published=True)
+    """The published lesson the chat tests talk about: an article (unless told), then a chat."""
+    lesson = LessonFactory(title="How plants make food", slug=slug)
     if first_kind == Stage.Kind.ARTICLE:
-        Stage.objects.create(
+        ArticleStageFactory(
             lesson=lesson,
             position=1,
-            kind=Stage.Kind.ARTICLE,
             title="Photosynthesis",
             body="# Photosynthesis\n\nLeaves capture sunlight energy to make sugar from air.",
         )
-    Stage.objects.create(
+    ChatStageFactory(
         lesson=lesson,
         position=2,
-        kind=Stage.Kind.CHAT,
         title="Discuss",
         instructions="Check the learner understood where a tree's mass comes from.",
     )
@@ -43,14 +51,12 @@ def make_lesson(slug: str = "plants", *, first_kind: str = Stage.Kind.ARTICLE) -
 
 
 def make_user(username: str = "learner", *, staff: bool = False):
-    return get_user_model().objects.create_user(
-        username=username, password=PASSWORD, is_staff=staff
-    )
+    return LearnerFactory(username=username, is_staff=staff)
 
 
 def add_provider(name: str, model: str, api_base: str, *, default: bool = False) -> ProviderConfig:
     """A provider at a fake server's ``api_base``, with a key of its own and no retries."""
-    return ProviderConfig.objects.create(
+    return ProviderFactory(
         name=name,
         model=model,
         api_base=api_base,
@@ -79,8 +85,6 @@ async def connect(
     user, slug: str, *, origin: bytes = ORIGIN, query: str = ""
 ) -> tuple[WebsocketCommunicator, bool, Any]:
     """Open the chat socket as ``user``'s browser would; ``query`` is the URL's query string."""
-    from tutor_project.asgi import application
-
     headers = [(b"origin", origin), (b"host", b"127.0.0.1")]
     if user is not None:
         cookie = await database_sync_to_async(session_cookie)(user)

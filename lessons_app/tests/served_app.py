@@ -1,6 +1,6 @@
 """Driving served Tutor processes from a test as a browser would: databases, log-in, chat.
 
-For tests that start Daphne themselves (``conftest.daphne_server``): each app gets a
+For tests that start Daphne themselves (``tutor_project.testing.daphne``): each app gets a
 database of its own (a SQLite file, or a fresh PostgreSQL database on the test
 server), and is set up with ``manage.py`` like a real deployment.
 """
@@ -11,18 +11,24 @@ import asyncio
 import contextlib
 import json
 import re
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import pytest
 from django.conf import settings
 
-from conftest import manage_py, running_app_env
 from lessons_app.tests.chat_helpers import ends_turn
+from tutor_project.testing.app_shell import manage_py
+from tutor_project.testing.running_app import running_app_env
 
 FRAME_TIMEOUT_SECONDS = 30
+# A served app checkpoints about every second; only a stuck one gets near this.
+CHECKPOINT_WAIT_SECONDS = 30
+CHECKPOINT_POLL_SECONDS = 0.1
 
 
 @contextlib.contextmanager
@@ -145,3 +151,17 @@ def reply_row(database_url: str, message_id: int) -> tuple[str, str, str]:
 
     with psycopg.connect(database_url) as db:
         return db.execute(query, (message_id,)).fetchone()
+
+
+def wait_for_checkpoint(database_url: str, message_id: int, text: str) -> None:
+    """Wait until a served app has saved at least ``text`` of a reply that is streaming.
+
+    A killed server leaves its last checkpoint behind. How often the runner checkpoints
+    is tested against an injected clock (test_durable_turns.py), so a test that kills a
+    server waits for the checkpoint itself rather than for a window of wall-clock time.
+    """
+    deadline = time.monotonic() + CHECKPOINT_WAIT_SECONDS
+    while not (saved := reply_row(database_url, message_id)[2]).startswith(text):
+        if time.monotonic() > deadline:
+            pytest.fail(f"no checkpoint of {text!r} within {CHECKPOINT_WAIT_SECONDS}s: {saved!r}")
+        time.sleep(CHECKPOINT_POLL_SECONDS)

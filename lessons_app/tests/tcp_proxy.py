@@ -11,7 +11,7 @@ import contextlib
 import socket
 import threading
 
-from conftest import free_port
+from tutor_project.testing.ports import free_port
 
 
 class TcpProxy:

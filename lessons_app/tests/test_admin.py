@@ -5,7 +5,6 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
@@ -18,6 +17,14 @@ from lessons_app.admin import (
 )
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 from lessons_app.stage_kinds import EMPTY_BODY_ERROR
+from lessons_app.tests.factories import (
+    ArticleStageFactory,
+    ChatStageFactory,
+    LearnerFactory,
+    LessonFactory,
+    VideoStageFactory,
+)
+from tutor_project.testing.browser import CHROMIUM_ARGS
 
 pytestmark = pytest.mark.django_db
 
@@ -30,42 +37,32 @@ VTT = (
 
 @pytest.fixture
 def lesson() -> Lesson:
-    lesson = Lesson.objects.create(title="Tides", slug="tides", summary="Sea.", position=2)
-    Stage.objects.create(
+    lesson = LessonFactory(title="Tides", slug="tides", summary="Sea.", position=2, draft=True)
+    ArticleStageFactory(
         lesson=lesson,
         position=1,
-        kind=Stage.Kind.ARTICLE,
         title="Read",
         body=BODY,
         from_text="Keep <b>this</b>",
         to_text='"that".',
     )
-    Stage.objects.create(
-        lesson=lesson,
-        position=2,
-        kind=Stage.Kind.VIDEO,
-        title="Silent film",
-        video_id="aB3_x9-KqL0",
-    )
-    Stage.objects.create(
+    VideoStageFactory(lesson=lesson, position=2, title="Silent film", video_id="aB3_x9-KqL0")
+    VideoStageFactory(
         lesson=lesson,
         position=3,
-        kind=Stage.Kind.VIDEO,
         title="Narrated film",
         video_id="aB3_x9-KqL1",
         start_seconds=12,
         transcript=VTT,
     )
-    Stage.objects.create(
-        lesson=lesson, position=4, kind=Stage.Kind.CHAT, title="Talk", instructions="Quiz them."
-    )
+    ChatStageFactory(lesson=lesson, position=4, title="Talk", instructions="Quiz them.")
     return lesson
 
 
 @pytest.fixture
 def conversation(lesson) -> Conversation:
-    learner = get_user_model().objects.create_user(
-        "learner", email="learner@example.com", password="x-long-password"
+    learner = LearnerFactory(
+        username="learner", email="learner@example.com", password="x-long-password"
     )
     conversation = Conversation.objects.create(user=learner, lesson=lesson)
     Message.objects.create(
@@ -531,8 +528,6 @@ def test_kind_script_shows_only_the_chosen_kind(
 ):
     """In a real browser, the stage forms show just the fieldset of the selected kind."""
     from playwright.sync_api import sync_playwright
-
-    from conftest import CHROMIUM_ARGS
 
     # All database work happens first: Playwright's event loop makes the ORM refuse to run.
     lesson = Lesson.objects.create(title="Browser", slug="browser")

@@ -12,17 +12,14 @@ from lessons_app.tests.chat_helpers import (
     send,
     text_of,
 )
-from llm_app.models import ProviderConfig
-from llm_app.providers import DEMO_MODEL
+from llm_app.testing.factories import DemoProviderFactory
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("turn_runtime")]
 
 
 @pytest.fixture
 def demo_default():
-    return ProviderConfig.objects.create(
-        name="Demo", model=DEMO_MODEL, is_default=True, extra_params={"word_delay": 0}
-    )
+    return DemoProviderFactory(is_default=True)
 
 
 async def test_history_then_a_streamed_reply_then_advance_opens_the_chat_stage(demo_default):

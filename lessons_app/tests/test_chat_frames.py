@@ -9,6 +9,7 @@ from lessons_app.models import Lesson, Message
 from lessons_app.tests.chat_helpers import (
     assert_silent,
     connect,
+    make_learner,
     make_lesson,
     make_user,
     receive,
@@ -21,9 +22,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 @pytest.fixture
 async def learner():
-    user = await database_sync_to_async(make_user)()
-    await database_sync_to_async(make_lesson)()
-    return user
+    return await make_learner()
 
 
 async def test_anonymous_connection_is_refused_at_the_handshake(learner):

@@ -14,6 +14,12 @@ from lessons_app.content import (
 )
 from lessons_app.models import Lesson, Stage
 from lessons_app.stage_kinds import previous_stage_content, stage_content
+from lessons_app.tests.factories import (
+    ArticleStageFactory,
+    ChatStageFactory,
+    LessonFactory,
+    VideoStageFactory,
+)
 
 BODY = """\
 # Tides
@@ -200,29 +206,25 @@ def test_a_webvtt_header_without_cues_is_an_error_not_an_empty_transcript():
 
 @pytest.fixture
 def lesson(db) -> Lesson:
-    lesson = Lesson.objects.create(title="Tides", slug="tides")
-    Stage.objects.create(
+    lesson = LessonFactory(title="Tides", slug="tides", draft=True)
+    ArticleStageFactory(
         lesson=lesson,
         position=1,
-        kind=Stage.Kind.ARTICLE,
         title="Reading",
         body=BODY,
         from_text="The Moon pulls",
         to_text="rises and falls.",
     )
-    Stage.objects.create(
+    VideoStageFactory(
         lesson=lesson,
         position=2,
-        kind=Stage.Kind.VIDEO,
         title="Watching",
         video_id="aB3_x9-KqL0",
         start_seconds=15,
         end_seconds=25,
         transcript=VTT,
     )
-    Stage.objects.create(
-        lesson=lesson, position=3, kind=Stage.Kind.CHAT, title="Talking", instructions="Quiz."
-    )
+    ChatStageFactory(lesson=lesson, position=3, title="Talking", instructions="Quiz.")
     return lesson
 
 

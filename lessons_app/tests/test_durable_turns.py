@@ -26,12 +26,16 @@ from lessons_app.tests.chat_helpers import (
     send,
     text_of,
 )
+from lessons_app.tests.manual_clock import ManualClock
 from lessons_app.tutor.runtime import get_runtime
 from llm_app.testing import Reply
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 STORY = "Once upon a time a seed fell on warm soil and grew into a tall tree."
+CHECKPOINT_SECONDS = 3600
+CHECKPOINT_POLLS = 200
+CHECKPOINT_POLL_SECONDS = 0.05
 
 
 @pytest.fixture
@@ -215,6 +219,31 @@ async def test_checkpoints_save_the_partial_text_of_a_running_turn(learner, clau
     assert (saved.status, saved.content) == ("streaming", text_of(before))
     assert saved.runner_id == runtime.runner.runner_id
     assert saved.heartbeat_at is not None
+    claude.resume()
+    await receive_turn(communicator)
+    await communicator.disconnect()
+
+
+async def test_the_runner_checkpoints_running_turns_every_checkpoint_interval_of_its_clock(
+    learner, claude, settings
+):
+    """What a killed server keeps (test_turns_across_processes.py) is at most this old."""
+    settings.TUTOR_CHECKPOINT_SECONDS = CHECKPOINT_SECONDS  # only the test's clock gets there
+    clock = ManualClock()
+    await get_runtime(clock=clock)
+    claude.enqueue(Reply.text(STORY, chunks=6, pause_at=2))
+    communicator, _ = await open_chat(learner)
+    before = await start_paused_turn(communicator, claude, texts=2)
+    reply_id = before[1]["message"]["id"]
+    await clock.sleeping(settings.TUTOR_CHECKPOINT_SECONDS)
+    assert (await row(reply_id)).content == ""  # no time has passed
+
+    await clock.advance(settings.TUTOR_CHECKPOINT_SECONDS)
+    for _ in range(CHECKPOINT_POLLS):  # the checkpoint's UPDATE runs in a thread
+        if (saved := await row(reply_id)).content:
+            break
+        await asyncio.sleep(CHECKPOINT_POLL_SECONDS)
+    assert (saved.status, saved.content) == ("streaming", text_of(before))
     claude.resume()
     await receive_turn(communicator)
     await communicator.disconnect()

@@ -27,7 +27,6 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import RUNNING_APP_LEARNER_PASSWORD, RUNNING_APP_LEARNER_USERNAME, log_in
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG, demo_lesson
 
 TIMEOUT_MS = 15_000
@@ -371,7 +370,7 @@ def seeded(running_app_shell, tmp_path_factory) -> dict:
 
 
 @pytest.mark.browser
-def test_staff_read_usage_and_experiment_results(local_page, seeded, artifacts_dir):
+def test_staff_read_usage_and_experiment_results(local_page, log_in, seeded, artifacts_dir):
     today = datetime.now(UTC).date()
     earlier = (today - timedelta(days=EARLIER_DAYS)).isoformat()
     lesson_title = demo_lesson()["title"]
@@ -494,7 +493,9 @@ def test_staff_read_usage_and_experiment_results(local_page, seeded, artifacts_d
 
 
 @pytest.mark.browser
-def test_learners_cannot_open_the_staff_pages(local_page, seeded, artifacts_dir):
+def test_learners_cannot_open_the_staff_pages(
+    local_page, log_in, running_app_learner, seeded, artifacts_dir
+):
     opened = local_page(viewport=VIEWPORT, timeout_ms=TIMEOUT_MS)
     page = opened.page
     pages = ["/admin/usage/", seeded["results_url"], seeded["csv_url"]]
@@ -504,7 +505,7 @@ def test_learners_cannot_open_the_staff_pages(local_page, seeded, artifacts_dir)
         assert response.status == 302, path
         assert response.headers["location"] == f"/admin/login/?next={path}"
 
-    log_in(page, "/accounts/login/", RUNNING_APP_LEARNER_USERNAME, RUNNING_APP_LEARNER_PASSWORD)
+    log_in(page, "/accounts/login/", *running_app_learner)
     assert urlsplit(page.url).path == "/"
     for path in pages:
         response = page.request.get(path, max_redirects=0)
@@ -515,7 +516,7 @@ def test_learners_cannot_open_the_staff_pages(local_page, seeded, artifacts_dir)
         assert urlsplit(page.url).path == "/admin/login/"
         assert parse_qs(urlsplit(page.url).query) == {"next": [path]}
         assert page.get_by_text(
-            f"You are authenticated as {RUNNING_APP_LEARNER_USERNAME}, but are not "
+            f"You are authenticated as {running_app_learner.username}, but are not "
             "authorized to access this page."
         ).is_visible()
         assert page.locator("#usage-by-provider, #experiment-results").count() == 0

@@ -14,8 +14,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from conftest import log_in
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG, EMBED_HOST, demo_lesson, fits_the_screen
+from tutor_project.testing.browser import log_in
 
 LEARNER = "e2e-chat-learner"
 PASSWORD = "e2e-chat-learner-password-4417"
@@ -26,6 +26,9 @@ WORD_DELAY_SECONDS = 0.06
 # reply finish before the test presses Stop or drops the socket.
 SLOW_WORD_DELAY_SECONDS = 0.5
 TIMEOUT_MS = 15_000
+# Page time to move on after the chat gives up reconnecting: well past chat.js's longest
+# backoff (RECONNECT_MAX_MS), so any reconnect still scheduled would have been attempted.
+RECONNECT_QUIET_MS = 60_000
 
 SET_WORD_DELAY = """
 from llm_app.models import ProviderConfig
@@ -499,6 +502,7 @@ def test_a_learner_logged_out_elsewhere_is_told_so_instead_of_reconnecting_for_e
     page = opened.page
     sockets = proxy_chat_sockets(page)
     log_in(page, "/accounts/login/", chat_learner, PASSWORD)
+    page.clock.install()  # the lesson page's timers run on a clock the test can move on
     page.goto(f"/lessons/{DEMO_SLUG}/")
     wait_for_connection(page)
 
@@ -514,9 +518,10 @@ def test_a_learner_logged_out_elsewhere_is_told_so_instead_of_reconnecting_for_e
     assert parse_qs(href.query) == {"next": [f"/lessons/{DEMO_SLUG}/"]}
     assert page.get_by_label("Message the tutor").is_disabled()
     page.screenshot(path=str(artifacts_dir / "chat-logged-out.png"))
-    # It has stopped trying: no new connection attempts after the verdict.
+    # It has stopped trying: no new connection attempts after the verdict, however long.
     attempts = len(sockets)
-    page.wait_for_timeout(2_000)
+    page.clock.run_for(RECONNECT_QUIET_MS)
+    assert page.get_by_label("Message the tutor").is_disabled()  # a round trip to the page
     assert len(sockets) == attempts
 
     with page.expect_navigation():

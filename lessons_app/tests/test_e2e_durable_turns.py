@@ -14,8 +14,7 @@ import sys
 import pytest
 from django.conf import settings
 
-from conftest import daphne_server, free_port, log_in
-from lessons_app.tests.served_app import app_env, reply_row, set_up_app
+from lessons_app.tests.served_app import app_env, reply_row, set_up_app, wait_for_checkpoint
 from lessons_app.tests.test_e2e_chat import (
     SET_WORD_DELAY,
     last_reply,
@@ -25,6 +24,9 @@ from lessons_app.tests.test_e2e_chat import (
     wait_for_reply,
 )
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG, EMBED_HOST
+from tutor_project.testing.browser import log_in
+from tutor_project.testing.daphne import daphne_server
+from tutor_project.testing.ports import free_port
 
 LEARNER = "e2e-durable-learner"
 PASSWORD = "e2e-durable-learner-password-8812"
@@ -161,7 +163,7 @@ def test_a_killed_server_restarts_into_an_interrupted_reply_with_retry(
         wait_for_reply(page, "streaming", longer_than=10)
         had = page.evaluate(REPLY_TEXT_JS)
         reply_id = int(last_reply(page).get_attribute("data-message-id"))
-        page.wait_for_timeout(1_500)  # the spec's window: text the client had 1.5 s before
+        wait_for_checkpoint(database, reply_id, had)
         app.process.send_signal(signal.SIGKILL)
         app.process.wait(timeout=10)
         page.get_by_text("Reconnecting…").wait_for()

@@ -1,6 +1,6 @@
 """A learner works through the demo lesson in a real browser against a real server.
 
-Runs Daphne with DEBUG off (the ``running_app`` fixture in the root conftest)
+Runs Daphne with DEBUG off (the ``running_app`` fixture, tutor_project/testing/running_app.py)
 and drives headless Chromium through every stage, on a desktop and on a
 phone-sized screen. Screenshots of each stage go to ``test-artifacts/``.
 """
@@ -13,8 +13,11 @@ from urllib.parse import urlsplit
 import pytest
 import yaml
 
-from conftest import RUNNING_APP_LEARNER_PASSWORD, RUNNING_APP_LEARNER_USERNAME
 from lessons_app.management.commands.load_demo import DEMO_FIXTURE
+from tutor_project.testing.running_app import (
+    RUNNING_APP_LEARNER_PASSWORD,
+    RUNNING_APP_LEARNER_USERNAME,
+)
 
 DEMO_SLUG = "learning-with-an-ai-tutor"
 # The one outside host a page may ask for: the lesson's own video, not an asset.

@@ -16,8 +16,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from conftest import log_in
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG
+from tutor_project.testing.browser import log_in
 
 TIMEOUT_MS = 15_000
 VIEWPORT = {"width": 1280, "height": 900}

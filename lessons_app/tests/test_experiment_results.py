@@ -13,6 +13,7 @@ from django.urls import reverse
 from lessons_app.experiment_results import CSV_HEADER, arm_results
 from lessons_app.models import Conversation, Lesson, Message, MessageRating, TurnRefusal
 from llm_app.models import Experiment, ExperimentArm, ProviderConfig
+from llm_app.testing.factories import ProviderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -81,12 +82,12 @@ def rate(message, value):
 
 @pytest.fixture
 def claude():
-    return ProviderConfig.objects.create(name="Claude", model="anthropic/claude-sonnet-4-20250514")
+    return ProviderFactory(name="Claude", model="anthropic/claude-sonnet-4-20250514")
 
 
 @pytest.fixture
 def gemini():
-    return ProviderConfig.objects.create(name="Gemini", model="gemini/gemini-2.5-flash")
+    return ProviderFactory(name="Gemini", model="gemini/gemini-2.5-flash")
 
 
 @pytest.fixture

@@ -11,8 +11,10 @@ from lessons_app import guard, observability
 from lessons_app.guard import check_turn_allowed
 from lessons_app.models import Conversation, Message, TurnRefusal
 from lessons_app.tests.chat_helpers import connect, make_lesson, make_user, receive, send
+from lessons_app.tests.factories import LearnerFactory
 from llm_app.models import ProviderConfig
-from llm_app.providers import DEMO_MODEL, ResolvedProvider
+from llm_app.providers import ResolvedProvider
+from llm_app.testing.factories import DemoProviderFactory, ProviderFactory
 
 NOW = datetime(2025, 3, 14, 20, 40, tzinfo=UTC)
 YESTERDAY = NOW - timedelta(days=1)
@@ -37,7 +39,7 @@ def add_message(user, lesson, *, role=Message.Role.ASSISTANT, at=NOW, provider="
 
 @pytest.fixture
 def learner(db):
-    return make_user("ada")
+    return LearnerFactory(username="ada")
 
 
 @pytest.fixture
@@ -47,9 +49,7 @@ def lesson(db):
 
 @pytest.fixture
 def claude_config(db):
-    return ProviderConfig.objects.create(
-        name="Claude", model=CLAUDE.model, daily_budget_usd=Decimal("1.00")
-    )
+    return ProviderFactory(name="Claude", model=CLAUDE.model, daily_budget_usd=Decimal("1.00"))
 
 
 @pytest.fixture
@@ -192,13 +192,7 @@ def test_a_database_error_lets_the_turn_run_and_is_logged(
 
 
 def _demo_default_with_budget(budget: str) -> ProviderConfig:
-    return ProviderConfig.objects.create(
-        name="Demo",
-        model=DEMO_MODEL,
-        extra_params={"word_delay": 0},
-        is_default=True,
-        daily_budget_usd=Decimal(budget),
-    )
+    return DemoProviderFactory(is_default=True, daily_budget_usd=Decimal(budget))
 
 
 async def _open_chat(user):

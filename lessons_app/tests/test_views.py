@@ -16,6 +16,14 @@ from lessons_app.services import (
     STARTED_STAGE_MARKER,
 )
 from lessons_app.stage_kinds import kind_of
+from lessons_app.tests.factories import (
+    ArticleStageFactory,
+    ChatStageFactory,
+    LearnerFactory,
+    LessonFactory,
+    StaffFactory,
+    VideoStageFactory,
+)
 from lessons_app.views import CHAT_SOCKET_PATH, FROM_STAGE_FIELD
 from llm_app.services import make_default
 
@@ -53,32 +61,27 @@ This part comes after the clip.
 
 @pytest.fixture
 def lesson() -> Lesson:
-    lesson = Lesson.objects.create(
-        title="What cells are", slug="what-cells-are", summary="Cells.", is_published=True
-    )
-    Stage.objects.create(
+    lesson = LessonFactory(title="What cells are", slug="what-cells-are", summary="Cells.")
+    ArticleStageFactory(
         lesson=lesson,
         position=1,
-        kind=Stage.Kind.ARTICLE,
         title="Reading about cells",
         body=ARTICLE_BODY,
         from_text="## Inside a cell",
         to_text="Mitochondria release energy.",
     )
-    Stage.objects.create(
+    VideoStageFactory(
         lesson=lesson,
         position=2,
-        kind=Stage.Kind.VIDEO,
         title="Cells under the microscope",
         video_id="abc123XYZ_-",
         start_seconds=5,
         end_seconds=18,
         transcript=TRANSCRIPT,
     )
-    Stage.objects.create(
+    ChatStageFactory(
         lesson=lesson,
         position=3,
-        kind=Stage.Kind.CHAT,
         title="Talk about cells",
         instructions="SECRET-TUTOR-INSTRUCTIONS: ask about the nucleus.",
         show_user_previous_content=True,
@@ -88,16 +91,14 @@ def lesson() -> Lesson:
 
 @pytest.fixture
 def draft() -> Lesson:
-    lesson = Lesson.objects.create(title="Unfinished draft", slug="draft", is_published=False)
-    Stage.objects.create(
-        lesson=lesson, position=1, kind=Stage.Kind.ARTICLE, title="Draft stage", body="Draft."
-    )
+    lesson = LessonFactory(title="Unfinished draft", slug="draft", draft=True)
+    ArticleStageFactory(lesson=lesson, position=1, title="Draft stage", body="Draft.")
     return lesson
 
 
 @pytest.fixture
-def learner(django_user_model):
-    return django_user_model.objects.create_user(username="learner", password=PASSWORD)
+def learner():
+    return LearnerFactory(username="learner", password=PASSWORD)
 
 
 @pytest.fixture
@@ -107,11 +108,8 @@ def learner_client(client, learner):
 
 
 @pytest.fixture
-def staff_client(client, django_user_model):
-    staff = django_user_model.objects.create_user(
-        username="author", password=PASSWORD, is_staff=True
-    )
-    client.force_login(staff)
+def staff_client(client):
+    client.force_login(StaffFactory(username="author", password=PASSWORD))
     return client
 
 

@@ -8,13 +8,12 @@ Redis run needs ``REDIS_URL`` (it skips without it locally and fails in CI).
 
 from __future__ import annotations
 
-import os
 import uuid
 
 import pytest
 
-from conftest import require
 from lessons_app.tutor.runtime import shutdown_runtime
+from tutor_project.testing.required_services import require_redis
 
 ENGINES = ("memory", "redis")
 
@@ -43,8 +42,6 @@ async def turn_runtime(settings):
 @pytest.fixture(params=ENGINES)
 def turn_engine(request, settings, turn_runtime) -> str:
     if request.param == "redis":
-        url = os.environ.get("REDIS_URL", "")
-        require(bool(url), "needs Redis: set REDIS_URL=redis://127.0.0.1:6379/0")
-        settings.REDIS_URL = url
+        settings.REDIS_URL = require_redis()
     settings.TUTOR_TURN_ENGINE = request.param
     return request.param

@@ -15,6 +15,7 @@ from llm_app import experiments
 from llm_app.experiments import arm_for, assign_arm, assignment_key, pick_weighted
 from llm_app.models import Experiment, ExperimentArm, ProviderConfig
 from llm_app.providers import ResolvedProvider, resolve_provider
+from llm_app.testing.factories import ProviderFactory
 
 N_IDS = 10_000
 # Chi-square critical value for 2 degrees of freedom at p = 0.001.
@@ -125,8 +126,8 @@ def test_pick_weighted_rejects_weights_that_cannot_be_sampled():
 @pytest.fixture
 def providers(db):
     return (
-        ProviderConfig.objects.create(name="Claude", model="anthropic/claude-sonnet-4-20250514"),
-        ProviderConfig.objects.create(name="Gemini", model="gemini/gemini-2.5-flash"),
+        ProviderFactory(name="Claude", model="anthropic/claude-sonnet-4-20250514"),
+        ProviderFactory(name="Gemini", model="gemini/gemini-2.5-flash"),
     )
 
 

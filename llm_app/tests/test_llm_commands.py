@@ -6,17 +6,15 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from llm_app.models import ProviderConfig
-from llm_app.providers import DEMO_MODEL
 from llm_app.shell import LLMError, ask
+from llm_app.testing.factories import DemoProviderFactory
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
 def demo():
-    return ProviderConfig.objects.create(
-        name="Demo", model=DEMO_MODEL, is_default=True, extra_params={"word_delay": 0}
-    )
+    return DemoProviderFactory(is_default=True)
 
 
 def test_ask_streams_to_the_terminal_and_returns_the_text(demo, capsys):

@@ -6,6 +6,7 @@ from llm_app.events import SAFE_ERROR_MESSAGES, ErrorCode
 from llm_app.models import ProviderConfig
 from llm_app.providers import DEMO_MODEL
 from llm_app.testing import Reply
+from llm_app.testing.factories import ProviderFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -14,7 +15,7 @@ SECRET = "sk-live-do-not-show-0123456789"
 
 @pytest.fixture
 def keyed_provider():
-    return ProviderConfig.objects.create(
+    return ProviderFactory(
         name="Claude", model="anthropic/claude-sonnet-4-20250514", api_key=SECRET
     )
 

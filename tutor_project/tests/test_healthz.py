@@ -3,6 +3,8 @@ import os
 import pytest
 from django.conf import settings
 
+from tutor_project.testing.required_services import IN_CI
+
 
 @pytest.mark.django_db
 def test_healthz_reports_database_turn_engine_and_channel_layer(client):
@@ -74,8 +76,6 @@ def test_healthz_is_503_when_the_channel_layer_is_down(client, settings):
 
 def test_database_and_channel_layer_follow_the_environment():
     """CI must exercise PostgreSQL and Redis; elsewhere the zero-config defaults apply."""
-    from conftest import IN_CI
-
     database_url = os.environ.get("DATABASE_URL", "")
     redis_url = os.environ.get("REDIS_URL", "")
     if IN_CI:

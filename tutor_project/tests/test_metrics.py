@@ -3,11 +3,11 @@
 from dataclasses import replace
 
 import pytest
-from django.contrib.auth import get_user_model
 from prometheus_client.parser import text_string_to_metric_families
 
 from lessons_app import observability
 from lessons_app.observability import TurnLog
+from lessons_app.tests.factories import LearnerFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -43,13 +43,9 @@ def samples(response) -> dict[tuple[str, tuple], float]:
     }
 
 
-def make_user(username: str, *, staff: bool = False):
-    return get_user_model().objects.create_user(username=username, password="x", is_staff=staff)
-
-
 @pytest.fixture
 def staff_client(client):
-    client.force_login(make_user("teacher", staff=True))
+    client.force_login(StaffFactory(username="teacher", password="x"))
     return client
 
 
@@ -118,7 +114,7 @@ def test_no_token_configured_means_no_token_is_accepted(client, settings):
 
 def test_learners_and_visitors_are_refused(client):
     assert client.get(URL).status_code == 403
-    client.force_login(make_user("learner"))
+    client.force_login(LearnerFactory(username="learner", password="x"))
     assert client.get(URL).status_code == 403
 
 
