@@ -1,11 +1,11 @@
-"""Migration 0004: replies kept by name get their provider, refused ones a refusal record."""
+"""Migrations 0004-0006: replies kept by name get their provider, refused ones a refusal record."""
 
 import pytest
 from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 
 BEFORE = [("lessons_app", "0003_durable_turns"), ("llm_app", "0003_provider_bounds")]
-AFTER = [("lessons_app", "0004_provider_and_refusals")]
+AFTER = [("lessons_app", "0006_message_error_code_known")]
 
 
 def migrate(targets):
