@@ -40,9 +40,11 @@ TEST_PARALLEL ?= -n auto --maxprocesses=4 --dist loadfile
 test: install
 	$(PY) -m pytest $(TEST_PARALLEL) $(PYTEST_ARGS)
 
+# Style (ruff) and the import layers (import-linter, contract in .importlinter).
 lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 
 format: install
 	$(VENV)/bin/ruff check --fix .
