@@ -8,6 +8,8 @@ Redis run needs ``REDIS_URL`` (it skips without it locally and fails in CI).
 
 from __future__ import annotations
 
+import asyncio
+import io
 import uuid
 
 import pytest
@@ -16,6 +18,17 @@ from lessons_app.tutor.runtime import shutdown_runtime
 from tutor_project.testing.required_services import require_redis
 
 ENGINES = ("memory", "redis")
+# A runtime that has not closed by then never will; say what it is waiting on.
+SHUTDOWN_LIMIT_SECONDS = 30
+
+
+def pending_tasks() -> str:
+    """Every task still on the loop, with where it waits, for a shutdown that hangs."""
+    out = io.StringIO()
+    for task in asyncio.all_tasks():
+        if task is not asyncio.current_task():
+            task.print_stack(file=out)
+    return out.getvalue()
 
 
 async def delete_redis_keys(url: str, prefix: str) -> None:
@@ -34,7 +47,11 @@ async def delete_redis_keys(url: str, prefix: str) -> None:
 async def turn_runtime(settings):
     settings.TUTOR_REDIS_PREFIX = f"tutor-test-{uuid.uuid4().hex[:10]}"
     yield
-    await shutdown_runtime()
+    try:
+        async with asyncio.timeout(SHUTDOWN_LIMIT_SECONDS):
+            await shutdown_runtime()
+    except TimeoutError:
+        pytest.fail(f"The turn runtime did not shut down:\n{pending_tasks()}")
     if settings.TUTOR_TURN_ENGINE == "redis":
         await delete_redis_keys(settings.REDIS_URL, settings.TUTOR_REDIS_PREFIX)
 
