@@ -68,7 +68,7 @@ async def test_staff_may_open_an_unpublished_lesson():
         ("x" * (MAX_FRAME_BYTES + 1), "too_long", None),
         ('{"type": "stop"}', "nothing_to_stop", "stop"),
         ('{"type": "retry"}', "nothing_to_retry", "retry"),
-        ('{"type": "advance"}', "bad_frame", "advance"),
+        ('{"type": "advance", "from_stage": 0}', "bad_frame", "advance"),
         ('{"type": "advance", "from_stage": "1"}', "bad_frame", "advance"),
     ],
 )
@@ -90,6 +90,17 @@ async def test_bad_frames_get_one_error_and_the_socket_stays_usable(learner, raw
     assert (await receive(communicator))["type"] == "stage"
     await communicator.disconnect()
     assert not await Message.objects.filter(role="user").aexists()
+
+
+async def test_an_advance_from_an_older_page_without_from_stage_still_moves_on(learner):
+    communicator, _, _ = await connect(learner, "plants")
+    history = await receive(communicator)
+
+    await send(communicator, {"type": "advance"})
+    stage = await receive(communicator)
+    assert stage["type"] == "stage"
+    assert stage["stage"]["number"] == history["stage"]["number"] + 1
+    await communicator.disconnect()
 
 
 async def test_binary_frames_are_refused(learner):

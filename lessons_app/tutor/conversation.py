@@ -156,7 +156,7 @@ def chat_state(user, lesson: Lesson, conversation: Conversation) -> ChatState:
 
 
 def advance_unless_busy(
-    user, lesson: Lesson, conversation: Conversation, *, from_stage_id: int
+    user, lesson: Lesson, conversation: Conversation, *, from_stage_id: int | None
 ) -> StagePosition:
     """Move the learner on from ``from_stage_id``, as the page's Next button does.
 

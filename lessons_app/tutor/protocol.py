@@ -216,12 +216,19 @@ def parse_client_frame(text: str | None) -> Command:
     return Command(kind, content)
 
 
-def _from_stage(data: dict[str, Any]) -> int:
-    stage_id = data.get(ADVANCE_FROM_STAGE)
+def _from_stage(data: dict[str, Any]) -> int | None:
+    """The stage an advance moves on from; ``None`` if not given, as from an older page.
+
+    An older page (open across a deploy) sends no ``from_stage``; it still moves on, as
+    the Next button does without its hidden field, only without the repeat guard.
+    """
+    if ADVANCE_FROM_STAGE not in data:
+        return None
+    stage_id = data[ADVANCE_FROM_STAGE]
     if isinstance(stage_id, bool) or not isinstance(stage_id, int) or stage_id <= 0:
         raise FrameError(
             FrameErrorCode.BAD_FRAME,
-            f'An advance frame needs "{ADVANCE_FROM_STAGE}": the id of the stage it moves on from.',
+            f'An advance frame\'s "{ADVANCE_FROM_STAGE}" is the id of the stage it moves on from.',
             rejected=ClientFrame.ADVANCE,
         )
     return stage_id
