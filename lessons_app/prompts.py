@@ -147,7 +147,7 @@ def build_system_prompt_parts(
     ]
     if kind.tutor_leads:
         paragraphs.append(_TRANSITION)
-    content = _tagged(part.content_tag, part.content) if part.content else ""
+    content = _tagged(kind.content_tag, part.content) if part.content else ""
     return SystemPrompt(instructions="\n\n".join(paragraphs), content=content)
 
 

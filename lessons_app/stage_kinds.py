@@ -77,8 +77,7 @@ class KindPrompt:
     """A kind's part of the tutor's system prompt."""
 
     paragraphs: tuple[str, ...]
-    # Lesson text for the tutor, put at the end of the prompt inside <content_tag>.
-    content_tag: str = ""
+    # Lesson text for the tutor, put at the end of the prompt inside the kind's content_tag.
     content: str = ""
 
 
@@ -114,7 +113,7 @@ class StageKind:
     builds_on_previous: bool = False
     # The tutor opens the stage's chat, and may move the learner on (the transition tool).
     tutor_leads: bool = False
-    # The tag around the lesson text its prompt ends with (KindPrompt.content_tag), if any.
+    # The tag around the lesson text its prompt ends with (KindPrompt.content), if any.
     content_tag: str = ""
 
     @property
@@ -161,7 +160,7 @@ def _check_excerpt(values: Mapping[str, Any]) -> list[FieldProblem]:
 def _article_prompt(stage: Stage, content: str, previous: str) -> KindPrompt:
     if not content:
         return KindPrompt((_ARTICLE_WITHOUT_CONTENT,))
-    return KindPrompt((_ARTICLE_WITH_CONTENT,), ARTICLE_TAG, content)
+    return KindPrompt((_ARTICLE_WITH_CONTENT,), content)
 
 
 def _article_page(stage: Stage, content: str) -> dict[str, Any]:
@@ -231,7 +230,7 @@ def _check_span(values: Mapping[str, Any]) -> list[FieldProblem]:
 def _video_prompt(stage: Stage, content: str, previous: str) -> KindPrompt:
     if not content:
         return KindPrompt((_VIDEO_WITHOUT_CONTENT,))
-    return KindPrompt((_VIDEO_WITH_CONTENT,), TRANSCRIPT_TAG, content)
+    return KindPrompt((_VIDEO_WITH_CONTENT,), content)
 
 
 def _video_page(stage: Stage, content: str) -> dict[str, Any]:
@@ -300,7 +299,7 @@ def _chat_prompt(stage: Stage, content: str, previous: str) -> KindPrompt:
         paragraphs.append(_CHAT_INSTRUCTIONS.format(instructions=instructions))
     if stage.show_tutor_previous_content and previous:
         paragraphs.append(_CHAT_PREVIOUS)
-        return KindPrompt(tuple(paragraphs), PREVIOUS_CONTENT_TAG, previous)
+        return KindPrompt(tuple(paragraphs), previous)
     return KindPrompt(tuple(paragraphs))
 
 
