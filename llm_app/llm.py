@@ -181,7 +181,7 @@ def _answer_end(provider: ResolvedProvider, reply: StreamedReply, turn: _Turn) -
         )
     for index in sorted(reply.tool_names):
         yield events.tool_use_event(reply.tool_names[index])
-    yield _usage(provider, reply, turn.attempts, turn.started)
+    yield _usage(provider, reply, turn)
     yield events.done_event()
 
 
@@ -238,10 +238,9 @@ async def stream_chat(
     yield events.error_event(failure)
 
 
-def _usage(
-    provider: ResolvedProvider, reply: StreamedReply, attempts: int, started: float
-) -> dict[str, Any]:
+def _usage(provider: ResolvedProvider, reply: StreamedReply, turn: _Turn) -> dict[str, Any]:
     """The ``usage`` event, timed from the start of the turn (failed attempts included)."""
+    started = turn.started
     usage = reply.usage
     cache_read, cache_write = cache_tokens(usage)
     record = TurnRecord(
@@ -258,7 +257,7 @@ def _usage(
             if reply.first_token_at is not None
             else None
         ),
-        total_time_ms=round((seam_clock.current.monotonic() - started) * 1000),
-        attempts=attempts,
+        total_time_ms=round((turn.clock.monotonic() - started) * 1000),
+        attempts=turn.attempts,
     )
     return events.usage_event(record)

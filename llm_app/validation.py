@@ -1,7 +1,8 @@
 """What the admin accepts as a provider's model string and extra parameters.
 
 Kept apart from the models and the services so that both can use it: it
-imports no model, only LiteLLM's provider list and the seam's own arguments.
+imports no model, only LiteLLM's provider list, the seam's own arguments and
+the demo provider's prefix.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 The seam times replies with :meth:`Clock.monotonic` and waits between retries
 with :meth:`Clock.sleep`, both through :data:`current`, so a test swaps in a
 clock that records the pauses asked for instead of waiting them out
-(``llm_app.testing.SkippingClock``). Timeouts are ``asyncio`` deadlines on the
+(``llm_app.testing.clock.SkippingClock``). Timeouts are ``asyncio`` deadlines on the
 event loop's own clock and stay real.
 """
 

@@ -19,8 +19,11 @@ if TYPE_CHECKING:
 # provider's Retry-After says; a provider asking for a longer pause is left for
 # the next one in the chain at once.
 MAX_RETRY_PAUSE_SECONDS = 10.0
-# Failures that may pass if the same provider is asked again.
-_RETRYABLE_CODES = frozenset({ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT})
+# Failures without an HTTP status that may pass if the same provider is asked again
+# (events.RETRYABLE_ERRORS is what the learner may retry; an empty reply is only that).
+_SAME_PROVIDER_RETRYABLE_CODES = frozenset(
+    {ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT}
+)
 RETRY_AFTER_HEADER = "retry-after"
 RETRY_AFTER_MS_HEADER = "retry-after-ms"
 
@@ -38,7 +41,7 @@ def is_retryable(exc: BaseException, code: ErrorCode) -> bool:
     status = getattr(unwrapped(exc), "status_code", None)
     if isinstance(status, int) and status >= 400:
         return litellm.should_retry(status)
-    return code in _RETRYABLE_CODES
+    return code in _SAME_PROVIDER_RETRYABLE_CODES
 
 
 def retry_after_seconds(exc: BaseException) -> float | None:

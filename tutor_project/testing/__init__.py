@@ -1,4 +1,5 @@
-"""Test support for the whole project, as pytest plugins by concern (listed in conftest.py).
+"""Test support for the whole project: pytest plugins by concern (listed in conftest.py),
+and the helpers they and the tests share (``ports``, ``app_shell``, ``daphne``).
 
 - ``network_guard``: no test reaches a host beyond loopback.
 - ``required_services``: ``require`` (skip locally, fail in CI) and ``postgres_db``.
