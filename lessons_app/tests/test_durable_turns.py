@@ -304,7 +304,7 @@ async def test_an_advance_from_a_stage_already_left_moves_nobody_and_tells_nobod
     # The second tab's Next stage, clicked before it reloaded: the same intent once more.
     await send(second, from_reading)
     assert await receive(second) == moved
-    await assert_silent(first)
+    await assert_silent(second)
     markers = [m.content async for m in Message.objects.filter(role="system")]
     assert markers == [
         "Started reading: Photosynthesis",
@@ -312,5 +312,13 @@ async def test_an_advance_from_a_stage_already_left_moves_nobody_and_tells_nobod
         "Started chatting: Discuss",
     ]
     assert len(claude.requests) == 1  # and the chat stage was opened once
+
+    # What the repeat told the first tab comes through the engine, ahead of the next turn
+    # the second tab starts: so that turn's echo must be the first tab's next frame.
+    claude.enqueue(Reply.text("Good question."))
+    await send(second, {"type": "message", "content": "Why?"})
+    assert (await receive(first))["type"] == "message"
+    await receive_turn(first)
+    await assert_silent(first)
     await first.disconnect()
     await second.disconnect()
