@@ -18,7 +18,6 @@ from lessons_app.tests.chat_helpers import (
     CLAUDE,
     add_provider,
     assert_silent,
-    make_learner,
     open_chat,
     receive,
     receive_turn,
@@ -36,11 +35,6 @@ STORY = "Once upon a time a seed fell on warm soil and grew into a tall tree."
 CHECKPOINT_SECONDS = 3600
 CHECKPOINT_POLLS = 200
 CHECKPOINT_POLL_SECONDS = 0.05
-
-
-@pytest.fixture
-async def learner():
-    return await make_learner()
 
 
 @pytest.fixture
