@@ -1,7 +1,8 @@
 """The test suite's plugins, one per concern; tests import helpers from them, never from here.
 
 Whole-project support lives in ``tutor_project/testing/`` (see its ``__init__``), the fake
-providers' fixtures in ``llm_app/testing/``, and the turn runtime's with the lessons tests.
+providers' fixtures in ``llm_app/testing/``, and the turn runtime's and the chat socket's
+with the lessons tests.
 """
 
 pytest_plugins = [
@@ -15,4 +16,5 @@ pytest_plugins = [
     "tutor_project.testing.browser",
     "llm_app.testing.fixtures",
     "lessons_app.tests.turn_engines",
+    "lessons_app.tests.chat_fixtures",
 ]

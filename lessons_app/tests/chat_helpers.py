@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import uuid
 from typing import Any
 
 from channels.db import database_sync_to_async
@@ -18,7 +19,7 @@ from lessons_app.tests.factories import (
     LearnerFactory,
     LessonFactory,
 )
-from lessons_app.tutor.protocol import TURN_MESSAGE_ID, TURN_SEQ
+from lessons_app.tutor.protocol import TURN_MESSAGE_ID, TURN_SEQ, FrameErrorCode
 from llm_app.models import ProviderConfig
 from llm_app.testing.factories import ProviderFactory
 
@@ -29,6 +30,8 @@ from tutor_project.asgi import application
 CLAUDE = "anthropic/claude-sonnet-4-20250514"
 ORIGIN = b"http://127.0.0.1"
 RECEIVE_TIMEOUT = 10
+# The type of the frame assert_silent sends: unknown to the server, so refused at once.
+SILENCE_MARKER = "silence-check"
 
 
 def make_lesson(slug: str = "plants", *, first_kind: str = Stage.Kind.ARTICLE) -> Lesson:
@@ -143,8 +146,40 @@ async def receive_turn(
     raise AssertionError(f"The turn did not end within {limit} frames: {frames[-5:]}")
 
 
-async def assert_silent(communicator: WebsocketCommunicator, seconds: float = 0.3) -> None:
-    assert await communicator.receive_nothing(timeout=seconds), "unexpected extra frame"
+def _sent_frames(outputs: list[dict[str, Any]]) -> list[Any]:
+    return [json.loads(out["text"]) for out in outputs if out["type"] == "websocket.send"]
+
+
+async def assert_silent(communicator: WebsocketCommunicator) -> None:
+    """Nothing was sent to this socket that the test has not read, proved without a clock.
+
+    A frame of an unknown type is refused at once by the consumer itself, and frames to
+    one socket arrive in order: so the refusal of a marker named for this check must be
+    the very next frame, and anything before it is one the test did not expect. The
+    marker touches no state, and a refusal (it has ``rejected``) never ends a turn.
+
+    It covers what this socket's own frames caused. A frame that another socket's action
+    sends here through the turn engine may still be on its way; to rule that out, send
+    something that follows the same path and check what arrives first.
+    """
+    if communicator.future.done():
+        # The socket's application has ended: whatever it sent is queued already.
+        outputs = []
+        while not communicator.output_queue.empty():
+            outputs.append(communicator.output_queue.get_nowait())
+        assert not _sent_frames(outputs), f"unexpected frames: {_sent_frames(outputs)}"
+        return
+    marker = f"{SILENCE_MARKER}-{uuid.uuid4().hex[:8]}"
+    await send(communicator, {"type": marker})
+    output = await communicator.receive_output(timeout=RECEIVE_TIMEOUT)
+    if output["type"] == "websocket.close":
+        return  # the server closed the socket, with nothing sent before it
+    (frame,) = _sent_frames([output])
+    assert (frame["type"], frame.get("code"), frame.get("rejected")) == (
+        "error",
+        FrameErrorCode.UNKNOWN_TYPE,
+        marker,
+    ), f"unexpected frame: {frame}"
 
 
 def bare(frames: list[dict[str, Any]]) -> list[dict[str, Any]]:

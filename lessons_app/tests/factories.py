@@ -3,7 +3,8 @@
 Defaults are a published lesson, a complete stage of each kind and a user with
 ``PASSWORD``, so that a test spells out only the fields it is about. ``create()`` (the
 default) saves; ``build()`` makes unsaved objects, for pure functions such as prompts.
-Providers have theirs in ``llm_app.testing.factories``.
+``TurnLogFactory()`` is a finished turn as the log and the metrics see it.
+Providers and turn records have theirs in ``llm_app.testing.factories``.
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from django.utils.text import slugify
 from factory.django import DjangoModelFactory
 
 from lessons_app.models import Lesson, Stage
+from lessons_app.observability import TurnLog
+from llm_app.testing.factories import TurnRecordFactory
 
 PASSWORD = "correct-horse-battery-staple"
 
@@ -74,3 +77,18 @@ class LearnerFactory(DjangoModelFactory):
 class StaffFactory(LearnerFactory):
     username = factory.Sequence(lambda n: f"staff{n}")
     is_staff = True
+
+
+class TurnLogFactory(TurnRecordFactory):
+    """A complete turn of learner ``user_id`` in lesson ``plants``, with no text kept."""
+
+    class Meta:
+        model = TurnLog
+
+    conversation_id = factory.Sequence(lambda n: n + 1)
+    message_id = factory.Sequence(lambda n: n + 1)
+    user_id = factory.Sequence(lambda n: n + 1)
+    lesson_slug = "plants"
+    status = "complete"
+    error_code = ""
+    text = ""

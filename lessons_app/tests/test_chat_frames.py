@@ -9,7 +9,6 @@ from lessons_app.models import Lesson, Message
 from lessons_app.tests.chat_helpers import (
     assert_silent,
     connect,
-    make_learner,
     make_lesson,
     make_user,
     receive,
@@ -18,11 +17,6 @@ from lessons_app.tests.chat_helpers import (
 from lessons_app.tutor.protocol import MAX_FRAME_BYTES
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("turn_runtime")]
-
-
-@pytest.fixture
-async def learner():
-    return await make_learner()
 
 
 async def test_anonymous_connection_is_refused_at_the_handshake(learner):

@@ -11,7 +11,6 @@ from lessons_app.tests.chat_helpers import (
     add_provider,
     assert_silent,
     bare,
-    make_learner,
     open_chat,
     receive,
     receive_turn,
@@ -25,11 +24,6 @@ from llm_app.testing import Reply
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("turn_runtime")]
 
 GEMINI = "gemini/gemini-2.5-flash"
-
-
-@pytest.fixture
-async def learner():
-    return await make_learner()
 
 
 @pytest.fixture

@@ -16,21 +16,11 @@ from lessons_app.models import (
 from lessons_app.reply_errors import ReplyErrorCode
 from lessons_app.tests.chat_helpers import make_lesson, make_user
 from llm_app.events import ErrorCode, EventType, usage_event
+from llm_app.testing.factories import TurnRecordFactory
 from llm_app.turn_record import TurnRecord
 
-RECORD = TurnRecord(
-    provider="Claude",
-    model="anthropic/claude-sonnet-4-20250514",
-    input_tokens=812,
-    output_tokens=120,
-    cache_read_tokens=700,
-    cache_write_tokens=0,
-    cost_usd=0.004321,
-    finish_reason="stop",
-    time_to_first_token_ms=640,
-    total_time_ms=2100,
-    attempts=2,
-)
+# Every field filled in, so a round trip that drops one is seen.
+RECORD = TurnRecordFactory(provider="Claude", attempts=2)
 
 
 @pytest.fixture
@@ -39,6 +29,7 @@ def conversation(db):
 
 
 def test_the_usage_event_is_the_record_with_its_type():
+    assert None not in RECORD.as_dict().values()
     event = usage_event(RECORD)
     assert event == {"type": EventType.USAGE.value, **RECORD.as_dict()}
     assert list(event)[1:] == [field.name for field in fields(TurnRecord)]

@@ -23,7 +23,6 @@ from lessons_app.models import Lesson, Message
 from lessons_app.tests.chat_helpers import (
     CLAUDE,
     add_provider,
-    make_learner,
     make_user,
     open_chat,
     receive,
@@ -94,11 +93,6 @@ def test_the_sweep_keeps_the_logged_text_only_when_it_extends_the_checkpoint():
 # --- The sweep, end to end -------------------------------------------------------------
 
 pytest_django = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-async def learner():
-    return await make_learner()
 
 
 @pytest.fixture

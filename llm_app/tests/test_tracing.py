@@ -2,12 +2,13 @@
 
 import asyncio
 import base64
+import contextlib
 import json
 import os
 import subprocess
 import sys
 import threading
-import time
+from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import litellm
@@ -26,6 +27,9 @@ SECRET_KEY = "sk-lf-test-secret"
 LEARNER_WORDS = "Why is my ficus called Bartholomew"
 OTEL_TRACES_PATH = "/api/public/otel/v1/traces"
 DEMO = ResolvedProvider(model=DEMO_MODEL, extra_params={"word_delay": 0})
+# Limits for what must happen, never waits that prove something did not.
+LOGGING_TIMEOUT_SECONDS = 15.0
+FLUSH_TIMEOUT_SECONDS = 5.0
 
 
 class StandInLangfuse:
@@ -80,18 +84,45 @@ class StandInLangfuse:
         return found
 
 
-class CallLogged(CustomLogger):
-    """A LiteLLM callback that only notes that LiteLLM ran its success callbacks for a call."""
+class CallsLogged(CustomLogger):
+    """A LiteLLM callback that counts the calls LiteLLM has finished logging, as success or failure.
+
+    ``stream_chat`` goes through ``acompletion``, so LiteLLM logs each call on its async
+    path, awaiting the callbacks one after another in the order they were registered.
+    Registered after the Langfuse callback, this one has seen a call only once the
+    Langfuse callback has handed that call's span to its exporter.
+    """
 
     def __init__(self):
         super().__init__()
-        self.logged = threading.Event()
+        self._calls = 0
+        self._changed = threading.Condition()
 
-    def log_success_event(self, kwargs, response_obj, start_time, end_time):
-        self.logged.set()
+    def _note(self) -> None:
+        with self._changed:
+            self._calls += 1
+            self._changed.notify_all()
 
     async def async_log_success_event(self, kwargs, response_obj, start_time, end_time):
-        self.logged.set()
+        self._note()
+
+    async def async_log_failure_event(self, kwargs, response_obj, start_time, end_time):
+        self._note()
+
+    def wait_for(self, calls: int, timeout: float = LOGGING_TIMEOUT_SECONDS) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self._calls >= calls, timeout)
+
+
+@contextlib.contextmanager
+def calls_logged() -> Iterator[CallsLogged]:
+    """A :class:`CallsLogged` registered for the block; register it after tracing is on."""
+    witness = CallsLogged()
+    litellm.logging_callback_manager.add_litellm_callback(witness)
+    try:
+        yield witness
+    finally:
+        litellm.logging_callback_manager.remove_callback_from_all_lists(witness, require_self=False)
 
 
 def attribute(span, key: str) -> str:
@@ -123,19 +154,18 @@ async def one_turn() -> str:
     return "".join(parts)
 
 
-async def wait_for_spans(server: StandInLangfuse, timeout: float = 15.0) -> list:
-    """Flush until the stand-in has spans; the callback runs after the stream has ended."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        # Off the event loop: flushing blocks until the exporter's HTTP call returns.
-        await asyncio.to_thread(tracing.flush_tracing, 2.0)
-        if server.spans():
-            # Give a second trace, if the turn made one, every chance to arrive too.
-            await asyncio.sleep(0.5)
-            await asyncio.to_thread(tracing.flush_tracing, 2.0)
-            return server.spans()
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"No trace reached the stand-in within {timeout}s")
+async def spans_of_turn(server: StandInLangfuse, witness: CallsLogged, *, calls: int = 1) -> list:
+    """Every span of a turn that has ended, once LiteLLM has logged all ``calls`` of it.
+
+    LiteLLM logs a call after its stream has ended, so the turn being over is not enough;
+    once the witness has seen every call, each span is with the exporter and one flush
+    sends them all. Nothing still to come can then be missed by asserting at once.
+    """
+    logged = await asyncio.to_thread(witness.wait_for, calls)
+    assert logged, f"LiteLLM did not log {calls} call(s) within {LOGGING_TIMEOUT_SECONDS}s"
+    # Off the event loop: flushing blocks until the exporter's HTTP call returns.
+    assert await asyncio.to_thread(tracing.flush_tracing, FLUSH_TIMEOUT_SECONDS)
+    return server.spans()
 
 
 async def test_one_turn_sends_exactly_one_trace(langfuse, settings):
@@ -143,8 +173,9 @@ async def test_one_turn_sends_exactly_one_trace(langfuse, settings):
     assert tracing.configure_tracing() is True
     assert tracing.configure_tracing() is True  # a second call registers nothing more
 
-    reply = await one_turn()
-    spans = await wait_for_spans(langfuse)
+    with calls_logged() as witness:
+        reply = await one_turn()
+        spans = await spans_of_turn(langfuse, witness)
 
     assert len({span.trace_id for span in spans}) == 1
     [generation] = [s for s in spans if attribute(s, "langfuse.observation.type") == "generation"]
@@ -172,15 +203,15 @@ async def test_a_turn_that_falls_back_is_still_one_trace(langfuse, settings, ant
         fallbacks=(DEMO,),
     )
 
-    events = [
-        event
-        async for event in stream_chat(
-            [{"role": "user", "content": LEARNER_WORDS}], "You are a tutor.", provider=primary
-        )
-    ]
-    spans = await wait_for_spans(langfuse)
-    while len(generations(spans)) < 2:  # the failure and the answer may be exported apart
-        spans = await wait_for_spans(langfuse)
+    with calls_logged() as witness:
+        events = [
+            event
+            async for event in stream_chat(
+                [{"role": "user", "content": LEARNER_WORDS}], "You are a tutor.", provider=primary
+            )
+        ]
+        # The failed attempt and the fallback's answer: two calls, each logged.
+        spans = await spans_of_turn(langfuse, witness, calls=2)
 
     assert [e["type"] for e in events][-2:] == ["usage", "done"]
     assert events[-2]["attempts"] == 2
@@ -197,8 +228,9 @@ async def test_message_text_is_traced_only_when_allowed(langfuse, settings):
     settings.TUTOR_LOG_MESSAGE_TEXT = True
     assert tracing.configure_tracing() is True
 
-    await one_turn()
-    await wait_for_spans(langfuse)
+    with calls_logged() as witness:
+        await one_turn()
+        await spans_of_turn(langfuse, witness)
 
     assert any(LEARNER_WORDS.encode() in body for _, body in langfuse.trace_exports())
 
@@ -216,13 +248,9 @@ async def test_switching_off_restores_litellm(langfuse, settings):
     assert litellm.turn_off_message_logging == redaction_before
     # Wait for LiteLLM to have logged the turn (no fixed sleep): a Langfuse callback left
     # registered would have run by then, and the flush below would send what it queued.
-    witness = CallLogged()
-    litellm.logging_callback_manager.add_litellm_callback(witness)
-    try:
+    with calls_logged() as witness:
         await one_turn()
-        assert await asyncio.to_thread(witness.logged.wait, 15.0), "LiteLLM never logged the turn"
-    finally:
-        litellm.logging_callback_manager.remove_callback_from_all_lists(witness, require_self=False)
+        assert await asyncio.to_thread(witness.wait_for, 1), "LiteLLM never logged the turn"
     await asyncio.to_thread(flush_langfuse_tracing, 2_000)
     assert langfuse.requests == []
 

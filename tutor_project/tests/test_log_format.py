@@ -2,32 +2,13 @@
 
 import json
 import logging
-from dataclasses import replace
 
 import pytest
 from django.conf import settings
 
 from lessons_app import observability
-from lessons_app.observability import TurnLog
+from lessons_app.tests.factories import TurnLogFactory
 from tutor_project.log_format import JsonLineFormatter
-
-RECORD = TurnLog(
-    conversation_id=7,
-    message_id=42,
-    user_id=3,
-    lesson_slug="plants",
-    provider="Claude",
-    model="anthropic/claude-sonnet-4-20250514",
-    status="complete",
-    error_code="",
-    attempts=2,
-    input_tokens=120,
-    output_tokens=45,
-    cost_usd=0.00123,
-    time_to_first_token_ms=850,
-    total_time_ms=2300,
-    text="my tree is secretly made of marzipan",
-)
 
 
 @pytest.fixture
@@ -52,7 +33,14 @@ def test_settings_name_the_formatter_for_the_turn_log():
 
 def test_the_formatter_writes_the_turn_as_one_json_object_with_time_and_level(settings, turn_log):
     settings.TUTOR_LOG_MESSAGE_TEXT = False
-    observability.record_turn(replace(RECORD, status="error", error_code="timeout", cost_usd=None))
+    observability.record_turn(
+        TurnLogFactory(
+            status="error",
+            error_code="timeout",
+            cost_usd=None,
+            text="my tree is secretly made of marzipan",
+        )
+    )
     [line] = [r for r in turn_log.records if r.name == observability.logger.name]
 
     formatted = JsonLineFormatter().format(line)

@@ -1,36 +1,17 @@
 """/metrics: Prometheus text for staff or the bearer token, 403 for everyone else."""
 
-from dataclasses import replace
-
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from lessons_app import observability
-from lessons_app.observability import TurnLog
-from lessons_app.tests.factories import LearnerFactory, StaffFactory
+from lessons_app.tests.factories import LearnerFactory, StaffFactory, TurnLogFactory
 
 pytestmark = pytest.mark.django_db
 
 URL = "/metrics"
 TOKEN = "scrape-token-for-tests-0123456789"
 
-RECORD = TurnLog(
-    conversation_id=1,
-    message_id=1,
-    user_id=1,
-    lesson_slug="plants",
-    provider="Metrics-View-Provider",
-    model="some/model",
-    status="complete",
-    error_code="",
-    attempts=1,
-    input_tokens=10,
-    output_tokens=5,
-    cost_usd=None,
-    time_to_first_token_ms=400,
-    total_time_ms=900,
-    text="",
-)
+PROVIDER = "Metrics-View-Provider"
 
 
 def samples(response) -> dict[tuple[str, tuple], float]:
@@ -50,7 +31,7 @@ def staff_client(client):
 
 
 def test_staff_read_all_four_metrics_in_prometheus_format(staff_client):
-    observability.record_turn(RECORD)
+    observability.record_turn(TurnLogFactory(provider=PROVIDER))
     response = staff_client.get(URL)
 
     assert response.status_code == 200
@@ -68,13 +49,17 @@ def test_staff_read_all_four_metrics_in_prometheus_format(staff_client):
 
 
 def test_the_counters_move_between_scrapes(staff_client):
-    key_turns = ("tutor_turns_total", (("provider", "Metrics-View-Provider"), ("status", "error")))
+    key_turns = ("tutor_turns_total", (("provider", PROVIDER), ("status", "error")))
     key_errors = ("tutor_turn_errors_total", (("code", "unavailable"),))
     key_ttft = ("tutor_time_to_first_token_seconds_count", ())
     key_sockets = ("tutor_active_sockets", ())
     before = samples(staff_client.get(URL))
 
-    observability.record_turn(replace(RECORD, status="error", error_code="unavailable"))
+    observability.record_turn(
+        TurnLogFactory(
+            provider=PROVIDER, status="error", error_code="unavailable", time_to_first_token_ms=400
+        )
+    )
     observability.socket_opened()
     try:
         after = samples(staff_client.get(URL))
