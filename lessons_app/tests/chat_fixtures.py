@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import pytest
 
-from lessons_app.tests.chat_helpers import make_learner
-
 
 @pytest.fixture
 async def learner():
+    # Imported when used, not with the plugin: chat_helpers imports the ASGI application,
+    # whose in-memory turn engine locks the database it finds; plugins are imported before
+    # the workers plugin gives each xdist worker a database of its own.
+    from lessons_app.tests.chat_helpers import make_learner
+
     return await make_learner()
