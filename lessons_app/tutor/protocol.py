@@ -125,6 +125,19 @@ def turn_error(code: ReplyErrorCode, message: str) -> dict[str, Any]:
     }
 
 
+def refusal_error(code: ReplyErrorCode, message: str) -> dict[str, Any]:
+    """The ``error`` event that ends a turn the spending guard refused.
+
+    Not retryable: a retry is refused too until the budget or limit resets.
+    """
+    return {
+        "type": ServerFrame.ERROR.value,
+        "code": code.value,
+        "message": message,
+        "retryable": False,
+    }
+
+
 def live_paused_notice() -> dict[str, Any]:
     return frame_error(FrameErrorCode.LIVE_PAUSED, LIVE_PAUSED_MESSAGE, None)
 

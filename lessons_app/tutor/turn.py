@@ -33,6 +33,7 @@ from lessons_app.tutor.protocol import (
     TURN_SEQ,
     ServerFrame,
     encode_frame,
+    refusal_error,
     turn_error,
 )
 from lessons_app.tutor.turns import OpenedTurn, TurnRequest, TurnResult, answering_provider_id
@@ -206,12 +207,9 @@ class RunningTurn:
         opened = self.opened
         if opened.refusal is not None:
             refusal = opened.refusal
-            return TurnResult(Message.Status.ERROR, refusal.code), {
-                "type": ServerFrame.ERROR.value,
-                "code": refusal.code.value,
-                "message": refusal.message,
-                "retryable": False,
-            }
+            return TurnResult(Message.Status.ERROR, refusal.code), refusal_error(
+                refusal.code, refusal.message
+            )
         if opened.failed or opened.context is None:
             return _internal()
 
