@@ -20,13 +20,12 @@ from lessons_app import guard
 from lessons_app.content import AnchorNotFound, TranscriptError, previous_stage
 from lessons_app.guard import Refusal
 from lessons_app.models import (
-    MODEL_LENGTH,
-    PROVIDER_NAME_LENGTH,
     Conversation,
     Lesson,
     Message,
     Stage,
     TurnRefusal,
+    attribution_columns,
     record_columns,
 )
 from lessons_app.stage_kinds import kind_of, stage_content
@@ -156,8 +155,7 @@ def _reply_attribution(
         return {}
     named = {
         "provider_id": provider.config_id,
-        "provider_name": provider.label[:PROVIDER_NAME_LENGTH],
-        "model": provider.model[:MODEL_LENGTH],
+        **attribution_columns(provider.label, provider.model),
     }
     if refusal is not None:
         return {
