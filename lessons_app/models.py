@@ -147,8 +147,9 @@ FAILED_STATUSES = (MessageStatus.ERROR, MessageStatus.INTERRUPTED)
 
 
 # Where a turn's record (llm_app.turn_record.TurnRecord) is kept on its reply row: in
-# the column of the same name, but for the provider, whose name is kept as a snapshot
-# beside the provider itself, and finish_reason, which only the ``usage`` frame carries.
+# the column of the same name (``provider_id`` is the provider foreign key's), but for
+# the provider's name, kept as the ``provider_name`` snapshot beside the provider itself,
+# and finish_reason, which only the ``usage`` frame carries.
 RECORD_COLUMNS: dict[str, str] = {
     name: "provider_name" if name == "provider" else name
     for name in TURN_RECORD_FIELDS
@@ -279,7 +280,13 @@ class Message(ProviderAttribution):
             {column: getattr(self, column) for column in RECORD_COLUMNS.values()}
         )
         if self.refusal_id is not None:
-            record = replace(record, provider=self.refusal.provider_name, model=self.refusal.model)
+            refusal = self.refusal
+            record = replace(
+                record,
+                provider=refusal.provider_name,
+                model=refusal.model,
+                provider_id=refusal.provider_id,
+            )
         return record
 
 

@@ -260,5 +260,6 @@ def _usage(
         ),
         total_time_ms=round((seam_clock.current.monotonic() - started) * 1000),
         attempts=attempts,
+        provider_id=provider.config_id,
     )
     return events.usage_event(record)
