@@ -27,6 +27,8 @@ from lessons_app.stage_kinds import (
 )
 
 PREVIEW_CHARS = 600
+# How the conversation inline marks the provider of a turn the spending guard refused.
+REFUSED_LABEL = "refused"
 STAGE_ADMIN_JS = "lessons/admin_stage.js"
 # The admin script shows only the fieldset whose class matches the chosen kind.
 KIND_FIELDSET_CLASS = "stage-kind"
@@ -356,8 +358,8 @@ class MessageInline(admin.TabularInline):
         "stage",
         "status",
         "error_code",
-        "provider_name",
-        "model",
+        "attributed_provider",
+        "attributed_model",
         "input_tokens",
         "output_tokens",
         "cost_usd",
@@ -366,6 +368,25 @@ class MessageInline(admin.TabularInline):
     ]
     readonly_fields = fields
     ordering = ["created_at", "id"]
+
+    def get_queryset(self, request: HttpRequest) -> QuerySet[Message]:
+        return super().get_queryset(request).select_related("refusal")
+
+    @admin.display(description="provider name")
+    def attributed_provider(self, message: Message) -> str:
+        """The provider that answered; for a refused turn, the one that refused it, so marked.
+
+        A refused reply names no provider itself (no report may count it as a turn);
+        its refusal does.
+        """
+        provider = message.turn_record().provider
+        if message.refusal is None:
+            return provider
+        return f"{provider} ({REFUSED_LABEL}: {message.refusal.get_code_display()})"
+
+    @admin.display(description="model")
+    def attributed_model(self, message: Message) -> str:
+        return message.turn_record().model
 
     def has_add_permission(self, request: HttpRequest, obj=None) -> bool:
         return False

@@ -147,8 +147,9 @@ FAILED_STATUSES = (MessageStatus.ERROR, MessageStatus.INTERRUPTED)
 
 
 # Where a turn's record (llm_app.turn_record.TurnRecord) is kept on its reply row: in
-# the column of the same name, but for the provider, whose name is kept as a snapshot
-# beside the provider itself, and finish_reason, which only the ``usage`` frame carries.
+# the column of the same name (``provider_id`` is the provider foreign key's), but for
+# the provider's name, kept as the ``provider_name`` snapshot beside the provider itself,
+# and finish_reason, which only the ``usage`` frame carries.
 RECORD_COLUMNS: dict[str, str] = {
     name: "provider_name" if name == "provider" else name
     for name in TURN_RECORD_FIELDS
@@ -169,17 +170,41 @@ def turn_record_from(columns: Mapping[str, Any]) -> TurnRecord:
     return TurnRecord.from_values(values)
 
 
+def attribution_columns(provider_name: str, model: str) -> dict[str, str]:
+    """A :class:`ProviderAttribution`'s name and model, cut to their columns' lengths.
+
+    Both come from the admin or the environment, which allow longer text than the
+    columns hold; the rest of a long name is not worth failing a turn over.
+    """
+    return {"provider_name": provider_name[:PROVIDER_NAME_LENGTH], "model": model[:MODEL_LENGTH]}
+
+
 def record_columns(record: TurnRecord) -> dict[str, Any]:
     """The reply row's column values that keep ``record``, cut to the columns' lengths."""
     values = {column: getattr(record, name) for name, column in RECORD_COLUMNS.items()}
-    values["provider_name"] = record.provider[:PROVIDER_NAME_LENGTH]
-    values["model"] = record.model[:MODEL_LENGTH]
+    values.update(attribution_columns(record.provider, record.model))
     if record.cost_usd is not None:
         values["cost_usd"] = Decimal(str(record.cost_usd))
     return values
 
 
-class Message(models.Model):
+class ProviderAttribution(models.Model):
+    """Whose turn a row is: the admin provider, which budgets and usage are kept by,
+    and its name and model at the time, kept beside it so that a renamed or deleted
+    provider's rows keep their history. A bare model string has no admin provider.
+    """
+
+    provider = models.ForeignKey(
+        "llm_app.ProviderConfig", null=True, blank=True, on_delete=models.SET_NULL
+    )
+    provider_name = models.CharField(max_length=PROVIDER_NAME_LENGTH, blank=True)
+    model = models.CharField(max_length=MODEL_LENGTH, blank=True)
+
+    class Meta:
+        abstract = True
+
+
+class Message(ProviderAttribution):
     class Role(models.TextChoices):
         USER = "user", "Learner"
         ASSISTANT = "assistant", "Tutor"
@@ -196,17 +221,8 @@ class Message(models.Model):
     stage = models.ForeignKey(Stage, null=True, blank=True, on_delete=models.SET_NULL)
     status = models.CharField(max_length=12, choices=Status.choices, default=Status.COMPLETE)
     error_code = models.CharField(max_length=40, choices=ErrorCode.choices, blank=True)
-    # The admin provider that answered, which budgets and usage are kept by; its name
-    # at the time is kept beside it, so a deleted provider's replies keep their history.
-    provider = models.ForeignKey(
-        "llm_app.ProviderConfig",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="replies",
-    )
-    provider_name = models.CharField(max_length=PROVIDER_NAME_LENGTH, blank=True)
-    model = models.CharField(max_length=MODEL_LENGTH, blank=True)
+    # Its attribution (ProviderAttribution) is the provider that answered; none, for a
+    # turn the spending guard refused (see ``refusal``).
     input_tokens = models.PositiveIntegerField(null=True, blank=True)
     output_tokens = models.PositiveIntegerField(null=True, blank=True)
     cost_usd = models.DecimalField(max_digits=12, decimal_places=6, null=True, blank=True)
@@ -264,11 +280,17 @@ class Message(models.Model):
             {column: getattr(self, column) for column in RECORD_COLUMNS.values()}
         )
         if self.refusal_id is not None:
-            record = replace(record, provider=self.refusal.provider_name, model=self.refusal.model)
+            refusal = self.refusal
+            record = replace(
+                record,
+                provider=refusal.provider_name,
+                model=refusal.model,
+                provider_id=refusal.provider_id,
+            )
         return record
 
 
-class TurnRefusal(models.Model):
+class TurnRefusal(ProviderAttribution):
     """A turn the spending guard refused: no provider was called, so it is nobody's turn.
 
     The learner sees it as a tutor reply that ended with the refusal's error (its
@@ -286,15 +308,6 @@ class TurnRefusal(models.Model):
             for code in (ReplyErrorCode.BUDGET_EXCEEDED, ReplyErrorCode.DAILY_LIMIT)
         ],
     )
-    provider = models.ForeignKey(
-        "llm_app.ProviderConfig",
-        null=True,
-        blank=True,
-        on_delete=models.SET_NULL,
-        related_name="refusals",
-    )
-    provider_name = models.CharField(max_length=PROVIDER_NAME_LENGTH, blank=True)
-    model = models.CharField(max_length=MODEL_LENGTH, blank=True)
     created_at = models.DateTimeField(default=timezone.now, db_index=True)
 
     class Meta:

@@ -24,6 +24,7 @@ from typing import Any
 from django.conf import settings
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
+from lessons_app.models import MessageStatus
 from llm_app.turn_record import FIELD_NAMES as TURN_RECORD_FIELDS
 from llm_app.turn_record import TurnRecord
 
@@ -32,7 +33,6 @@ logger = logging.getLogger("tutor.turns")
 # The record attribute the JSON line formatter reads a turn's fields from: its
 # FIELDS_ATTRIBUTE (tutor_project/log_format.py, which this app may not import).
 TURN_ATTRIBUTE = "json_fields"
-ERROR_STATUS = "error"  # lessons_app.models.Message.Status.ERROR, without importing models
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 TURNS = Counter(
@@ -111,7 +111,7 @@ def record_turn(record: TurnLog) -> None:
     """
     try:
         TURNS.labels(provider=record.provider, status=record.status).inc()
-        if record.status == ERROR_STATUS:
+        if record.status == MessageStatus.ERROR:
             TURN_ERRORS.labels(code=record.error_code or "unknown").inc()
         if record.time_to_first_token_ms is not None:
             TIME_TO_FIRST_TOKEN.observe(record.time_to_first_token_ms / 1000)

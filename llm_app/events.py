@@ -1,7 +1,8 @@
 """The events the LLM seam yields, named once.
 
-The chat consumer forwards these to the browser verbatim, so these names are
-also the server-to-client frame types documented in docs/protocol.md.
+The chat consumer forwards these to the browser (``usage`` without its
+``provider_id``), so these names are also the server-to-client frame types
+documented in docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -82,5 +83,6 @@ def error_event(code: ErrorCode) -> dict[str, Any]:
 
 
 def usage_event(record: TurnRecord) -> dict[str, Any]:
-    """The ``usage`` event: every field of the turn's record, as docs/protocol.md lists them."""
+    """The ``usage`` event: every field of the turn's record, the answering provider's id too
+    (the browser's ``usage`` frame leaves that out: ``turn_record.PUBLIC_FIELD_NAMES``)."""
     return {"type": EventType.USAGE.value, **record.as_dict()}

@@ -259,5 +259,6 @@ def _usage(provider: ResolvedProvider, reply: StreamedReply, turn: _Turn) -> dic
         ),
         total_time_ms=round((turn.clock.monotonic() - started) * 1000),
         attempts=turn.attempts,
+        provider_id=provider.config_id,
     )
     return events.usage_event(record)

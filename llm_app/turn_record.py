@@ -30,6 +30,10 @@ class TurnRecord:
     total_time_ms: int | None = None
     # Provider calls the turn took, retries and fallbacks included.
     attempts: int | None = None
+    # The admin provider that answered (its ProviderConfig pk; None for a bare model
+    # string), which the lessons side keeps budgets and usage by. A database key means
+    # nothing outside the server, so no frame carries it (PUBLIC_FIELD_NAMES).
+    provider_id: int | None = None
 
     @classmethod
     def from_values(cls, values: Mapping[str, Any]) -> TurnRecord:
@@ -45,3 +49,5 @@ class TurnRecord:
 
 
 FIELD_NAMES: tuple[str, ...] = tuple(field.name for field in fields(TurnRecord))
+# The fields a browser is shown (the ``usage`` frame): all but the provider's id.
+PUBLIC_FIELD_NAMES: tuple[str, ...] = tuple(name for name in FIELD_NAMES if name != "provider_id")

@@ -8,14 +8,24 @@ import pytest
 from django.contrib.auth.models import Permission
 from django.test import Client
 from django.urls import reverse
+from django.utils.html import escape
 
 from lessons_app.admin import (
     MAX_PREVIEW_BODY_CHARS,
     NO_TRANSCRIPT_WARNING,
     PREVIEW_CLASS,
+    REFUSED_LABEL,
     STAGE_ADMIN_JS,
 )
-from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
+from lessons_app.models import (
+    Conversation,
+    Lesson,
+    LessonProgress,
+    Message,
+    Stage,
+    TurnRefusal,
+)
+from lessons_app.reply_errors import ReplyErrorCode
 from lessons_app.stage_kinds import EMPTY_BODY_ERROR
 from lessons_app.tests.factories import (
     ArticleStageFactory,
@@ -481,6 +491,29 @@ def test_conversation_messages_are_read_only(admin_client, conversation):
     response = admin_client.post(url, {"messages-TOTAL_FORMS": 0})
     assert response.status_code == 403
     assert admin_client.get(reverse("admin:lessons_app_conversation_add")).status_code == 403
+
+
+def test_a_refused_reply_shows_the_provider_that_refused_it(admin_client, conversation):
+    refusal = TurnRefusal.objects.create(
+        conversation=conversation,
+        code=ReplyErrorCode.BUDGET_EXCEEDED,
+        provider_name="Claude",
+        model="anthropic/claude-sonnet-4-20250514",
+    )
+    Message.objects.create(
+        conversation=conversation,
+        role=Message.Role.ASSISTANT,
+        status=Message.Status.ERROR,
+        error_code=ReplyErrorCode.BUDGET_EXCEEDED,
+        refusal=refusal,
+    )
+    url = reverse("admin:lessons_app_conversation_change", args=[conversation.pk])
+    html = admin_client.get(url).content.decode()
+    label = ReplyErrorCode.BUDGET_EXCEEDED.label
+    assert escape(f"Claude ({REFUSED_LABEL}: {label})") in html
+    assert "anthropic/claude-sonnet-4-20250514" in html
+    # A reply that was answered shows its own provider, unmarked.
+    assert "<p>Offline demo tutor</p>" in html
 
 
 @pytest.mark.parametrize("query", ["learner", "learner@example.com", "Tides"])

@@ -214,11 +214,16 @@ async def test_a_reply_is_kept_by_the_provider_that_answered_it(learner, claude,
     gemini_server.enqueue(Reply.text("From the fallback."))
     communicator, _ = await open_chat(learner)
 
-    assert text_of(await ask(communicator, "Anyone there?")) == "From the fallback."
+    frames = await ask(communicator, "Anyone there?")
+    assert text_of(frames) == "From the fallback."
     await communicator.disconnect()
 
     (reply,) = await rows()
     assert (reply.provider_id, reply.provider_name, reply.attempts) == (gemini.pk, "Gemini", 2)
+    # The seam says which provider answered by its id; the browser's frame names it only.
+    (usage,) = [f for f in frames if f["type"] == "usage"]
+    assert usage["provider"] == "Gemini"
+    assert "provider_id" not in usage
 
 
 async def test_whole_lesson_through_claude_then_gemini_formats(learner, claude, gemini_server):

@@ -1,6 +1,6 @@
 """A reply row keeps its turn's record whole, and its error code from one vocabulary."""
 
-from dataclasses import fields
+from dataclasses import fields, replace
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -15,9 +15,10 @@ from lessons_app.models import (
 )
 from lessons_app.reply_errors import ReplyErrorCode
 from lessons_app.tests.chat_helpers import make_lesson, make_user
+from lessons_app.tutor.protocol import usage_frame
 from llm_app.events import ErrorCode, EventType, usage_event
 from llm_app.testing.factories import TurnRecordFactory
-from llm_app.turn_record import TurnRecord
+from llm_app.turn_record import PUBLIC_FIELD_NAMES, TurnRecord
 
 # Every field filled in, so a round trip that drops one is seen.
 RECORD = TurnRecordFactory(provider="Claude", attempts=2)
@@ -34,6 +35,15 @@ def test_the_usage_event_is_the_record_with_its_type():
     assert event == {"type": EventType.USAGE.value, **RECORD.as_dict()}
     assert list(event)[1:] == [field.name for field in fields(TurnRecord)]
     assert TurnRecord.from_values(event) == RECORD
+
+
+def test_the_usage_frame_is_the_record_without_the_providers_database_id():
+    record = replace(RECORD, provider_id=7)
+    frame = usage_frame(record)
+    assert TurnRecord.from_values(usage_event(record)) == record
+    public = {name: value for name, value in record.as_dict().items() if name != "provider_id"}
+    assert frame == {"type": EventType.USAGE.value, **public}
+    assert list(frame)[1:] == list(PUBLIC_FIELD_NAMES)
 
 
 def test_a_reply_row_keeps_every_field_of_the_record_but_the_finish_reason(conversation):

@@ -18,6 +18,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 
 from lessons_app.reply_errors import ReplyErrorCode
 from llm_app.events import EventType
+from llm_app.turn_record import PUBLIC_FIELD_NAMES, TurnRecord
 
 # A frame is a few kilobytes of JSON at most; anything far larger is refused unread.
 MAX_FRAME_BYTES = 64 * 1024
@@ -36,7 +37,7 @@ class ServerFrame(StrEnum):
     REPLY = "reply"
     STAGE = "stage"
     DEBUG = "debug"
-    # The seam's events, forwarded verbatim during a turn.
+    # The seam's events, forwarded verbatim during a turn (``usage`` as usage_frame).
     TEXT = EventType.TEXT.value
     TOOL_USE = EventType.TOOL_USE.value
     USAGE = EventType.USAGE.value
@@ -123,6 +124,24 @@ def turn_error(code: ReplyErrorCode, message: str) -> dict[str, Any]:
         "message": message,
         "retryable": True,
     }
+
+
+def refusal_error(code: ReplyErrorCode, message: str) -> dict[str, Any]:
+    """The ``error`` event that ends a turn the spending guard refused.
+
+    Not retryable: a retry is refused too until the budget or limit resets.
+    """
+    return {
+        "type": ServerFrame.ERROR.value,
+        "code": code.value,
+        "message": message,
+        "retryable": False,
+    }
+
+
+def usage_frame(record: TurnRecord) -> dict[str, Any]:
+    """The seam's ``usage`` event as the browser gets it: without the provider's database id."""
+    return {"type": ServerFrame.USAGE.value, **record.pick(PUBLIC_FIELD_NAMES)}
 
 
 def live_paused_notice() -> dict[str, Any]:

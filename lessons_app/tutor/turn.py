@@ -33,9 +33,11 @@ from lessons_app.tutor.protocol import (
     TURN_SEQ,
     ServerFrame,
     encode_frame,
+    refusal_error,
     turn_error,
+    usage_frame,
 )
-from lessons_app.tutor.turns import OpenedTurn, TurnRequest, TurnResult, answering_provider_id
+from lessons_app.tutor.turns import OpenedTurn, TurnRequest, TurnResult
 from lessons_app.tutor.writer import LogWriter
 from llm_app.events import ErrorCode, EventType, error_event
 from llm_app.turn_record import TurnRecord
@@ -206,12 +208,9 @@ class RunningTurn:
         opened = self.opened
         if opened.refusal is not None:
             refusal = opened.refusal
-            return TurnResult(Message.Status.ERROR, refusal.code), {
-                "type": ServerFrame.ERROR.value,
-                "code": refusal.code.value,
-                "message": refusal.message,
-                "retryable": False,
-            }
+            return TurnResult(Message.Status.ERROR, refusal.code), refusal_error(
+                refusal.code, refusal.message
+            )
         if opened.failed or opened.context is None:
             return _internal()
 
@@ -235,20 +234,15 @@ class RunningTurn:
                 self._parts.append(event["content"])
                 self._length += len(event["content"])
             elif kind == EventType.DONE:
-                return self._result(Message.Status.COMPLETE, "", record), event
+                return TurnResult(Message.Status.COMPLETE, "", record), event
             elif kind == EventType.ERROR:
                 code = ReplyErrorCode(event["code"])
-                return self._result(Message.Status.ERROR, code, record), event
+                return TurnResult(Message.Status.ERROR, code, record), event
             elif kind == EventType.USAGE:
                 record = TurnRecord.from_values(event)
+                event = usage_frame(record)
             self._emit(event)
         return _internal()  # the seam always ends with done or error; this is a guard
-
-    def _result(self, status: str, code: str, record: TurnRecord | None) -> TurnResult:
-        provider_id = (
-            answering_provider_id(self.opened.provider, record.provider) if record else None
-        )
-        return TurnResult(status, code, record, provider_id)
 
     async def _finish(self, result: TurnResult, last_frame: dict[str, Any]) -> None:
         self.finishing = True

@@ -20,13 +20,12 @@ from lessons_app import guard
 from lessons_app.content import AnchorNotFound, TranscriptError, previous_stage
 from lessons_app.guard import Refusal
 from lessons_app.models import (
-    MODEL_LENGTH,
-    PROVIDER_NAME_LENGTH,
     Conversation,
     Lesson,
     Message,
     Stage,
     TurnRefusal,
+    attribution_columns,
     record_columns,
 )
 from lessons_app.stage_kinds import kind_of, stage_content
@@ -156,8 +155,7 @@ def _reply_attribution(
         return {}
     named = {
         "provider_id": provider.config_id,
-        "provider_name": provider.label[:PROVIDER_NAME_LENGTH],
-        "model": provider.model[:MODEL_LENGTH],
+        **attribution_columns(provider.label, provider.model),
     }
     if refusal is not None:
         return {
@@ -252,28 +250,19 @@ class TurnResult:
 
     status: str
     error_code: str = ""
-    # What the seam measured (its ``usage`` event), and the admin provider that answered.
+    # What the seam measured (its ``usage`` event), the answering provider included.
     record: TurnRecord | None = None
-    provider_id: int | None = None
 
 
-def answering_provider_id(provider: ResolvedProvider | None, label: str) -> int | None:
-    """The admin provider in ``provider``'s chain that answered as ``label``, if any.
+def _answer_columns(record: TurnRecord) -> dict[str, Any]:
+    """The seam's numbers for the reply row, and the provider that finally answered.
 
-    The ``usage`` event names the provider that answered (a fallback, perhaps) by its
-    label; within one chain, labels are admin names, and those are unique.
+    A record that names no provider or model leaves that part of the reply's
+    attribution as the turn opened it.
     """
-    chain = provider.chain if provider is not None else ()
-    return next((candidate.config_id for candidate in chain if candidate.label == label), None)
-
-
-def _answer_columns(result: TurnResult) -> dict[str, Any]:
-    """The seam's numbers for the reply row, and the provider that finally answered."""
-    columns = record_columns(result.record)
-    if columns["provider_name"]:
-        columns["provider_id"] = result.provider_id
-    else:
-        del columns["provider_name"]
+    columns = record_columns(record)
+    if not columns["provider_name"]:
+        del columns["provider_name"], columns["provider_id"]
     if not columns["model"]:
         del columns["model"]
     return columns
@@ -299,7 +288,7 @@ def finish_reply(
         "error_code": result.error_code,
     }
     if result.record is not None:
-        changes.update(_answer_columns(result))
+        changes.update(_answer_columns(result.record))
     # Timed by the runner from when it took the turn up, not by the seam.
     changes.update(time_to_first_token_ms=first_token_ms, total_time_ms=total_ms)
     updated = Message.objects.filter(pk=reply_id, status=Message.Status.STREAMING).update(**changes)

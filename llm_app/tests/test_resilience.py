@@ -87,8 +87,8 @@ async def test_overloaded_primary_hands_the_turn_to_the_fallback(
 ) -> None:
     anthropic_server.enqueue(Reply.error(529))
     gemini_server.enqueue(Reply.text("A part of a whole.", chunks=2))
-    fallback = provider_for(gemini_server)
-    primary = provider_for(anthropic_server, max_retries=0, fallbacks=(fallback,))
+    fallback = provider_for(gemini_server, config_id=2)
+    primary = provider_for(anthropic_server, max_retries=0, fallbacks=(fallback,), config_id=1)
 
     events = await run(primary)
 
@@ -96,6 +96,8 @@ async def test_overloaded_primary_hands_the_turn_to_the_fallback(
     assert text(events) == "A part of a whole."
     answered = usage(events)
     assert answered["provider"] == "fake gemini"
+    # The answering provider by identity, not by a label that two providers could share.
+    assert answered["provider_id"] == 2
     assert answered["model"] == MODELS["gemini"]
     assert answered["attempts"] == 2
     assert len(anthropic_server.requests) == 1
