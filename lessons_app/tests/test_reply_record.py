@@ -17,7 +17,7 @@ from lessons_app.reply_errors import ReplyErrorCode
 from lessons_app.tests.chat_helpers import make_lesson, make_user
 from lessons_app.tutor.protocol import usage_frame
 from llm_app.events import ErrorCode, EventType, usage_event
-from llm_app.testing.factories import TurnRecordFactory
+from llm_app.testing.factories import ProviderFactory, TurnRecordFactory
 from llm_app.turn_record import PUBLIC_FIELD_NAMES, TurnRecord
 
 # Every field filled in, so a round trip that drops one is seen.
@@ -48,12 +48,13 @@ def test_the_usage_frame_is_the_record_without_the_providers_database_id():
 
 def test_a_reply_row_keeps_every_field_of_the_record_but_the_finish_reason(conversation):
     assert set(RECORD_COLUMNS) == {field.name for field in fields(TurnRecord)} - {"finish_reason"}
+    record = replace(RECORD, provider_id=ProviderFactory(name="Claude").pk)
     reply = Message.objects.create(
-        conversation=conversation, role=Message.Role.ASSISTANT, **record_columns(RECORD)
+        conversation=conversation, role=Message.Role.ASSISTANT, **record_columns(record)
     )
     reply.refresh_from_db()
     assert reply.provider_name == "Claude"
-    assert reply.turn_record() == TurnRecord(**{**RECORD.as_dict(), "finish_reason": None})
+    assert reply.turn_record() == TurnRecord(**{**record.as_dict(), "finish_reason": None})
 
 
 def test_a_refused_reply_names_the_provider_of_its_refusal(conversation):

@@ -50,3 +50,4 @@ class TurnRecordFactory(factory.Factory):
     time_to_first_token_ms = 640
     total_time_ms = 2100
     attempts = 1
+    provider_id = 7
