@@ -33,6 +33,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from llm_app.testing import FakeOpenAIServer, Reply  # noqa: E402
+from tutor_project.testing.served_env import served_env  # noqa: E402
 
 CHUNKS = 100
 CHUNK_GAP_SECONDS = 0.02
@@ -77,19 +78,12 @@ def _free_port() -> int:
 
 def _env(database: Path, engine: str, redis_url: str) -> dict[str, str]:
     env = {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{database}",
-        "DEBUG": "0",
-        "SECRET_KEY": "bench-only-secret-key-7f1c",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "WHITENOISE_USE_FINDERS": "1",
-        "STATIC_MANIFEST": "0",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
+        **served_env(
+            database,
+            secret_key="bench-only-secret-key-7f1c",  # noqa: S106 - a throwaway database
+            redis_prefix=f"tutor-bench-{os.getpid()}",
+        ),
         "TUTOR_TURN_ENGINE": engine,
-        "TUTOR_REDIS_PREFIX": f"tutor-bench-{os.getpid()}",
         "LOG_LEVEL": "WARNING",
     }
     if engine == "redis":

@@ -42,23 +42,6 @@ RECORD = TurnLogFactory(
 )
 
 
-@pytest.fixture
-def turn_log(caplog):
-    """caplog, attached to ``tutor.turns`` itself.
-
-    Production logging may give ``tutor.turns`` its own JSON handler and stop it
-    propagating to the root logger, where caplog listens; this works either way.
-    """
-    turns = logging.getLogger("tutor.turns")
-    saved = (turns.propagate, turns.level)
-    turns.addHandler(caplog.handler)
-    turns.propagate = False
-    turns.setLevel(logging.INFO)
-    yield caplog
-    turns.removeHandler(caplog.handler)
-    turns.propagate, turns.level = saved
-
-
 def turn_records(caplog) -> list[logging.LogRecord]:
     return [r for r in caplog.records if r.name == "tutor.turns"]
 

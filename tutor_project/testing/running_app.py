@@ -19,6 +19,7 @@ import pytest
 
 from tutor_project.testing.app_shell import AppShell
 from tutor_project.testing.daphne import serve_with_daphne
+from tutor_project.testing.served_env import served_env
 
 RUNNING_APP_LEARNER_USERNAME = "e2e-learner"
 RUNNING_APP_LEARNER_PASSWORD = "e2e-learner-password-7351"  # noqa: S105 - a throwaway test DB
@@ -44,31 +45,17 @@ class Account(NamedTuple):
 
 
 def running_app_env(database: Path) -> dict[str, str]:
-    """The environment ``running_app`` serves with, and ``running_app_shell`` runs code in.
-
-    Production-like (DEBUG off) on a fresh SQLite file, with the HTTPS-only
-    settings relaxed for plain http on loopback and static files served from the
-    apps without a collectstatic manifest.
-    """
+    """The environment ``running_app`` serves with, and ``running_app_shell`` runs code in."""
     return {
-        **os.environ,
-        "DATABASE_URL": f"sqlite:///{database}",
-        "DEBUG": "0",
-        "SECRET_KEY": "running-app-test-only-secret-key-0f3c9a",
-        "ALLOWED_HOSTS": "127.0.0.1,localhost",
-        "SECURE_SSL_REDIRECT": "0",
-        "SESSION_COOKIE_SECURE": "0",
-        "CSRF_COOKIE_SECURE": "0",
-        "SECURE_HSTS_SECONDS": "0",
-        "WHITENOISE_USE_FINDERS": "1",
-        "STATIC_MANIFEST": "0",
-        "LITELLM_LOCAL_MODEL_COST_MAP": "True",
         # Keys of its own in a Redis other runs (and other xdist workers) share, when
         # REDIS_URL is set: one served app per worker process.
-        "TUTOR_REDIS_PREFIX": f"tutor-e2e-{os.getpid()}",
+        **served_env(
+            database,
+            secret_key="running-app-test-only-secret-key-0f3c9a",  # noqa: S106 - test-only
+            redis_prefix=f"tutor-e2e-{os.getpid()}",
+        ),
         "E2E_LEARNER_USERNAME": RUNNING_APP_LEARNER_USERNAME,
         "E2E_LEARNER_PASSWORD": RUNNING_APP_LEARNER_PASSWORD,
-        "PYTHONUNBUFFERED": "1",
     }
 
 

@@ -3,25 +3,11 @@
 import json
 import logging
 
-import pytest
 from django.conf import settings
 
 from lessons_app import observability
 from lessons_app.tests.factories import TurnLogFactory
 from tutor_project.log_format import JsonLineFormatter
-
-
-@pytest.fixture
-def turn_log(caplog):
-    """What ``tutor.turns`` emits, caught on the logger itself whether it propagates or not."""
-    turns = logging.getLogger(observability.logger.name)
-    saved = (turns.propagate, turns.level)
-    turns.addHandler(caplog.handler)
-    turns.propagate = False
-    turns.setLevel(logging.INFO)
-    yield caplog
-    turns.removeHandler(caplog.handler)
-    turns.propagate, turns.level = saved
 
 
 def test_settings_name_the_formatter_for_the_turn_log():
