@@ -9,7 +9,6 @@ Redis run needs ``REDIS_URL`` (it skips without it locally and fails in CI).
 from __future__ import annotations
 
 import asyncio
-import io
 import uuid
 
 import pytest
@@ -22,13 +21,24 @@ ENGINES = ("memory", "redis")
 SHUTDOWN_LIMIT_SECONDS = 30
 
 
+def _awaiting(task: asyncio.Task) -> list[str]:
+    """Where ``task`` waits: each coroutine in its chain of awaits, outermost first."""
+    chain, coroutine = [], task.get_coro()
+    while coroutine is not None:
+        frame = getattr(coroutine, "cr_frame", None) or getattr(coroutine, "gi_frame", None)
+        if frame is not None:
+            chain.append(f"  {frame.f_code.co_filename}:{frame.f_lineno} {frame.f_code.co_name}")
+        coroutine = getattr(coroutine, "cr_await", None) or getattr(coroutine, "gi_yieldfrom", None)
+    return chain
+
+
 def pending_tasks() -> str:
-    """Every task still on the loop, with where it waits, for a shutdown that hangs."""
-    out = io.StringIO()
-    for task in asyncio.all_tasks():
-        if task is not asyncio.current_task():
-            task.print_stack(file=out)
-    return out.getvalue()
+    """Every task on the loop but this one, with where each waits, for a shutdown that hangs."""
+    return "\n".join(
+        "\n".join([repr(task), *_awaiting(task)])
+        for task in asyncio.all_tasks()
+        if task is not asyncio.current_task()
+    )
 
 
 async def delete_redis_keys(url: str, prefix: str) -> None:
@@ -47,11 +57,14 @@ async def delete_redis_keys(url: str, prefix: str) -> None:
 async def turn_runtime(settings):
     settings.TUTOR_REDIS_PREFIX = f"tutor-test-{uuid.uuid4().hex[:10]}"
     yield
-    try:
-        async with asyncio.timeout(SHUTDOWN_LIMIT_SECONDS):
-            await shutdown_runtime()
-    except TimeoutError:
-        pytest.fail(f"The turn runtime did not shut down:\n{pending_tasks()}")
+    # Its own task, so that a shutdown that hangs can be shown where it waits.
+    shutdown = asyncio.ensure_future(shutdown_runtime())
+    done, _ = await asyncio.wait({shutdown}, timeout=SHUTDOWN_LIMIT_SECONDS)
+    if not done:
+        waiting = pending_tasks()
+        shutdown.cancel()
+        pytest.fail(f"The turn runtime did not shut down:\n{waiting}")
+    shutdown.result()
     if settings.TUTOR_TURN_ENGINE == "redis":
         await delete_redis_keys(settings.REDIS_URL, settings.TUTOR_REDIS_PREFIX)
 

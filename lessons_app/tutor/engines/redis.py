@@ -58,6 +58,27 @@ COMMAND_TIMEOUT_SECONDS = 5.0
 CONNECT_TIMEOUT_SECONDS = 2.0
 
 _BACKEND_ERRORS = (RedisError, OSError)
+# How long a cancelled task gets to finish before it is cancelled again (see _cancel_until_done).
+CANCEL_AGAIN_AFTER_SECONDS = 1.0
+
+
+async def _cancel_until_done(tasks: Sequence[asyncio.Task]) -> None:
+    """Cancel ``tasks`` and wait for them, cancelling again any that absorbed the request.
+
+    A cancel that reaches redis-py's reply reader in the wrong step can be absorbed: the
+    task then waits on its socket again, and a plain ``gather`` would wait for ever (seen
+    as a shutdown that never ends). Each round cancels what is still running.
+    """
+    pending = [task for task in tasks if not task.done()]
+    while pending:
+        for task in pending:
+            task.cancel()
+        await asyncio.wait(pending, timeout=CANCEL_AGAIN_AFTER_SECONDS)
+        pending = [task for task in pending if not task.done()]
+    for task in tasks:
+        if not task.cancelled() and task.exception() is not None:
+            logger.debug("A Redis engine task ended with %r", task.exception())
+
 
 # KEYS[1]: a turn's log. ARGV[1]: seconds to live, then per entry: number, type, frame,
 # shown message id (or ""). Appends each entry that is the log's next number, stops at
@@ -157,9 +178,7 @@ class RedisEngine(TurnEngine):
 
     async def close(self) -> None:
         tasks = [task for task in (self._reader_task, *self._background) if task is not None]
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancel_until_done(tasks)
         self._reader_task = None
         for client in (self._client, self._reader):
             with contextlib.suppress(*_BACKEND_ERRORS):
