@@ -22,6 +22,7 @@ os.environ.setdefault("DEBUG", "1")
 os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
 
 import django
+import litellm
 
 django.setup()
 
@@ -77,18 +78,39 @@ async def drain(provider: ResolvedProvider) -> None:
         pass
 
 
+async def drain_direct(provider: ResolvedProvider) -> None:
+    """The same reply straight from ``litellm.acompletion``: what the seam is measured against."""
+    response = await litellm.acompletion(
+        model=provider.model,
+        messages=[
+            {"role": "system", "content": "Be brief."},
+            {"role": "user", "content": "Hi"},
+        ],
+        api_base=provider.api_base,
+        api_key=provider.api_key,
+        max_tokens=1024,
+        stream=True,
+        stream_options={"include_usage": True},
+    )
+    async for _ in response:
+        pass
+
+
 def stage() -> Stage:
     lesson = Lesson(title="Bench", slug="bench")
     return Stage(lesson=lesson, kind=Stage.Kind.ARTICLE, title="Long read", body=ARTICLE)
 
 
 def main() -> None:
-    rows: list[tuple[str, float, float]] = []
+    rows: list[tuple[str, float, float, float | None]] = []
 
-    def row(name: str, fn: Callable[[], object], repeat: int = 20) -> None:
+    def row(
+        name: str, fn: Callable[[], object], repeat: int = 20, baseline: float | None = None
+    ) -> float:
         seconds, mib = measure(fn, repeat)
-        rows.append((name, seconds * 1000, mib))
+        rows.append((name, seconds * 1000, mib, seconds / baseline if baseline else None))
         print(f"  measured {name}", file=sys.stderr)
+        return seconds
 
     row(
         "cut_excerpt, 200-section article", lambda: cut_excerpt(ARTICLE, "Section 50", "Section 60")
@@ -108,19 +130,27 @@ def main() -> None:
         with server_class() as server:
             server.default_reply = Reply.text(REPLY_TEXT, chunks=200)
             provider = ResolvedProvider(model=model, api_base=server.url, api_key="bench-key")
+            direct = row(
+                f"litellm.acompletion, 200 chunks, {server.kind} fake",
+                run_async(lambda provider=provider: drain_direct(provider)),
+                repeat=10,
+            )
             row(
                 f"stream_chat, 200 chunks, {server.kind} fake",
                 run_async(lambda provider=provider: drain(provider)),
                 repeat=10,
+                baseline=direct,
             )
 
     served_results = served.measure()
 
-    width = max(len(name) for name, _, _ in rows)
-    print(f"\n{'benchmark':<{width}}  {'median ms':>10}  {'peak MiB':>9}")
-    print(f"{'-' * width}  {'-' * 10}  {'-' * 9}")
-    for name, ms, mib in rows:
-        print(f"{name:<{width}}  {ms:>10.2f}  {mib:>9.2f}")
+    width = max(len(name) for name, *_ in rows)
+    ratio_heading = "x direct LiteLLM"
+    print(f"\n{'benchmark':<{width}}  {'median ms':>10}  {'peak MiB':>9}  {ratio_heading}")
+    print(f"{'-' * width}  {'-' * 10}  {'-' * 9}  {'-' * len(ratio_heading)}")
+    for name, ms, mib, ratio in rows:
+        shown = f"{ratio:.2f}" if ratio is not None else ""
+        print(f"{name:<{width}}  {ms:>10.2f}  {mib:>9.2f}  {shown:>{len(ratio_heading)}}")
     print(served.table(served_results))
 
 

@@ -1,5 +1,6 @@
 """Test support for the whole project: pytest plugins by concern (listed in conftest.py),
-and the helpers they and the tests share (``ports``, ``app_shell``, ``daphne``).
+and the helpers they and the tests share (``ports``, ``app_shell``, ``daphne``,
+``served_env``, which ``bench/`` uses too).
 
 - ``network_guard``: no test reaches a host beyond loopback.
 - ``required_services``: ``require`` (skip locally, fail in CI) and ``postgres_db``.
