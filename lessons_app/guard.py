@@ -22,7 +22,6 @@ from django.utils import timezone
 
 from lessons_app.models import Message
 from lessons_app.reply_errors import ReplyErrorCode
-from llm_app.models import ProviderConfig
 from llm_app.providers import ResolvedProvider
 
 logger = logging.getLogger(__name__)
@@ -101,15 +100,11 @@ def messages_today(user, now: datetime) -> int:
 
 
 def _budget_refusal(provider: ResolvedProvider, now: datetime) -> Refusal | None:
-    if provider.config_id is None:
-        # A bare model string from the environment: nothing in the admin gives it a budget.
+    # A bare model string from the environment has no budget: nothing in the admin sets one.
+    budget = provider.daily_budget_usd
+    if budget is None or provider.config_id is None:
         return None
-    budget = (
-        ProviderConfig.objects.filter(pk=provider.config_id)
-        .values_list("daily_budget_usd", flat=True)
-        .first()
-    )
-    if budget is None or spent_today(now, [provider.config_id])[provider.config_id] < budget:
+    if spent_today(now, [provider.config_id])[provider.config_id] < budget:
         return None
     logger.warning(
         "Provider %s reached its daily budget of %s USD; turn refused", provider.label, budget
@@ -117,10 +112,14 @@ def _budget_refusal(provider: ResolvedProvider, now: datetime) -> Refusal | None
     return Refusal(ReplyErrorCode.BUDGET_EXCEEDED, budget_message(now))
 
 
+def _is_limited(user) -> bool:
+    # Staff trying out their own lessons are not learners and are never limited.
+    return settings.TUTOR_DAILY_MESSAGE_LIMIT > 0 and not user.is_staff
+
+
 def _limit_refusal(user, now: datetime) -> Refusal | None:
     limit = settings.TUTOR_DAILY_MESSAGE_LIMIT
-    if limit <= 0 or user.is_staff:
-        # Staff trying out their own lessons are not learners and are never limited.
+    if not _is_limited(user):
         return None
     if messages_today(user, now) <= limit:
         return None
@@ -137,8 +136,10 @@ def check_turn_allowed(
     so a limit of 50 lets the 50th message through and refuses the 51st. Any
     failure to check lets the turn run: an unreadable limit must not silence
     the tutor. The checks run in a savepoint, so that a failed query leaves the
-    caller's transaction usable.
+    caller's transaction usable; with no budget and no limit to check, nothing runs.
     """
+    if provider.daily_budget_usd is None and not _is_limited(user):
+        return None
     now = now or timezone.now()
     try:
         with transaction.atomic():

@@ -8,8 +8,10 @@ class LlmAppConfig(AppConfig):
 
     def ready(self) -> None:
         import litellm
+        from django.db.models.signals import post_delete, post_save
 
-        from llm_app import demo_provider, tracing
+        from llm_app import demo_provider, revisions, tracing
+        from llm_app.models import Experiment, ExperimentArm, ProviderConfig, ProviderFallback
 
         # LiteLLM prints its provider list and a help banner to stdout on every
         # failed call; the seam logs one safe line per failure instead.
@@ -18,3 +20,8 @@ class LlmAppConfig(AppConfig):
         demo_provider.register_demo_provider()
         # Registers LiteLLM's Langfuse callback only when LANGFUSE_* is configured.
         tracing.configure_tracing()
+        # Every change that can alter who answers gives the providers a new revision,
+        # which is what each process checks before it reuses what it resolved.
+        for model in (ProviderConfig, ProviderFallback, Experiment, ExperimentArm):
+            for signal in (post_save, post_delete):
+                signal.connect(revisions.bump, sender=model, dispatch_uid=f"revision:{model}")

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING
 
 from django.db import transaction
 
+from llm_app import revisions
 from llm_app.models import Experiment, ExperimentArm
 
 if TYPE_CHECKING:
@@ -87,17 +88,27 @@ def arm_for(user) -> ExperimentArm | None:
     One query: the active experiment's arms with their providers. Anonymous
     users are never assigned, since their id would not be stable.
     """
-    if user is None or not getattr(user, "is_authenticated", False) or user.pk is None:
+    if not can_be_assigned(user):
         return None
-    arms = list(
-        ExperimentArm.objects.filter(experiment__is_active=True)
-        .select_related("experiment", "provider")
-        .order_by("id")
-    )
+    arms = active_arms()
     if not arms:
         return None
     # At most one experiment is active (a database constraint), so all arms share it.
     return assign_arm(arms[0].experiment.name, user.pk, arms)
+
+
+def can_be_assigned(user) -> bool:
+    """Signed-in learners only: an anonymous user's id would not be stable."""
+    return user is not None and getattr(user, "is_authenticated", False) and user.pk is not None
+
+
+def active_arms() -> tuple[ExperimentArm, ...]:
+    """The active experiment's arms, with their experiment and provider, in one query."""
+    return tuple(
+        ExperimentArm.objects.filter(experiment__is_active=True)
+        .select_related("experiment", "provider")
+        .order_by("id")
+    )
 
 
 # --- Switching ---------------------------------------------------------------
@@ -114,12 +125,17 @@ def activate(experiment: Experiment) -> None:
     list(Experiment.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
     Experiment.objects.filter(is_active=True).exclude(pk=experiment.pk).update(is_active=False)
     Experiment.objects.filter(pk=experiment.pk).update(is_active=True)
+    revisions.bump()
     experiment.is_active = True
 
 
+@transaction.atomic
 def deactivate(experiments: QuerySet[Experiment]) -> int:
     """Stop the given experiments; learners go back to the default provider. Returns how many."""
-    return experiments.filter(is_active=True).update(is_active=False)
+    stopped = experiments.filter(is_active=True).update(is_active=False)
+    if stopped:
+        revisions.bump()
+    return stopped
 
 
 def usable_arm_count(experiment: Experiment) -> int:

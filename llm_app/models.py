@@ -195,3 +195,19 @@ class ExperimentArm(models.Model):
 
     def __str__(self) -> str:
         return f"{self.experiment}: {self.provider} (weight {self.weight})"
+
+
+class ProviderRevision(models.Model):
+    """One row whose token changes with every change to providers, fallbacks or experiments.
+
+    Every process keeps what it resolved for the tutor (``llm_app.providers``) under
+    the token it read, and reads the token again for each turn: one small query
+    instead of three, and a switch in the admin still reaches the very next
+    message in every process. A random token rather than a counter, so a rolled
+    back change can never make a later one look already seen.
+    """
+
+    token = models.CharField(max_length=32)
+
+    def __str__(self) -> str:
+        return self.token

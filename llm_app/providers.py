@@ -2,9 +2,13 @@
 
 Resolution order: an explicit provider, then the active experiment's arm, then
 the admin's default, then ``settings.LLM_PROVIDER`` (the environment's). An admin
-provider comes with its fallback chain, timeouts, retries and prices. Nothing
-is cached between calls, so a default or a fallback chain changed in the admin
-applies to the very next message in every worker process.
+provider comes with its fallback chain, timeouts, retries and prices.
+
+What the admin's rows resolve to (the default, the experiment's arms) is kept in
+the process under the providers' revision (``llm_app.revisions``), which every
+change to those rows replaces. Each turn reads the revision, one small query,
+and resolves again only when it changed: a default or a fallback chain changed
+in the admin applies to the very next message in every worker process.
 """
 
 from __future__ import annotations
@@ -17,9 +21,10 @@ from channels.db import database_sync_to_async
 from django.conf import settings
 from django.core.exceptions import ValidationError
 
+from llm_app import revisions
 from llm_app.demo_provider import DEMO_PROVIDER_PREFIX, is_demo_model
-from llm_app.experiments import arm_for
-from llm_app.models import ProviderConfig
+from llm_app.experiments import active_arms, assign_arm, can_be_assigned
+from llm_app.models import ExperimentArm, ProviderConfig
 from llm_app.validation import validate_model_string
 
 DEMO_MODEL = f"{DEMO_PROVIDER_PREFIX}/offline-tutor"
@@ -61,6 +66,8 @@ class ResolvedProvider:
     # Staff's own prices; used only when both are set (see llm_app.seam.pricing.cost_usd).
     input_cost_per_million_tokens: float | None = None
     output_cost_per_million_tokens: float | None = None
+    # Staff's daily spending cap for this provider (the spending guard's), if any.
+    daily_budget_usd: Decimal | None = None
     # Tried in order when this provider fails before its first token. One level
     # deep: a fallback's own fallbacks are not followed.
     fallbacks: tuple[ResolvedProvider, ...] = ()
@@ -114,6 +121,7 @@ class ResolvedProvider:
             max_retries=config.max_retries,
             input_cost_per_million_tokens=_float_or_none(config.input_cost_per_million_tokens),
             output_cost_per_million_tokens=_float_or_none(config.output_cost_per_million_tokens),
+            daily_budget_usd=config.daily_budget_usd,
             fallbacks=fallbacks,
             config_id=config.pk,
         )
@@ -163,6 +171,58 @@ def default_config() -> ProviderConfig | None:
     return ProviderConfig.objects.filter(is_default=True, enabled=True).first()
 
 
+@dataclass(frozen=True)
+class _AdminChoice:
+    """What the admin's rows say about who answers, under one revision of them."""
+
+    revision: str | None
+    default: ResolvedProvider | None
+    experiment_name: str = ""
+    # The active experiment's arms (their providers loaded) and each one's provider.
+    arms: tuple[ExperimentArm, ...] = ()
+    arm_providers: dict[int, ResolvedProvider] = field(default_factory=dict)
+
+    def for_user(self, user) -> ResolvedProvider | None:
+        if self.arms and can_be_assigned(user):
+            arm = assign_arm(self.experiment_name, user.pk, self.arms)
+            if arm is not None:
+                return self.arm_providers[arm.pk]
+        return self.default
+
+
+def _read_admin_choice(revision: str | None) -> _AdminChoice:
+    arms = active_arms()
+    config = default_config()
+    return _AdminChoice(
+        revision=revision,
+        default=ResolvedProvider.from_config(config) if config is not None else None,
+        # At most one experiment is active (a database constraint), so all arms share it.
+        experiment_name=arms[0].experiment.name if arms else "",
+        arms=arms,
+        arm_providers={
+            arm.pk: replace(ResolvedProvider.from_config(arm.provider), experiment_arm_id=arm.pk)
+            for arm in arms
+            if arm.provider.enabled
+        },
+    )
+
+
+_admin_choice: _AdminChoice | None = None
+
+
+def _current_admin_choice() -> _AdminChoice:
+    """The admin's choice for the revision now in the database, read again only if it changed."""
+    global _admin_choice
+    revision = revisions.current()
+    known = _admin_choice
+    if known is not None and revision is not None and known.revision == revision:
+        return known
+    choice = _read_admin_choice(revision)
+    if revision is not None:
+        _admin_choice = choice  # one assignment: threads see the old choice or the new one
+    return choice
+
+
 def resolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvider:
     """Resolve the provider for a turn: explicit → experiment arm → admin default → environment.
 
@@ -173,14 +233,7 @@ def resolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvid
     """
     if provider:
         return _explicit(provider)
-    if user is not None:
-        arm = arm_for(user)
-        if arm is not None:
-            return replace(ResolvedProvider.from_config(arm.provider), experiment_arm_id=arm.pk)
-    config = default_config()
-    if config is not None:
-        return ResolvedProvider.from_config(config)
-    return _from_environment()
+    return _current_admin_choice().for_user(user) or _from_environment()
 
 
 async def aresolve_provider(provider: ProviderLike = None, user=None) -> ResolvedProvider:

@@ -8,6 +8,7 @@ from dataclasses import dataclass, replace
 from asgiref.sync import async_to_sync
 from django.db import transaction
 
+from llm_app import revisions
 from llm_app.models import ProviderConfig
 from llm_app.providers import DEMO_MODEL, ResolvedProvider, default_config
 from llm_app.shell import LLMError, collect_reply
@@ -33,6 +34,7 @@ def make_default(config: ProviderConfig) -> None:
     list(ProviderConfig.objects.select_for_update().order_by("pk").values_list("pk", flat=True))
     ProviderConfig.objects.filter(is_default=True).exclude(pk=config.pk).update(is_default=False)
     ProviderConfig.objects.filter(pk=config.pk).update(is_default=True, enabled=True)
+    revisions.bump()
     config.is_default = True
     config.enabled = True
 
