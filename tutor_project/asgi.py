@@ -1,7 +1,9 @@
 """ASGI entry point: HTTP through Django, WebSockets through Channels."""
 
 import os
+import sys
 
+from django.conf import settings
 from django.core.asgi import get_asgi_application
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutor_project.settings")
@@ -15,10 +17,12 @@ check_configuration()
 # Populate the app registry before importing consumers that use models.
 django_asgi_app = get_asgi_application()
 
-from channels.auth import AuthMiddlewareStack  # noqa: E402
+sys.setswitchinterval(settings.PYTHON_SWITCH_INTERVAL_SECONDS)
+
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from lessons_app.tutor.database import auth_middleware_stack  # noqa: E402
 from lessons_app.tutor.runtime import TurnRuntimeMiddleware  # noqa: E402
 from tutor_project.routing import websocket_urlpatterns  # noqa: E402
 
@@ -27,7 +31,7 @@ application = TurnRuntimeMiddleware(
         {
             "http": django_asgi_app,
             "websocket": AllowedHostsOriginValidator(
-                AuthMiddlewareStack(URLRouter(websocket_urlpatterns))
+                auth_middleware_stack(URLRouter(websocket_urlpatterns))
             ),
         }
     )

@@ -90,12 +90,33 @@ DATABASES = {
         env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
     ),
 }
-DATABASES["default"].setdefault("CONN_MAX_AGE", 0)
+# Connections are kept and reused (checked first) rather than opened for every call:
+# the chat's database threads (TUTOR_DATABASE_THREADS) each keep one.
+DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
-    # Wait for a lock instead of failing when a consumer thread is writing, and take
+    # Wait for a lock instead of failing when another thread is writing, and take
     # the write lock up front so read-then-write transactions cannot deadlock.
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault("timeout", 20)
     DATABASES["default"]["OPTIONS"].setdefault("transaction_mode", "IMMEDIATE")
+    # Write-ahead logging: readers never wait for the writer, and a commit appends to
+    # the log instead of syncing the database file (safe against crashes of the
+    # process; a power cut may lose the last commits, not corrupt the file).
+    DATABASES["default"]["OPTIONS"].setdefault(
+        "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
+    )
+# Threads (so, connections) each process gives the chat's database work: turns and
+# sockets wait for one of these, not for each other.
+TUTOR_DATABASE_THREADS = env.int("TUTOR_DATABASE_THREADS", default=4)
+if TUTOR_DATABASE_THREADS < 1:
+    raise ImproperlyConfigured("TUTOR_DATABASE_THREADS must be at least 1.")
+# How long (seconds) a Python thread runs before it must offer the interpreter to the
+# others (sys.setswitchinterval, whose own default is 0.005). The served process sets it
+# (tutor_project/asgi.py): under load, the busy event loop would otherwise keep a
+# database thread waiting up to that long after each of its queries.
+PYTHON_SWITCH_INTERVAL_SECONDS = env.float("PYTHON_SWITCH_INTERVAL_SECONDS", default=0.001)
+if PYTHON_SWITCH_INTERVAL_SECONDS <= 0:
+    raise ImproperlyConfigured("PYTHON_SWITCH_INTERVAL_SECONDS must be more than 0.")
 
 REDIS_URL = env.str("REDIS_URL", default="")
 # channels-redis waits for messages with a blocking BZPOPMIN of up to 5 seconds;
@@ -200,6 +221,9 @@ if TUTOR_TURN_ENGINE == "redis" and not REDIS_URL:
 TUTOR_REDIS_PREFIX = env.str("TUTOR_REDIS_PREFIX", default="tutor")
 # How often partial replies are saved (batched, one UPDATE for all turns of a process).
 TUTOR_CHECKPOINT_SECONDS = env.float("TUTOR_CHECKPOINT_SECONDS", default=1.0)
+# Shortest time between two text frames of a reply: chunks that come faster are sent
+# together (the first text never waits). 0 sends every chunk as it comes.
+TUTOR_TEXT_FRAME_SECONDS = env.float("TUTOR_TEXT_FRAME_SECONDS", default=0.04)
 # A turn whose runner has not beaten for this long is finished as interrupted.
 TUTOR_RUNNER_STALE_SECONDS = env.float("TUTOR_RUNNER_STALE_SECONDS", default=10.0)
 # How often each process looks for such turns (and once when it starts).

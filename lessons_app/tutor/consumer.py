@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 
-from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
 from lessons_app import observability
 from lessons_app.tutor.conversation import find_visible_lesson
+from lessons_app.tutor.database import database_call
 from lessons_app.tutor.protocol import (
     UNAVAILABLE_MESSAGE,
     FrameError,
@@ -44,7 +44,7 @@ class LessonChatConsumer(AsyncWebsocketConsumer):
             return
         slug = self.scope["url_route"]["kwargs"]["slug"]
         try:
-            lesson = await database_sync_to_async(find_visible_lesson)(user, slug)
+            lesson = await database_call(find_visible_lesson)(user, slug)
         except DatabaseError:
             await self.accept()
             await self._give_up("the database is unavailable")

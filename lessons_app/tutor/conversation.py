@@ -1,8 +1,8 @@
 """What a chat socket reads and changes in the database, apart from the turns themselves.
 
-Plain synchronous functions (selectors and services); the session calls each in a
-thread through ``database_sync_to_async``, one call per step, so each step is one
-trip to the database thread.
+Plain synchronous functions (selectors and services); the session calls each on the
+chat's database pool (``lessons_app.tutor.database``), one call per step, so each
+step is one trip to a database thread.
 """
 
 from __future__ import annotations
@@ -189,8 +189,12 @@ def needs_opening(conversation: Conversation, stage: Stage | None) -> bool:
 def open_stage(conversation: Conversation, stage: Stage | None) -> tuple[Opening, Message | None]:
     """How a chat stage opens: the author's opening message (saved here), or a tutor turn.
 
-    Under the conversation's lock, so two tabs arriving at once save one opening.
+    Under the conversation's lock, so two tabs arriving at once save one opening; the
+    lock is taken only for a stage that looks unopened (once opened, it stays so), so
+    the sockets of an opened stage open without writing.
     """
+    if not needs_opening(conversation, stage):
+        return Opening.NONE, None
     with transaction.atomic():
         lock_conversation(conversation)
         if not needs_opening(conversation, stage):

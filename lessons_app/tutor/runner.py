@@ -27,13 +27,13 @@ import uuid
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 
 from lessons_app.reply_errors import ReplyErrorCode
 from lessons_app.tutor import feed, snapshot, sweep, turns
 from lessons_app.tutor.clock import Clock
+from lessons_app.tutor.database import database_call
 from lessons_app.tutor.engines.base import EngineUnavailable, TurnEngine
 from lessons_app.tutor.turn import RunningTurn, TurnOwner, ended_by, log_entry, record_reply
 from lessons_app.tutor.turns import StreamingRow, TurnRequest
@@ -111,7 +111,7 @@ class TurnRunner:
         if not self.engine.available:
             raise EngineUnavailable("the turn engine is unavailable")
         started_at = self.clock.monotonic()
-        opened = await database_sync_to_async(turns.open_turn)(
+        opened = await database_call(turns.open_turn)(
             request, runner_id=self.runner_id, now=self.clock.now()
         )
         if opened is None:
@@ -161,7 +161,7 @@ class TurnRunner:
             return  # an idle process costs the database nothing
         texts = {t.reply_id: t.text for t in live if t.text_length != t.checkpointed_length}
         try:
-            streaming = await database_sync_to_async(turns.checkpoint)(
+            streaming = await database_call(turns.checkpoint)(
                 texts, [turn.reply_id for turn in live], self.clock.now()
             )
         except DatabaseError as exc:
@@ -181,7 +181,7 @@ class TurnRunner:
     async def sweep_once(self) -> None:
         """Finish as interrupted every turn in flight whose runner has died."""
         try:
-            rows = await database_sync_to_async(turns.streaming_rows)()
+            rows = await database_call(turns.streaming_rows)()
         except DatabaseError as exc:
             logger.warning("Sweeping turns failed: %s", exc)
             return
@@ -210,7 +210,7 @@ class TurnRunner:
         log = snapshot.contiguous(entries)
         content = sweep.recovered_text(row.content, snapshot.text_of(log))
         result, last_frame = ended_by(ReplyErrorCode.INTERRUPTED)
-        interrupted = await database_sync_to_async(turns.interrupt)(
+        interrupted = await database_call(turns.interrupt)(
             row, content=content, error_code=result.error_code
         )
         if interrupted is None:

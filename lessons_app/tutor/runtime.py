@@ -15,6 +15,7 @@ import logging
 import weakref
 from dataclasses import dataclass
 
+from lessons_app.tutor import database
 from lessons_app.tutor.clock import Clock, SystemClock
 from lessons_app.tutor.engines import engine_class
 from lessons_app.tutor.engines.base import TurnEngine
@@ -33,6 +34,7 @@ class Runtime:
 
     async def close(self) -> None:
         await self.runner.close()
+        await database.aclose_connections()
 
 
 _runtimes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Runtime]] = (

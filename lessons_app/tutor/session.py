@@ -18,7 +18,6 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
-from channels.db import database_sync_to_async
 from django.conf import settings
 from django.db import DatabaseError
 
@@ -32,6 +31,7 @@ from lessons_app.tutor.conversation import (
     TurnInFlight,
     serialize_message,
 )
+from lessons_app.tutor.database import database_call
 from lessons_app.tutor.engines.base import (
     ConversationEvent,
     EngineState,
@@ -116,9 +116,7 @@ class ChatSession:
 
     async def open(self) -> None:
         """Send the history (with any turn in flight) and follow the conversation from here."""
-        self.conversation = await database_sync_to_async(chat.conversation_of)(
-            self.user, self.lesson
-        )
+        self.conversation = await database_call(chat.conversation_of)(self.user, self.lesson)
         self.subscription = self.engine.subscribe()
         try:
             # Watch before reading history, so a turn starting in between is not missed.
@@ -163,9 +161,7 @@ class ChatSession:
         engine is down): the reply then shows the text last checkpointed.
         """
         for _ in range(2):
-            state = await database_sync_to_async(chat.chat_state)(
-                self.user, self.lesson, self.conversation
-            )
+            state = await database_call(chat.chat_state)(self.user, self.lesson, self.conversation)
             in_flight = state.in_flight
             if in_flight is None:
                 return state, None
@@ -314,7 +310,7 @@ class ChatSession:
             if turn_id == self._following or turn_id in self._queued:
                 await self._resync()
         elif kind == feed.FeedEvent.STAGE_CHANGED and event.get(feed.ORIGIN) != self.id:
-            position = await database_sync_to_async(chat.stage_position)(self.user, self.lesson)
+            position = await database_call(chat.stage_position)(self.user, self.lesson)
             if position.data != self._stage_data:
                 await self._send_stage(position)
 
@@ -367,7 +363,7 @@ class ChatSession:
     async def _on_stop(self, command: Command) -> None:
         try:
             # The database knows which turn is in flight; what this socket follows may lag.
-            turn_id = await database_sync_to_async(chat.turn_in_flight)(self.conversation)
+            turn_id = await database_call(chat.turn_in_flight)(self.conversation)
             if turn_id is None:
                 raise FrameError(
                     FrameErrorCode.NOTHING_TO_STOP,
@@ -382,7 +378,7 @@ class ChatSession:
 
     async def _on_advance(self, command: Command) -> None:
         try:
-            position = await database_sync_to_async(chat.advance_unless_busy)(
+            position = await database_call(chat.advance_unless_busy)(
                 self.user, self.lesson, self.conversation, from_stage_id=command.from_stage
             )
         except TurnInFlight:
@@ -398,9 +394,7 @@ class ChatSession:
 
     async def _open_stage(self) -> None:
         try:
-            opening, message = await database_sync_to_async(chat.open_stage)(
-                self.conversation, self.stage
-            )
+            opening, message = await database_call(chat.open_stage)(self.conversation, self.stage)
         except DatabaseError as exc:
             logger.warning("Opening stage %s failed: %s", getattr(self.stage, "pk", None), exc)
             return

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
 
-from channels.db import database_sync_to_async
+from django.conf import settings
 from django.db import DatabaseError
 
 from lessons_app import observability, prompts
@@ -25,6 +25,7 @@ from lessons_app.reply_errors import ReplyErrorCode
 from lessons_app.tutor import feed, turns
 from lessons_app.tutor.clock import Clock
 from lessons_app.tutor.conversation import serialize_message
+from lessons_app.tutor.database import database_call
 from lessons_app.tutor.engines.base import LogEntry
 from lessons_app.tutor.protocol import (
     INTERRUPTED_MESSAGE,
@@ -37,9 +38,10 @@ from lessons_app.tutor.protocol import (
     turn_error,
     usage_frame,
 )
+from lessons_app.tutor.text_frames import TextFrames
 from lessons_app.tutor.turns import OpenedTurn, TurnRequest, TurnResult
 from lessons_app.tutor.writer import LogWriter
-from llm_app.events import ErrorCode, EventType, error_event
+from llm_app.events import ErrorCode, EventType, error_event, text_event
 from llm_app.turn_record import TurnRecord
 
 logger = logging.getLogger(__name__)
@@ -132,6 +134,9 @@ class RunningTurn:
         self._end_reason: ReplyErrorCode | None = None
         self._taken_over = False
         self._task: asyncio.Task | None = None
+        self._text_frames = TextFrames(
+            settings.TUTOR_TEXT_FRAME_SECONDS, clock, lambda text: self._emit(text_event(text))
+        )
 
     @property
     def text(self) -> str:
@@ -160,6 +165,8 @@ class RunningTurn:
         self._task.cancel()
 
     def _emit(self, frame: dict[str, Any], *, shows: int | None = None) -> None:
+        if frame["type"] != EventType.TEXT:
+            self._text_frames.flush()  # the text before it goes first
         entry = log_entry(self.reply_id, len(self.entries) + 1, frame, shows)
         self.entries.append(entry)
         self._writer.added(self.reply_id, (entry,))
@@ -184,6 +191,7 @@ class RunningTurn:
             logger.exception("Finishing turn %s failed", self.reply_id)
             self._writer.abandon(self.reply_id)
         finally:
+            self._text_frames.close()
             self._on_done(self)
 
     def _emit_start(self) -> None:
@@ -233,6 +241,8 @@ class RunningTurn:
                     self._first_token_at = self._clock.monotonic()
                 self._parts.append(event["content"])
                 self._length += len(event["content"])
+                self._text_frames.add(event["content"])
+                continue
             elif kind == EventType.DONE:
                 return TurnResult(Message.Status.COMPLETE, "", record), event
             elif kind == EventType.ERROR:
@@ -273,7 +283,7 @@ class RunningTurn:
         pause = SAVE_RETRY_FIRST_SECONDS
         while True:
             try:
-                return await database_sync_to_async(turns.finish_reply)(
+                return await database_call(turns.finish_reply)(
                     self.reply_id,
                     content=self.text,
                     result=result,

@@ -168,7 +168,8 @@ def _reply_attribution(
 
 def _create_reply(request: TurnRequest, attribution: dict[str, Any], **turn: Any) -> Message:
     try:
-        with transaction.atomic():
+        # No savepoint of its own: a violation ends the whole (caller's) transaction anyway.
+        with transaction.atomic(savepoint=False):
             return Message.objects.create(
                 conversation=request.conversation,
                 role=Message.Role.ASSISTANT,

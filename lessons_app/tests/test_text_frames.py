@@ -1,0 +1,83 @@
+"""Text frames of a reply: at once when quiet, joined when chunks come faster than the interval."""
+
+import asyncio
+
+from lessons_app.tests.manual_clock import ManualClock
+from lessons_app.tutor.text_frames import TextFrames
+
+INTERVAL = 0.04
+
+
+async def settle() -> None:
+    """Let the timer task, woken by the clock, run to its end."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+def frames_on(clock: ManualClock, interval: float = INTERVAL) -> tuple[TextFrames, list[str]]:
+    sent: list[str] = []
+    return TextFrames(interval, clock, sent.append), sent
+
+
+async def test_the_first_text_goes_at_once():
+    frames, sent = frames_on(ManualClock())
+    frames.add("Hel")
+    assert sent == ["Hel"]
+
+
+async def test_chunks_within_the_interval_wait_and_go_as_one_frame():
+    clock = ManualClock()
+    frames, sent = frames_on(clock)
+    frames.add("Hel")
+    await clock.advance(0.01)
+    frames.add("lo, ")
+    await clock.advance(0.01)
+    frames.add("there")
+    assert sent == ["Hel"]
+    await clock.advance(0.019)
+    await settle()
+    assert sent == ["Hel"]  # the interval since "Hel" has not passed yet
+    await clock.advance(0.002)
+    await settle()
+    assert sent == ["Hel", "lo, there"]
+
+
+async def test_a_chunk_after_a_quiet_spell_goes_at_once():
+    clock = ManualClock()
+    frames, sent = frames_on(clock)
+    frames.add("One.")
+    await clock.advance(0.5)
+    frames.add(" Two.")
+    assert sent == ["One.", " Two."]
+
+
+async def test_flush_sends_what_waits_before_another_frame_and_cancels_the_timer():
+    clock = ManualClock()
+    frames, sent = frames_on(clock)
+    frames.add("a")
+    frames.add("b")
+    frames.flush()
+    assert sent == ["a", "b"]
+    await clock.advance(1)
+    await settle()
+    assert sent == ["a", "b"]  # the timer did not send again
+    frames.flush()
+    assert sent == ["a", "b"]  # nothing waits: nothing is sent
+
+
+async def test_close_drops_the_timer_and_what_waits():
+    clock = ManualClock()
+    frames, sent = frames_on(clock)
+    frames.add("a")
+    frames.add("b")
+    frames.close()
+    await clock.advance(1)
+    await settle()
+    assert sent == ["a"]
+
+
+async def test_an_interval_of_zero_sends_every_chunk():
+    frames, sent = frames_on(ManualClock(), interval=0)
+    for chunk in ("a", "b", "c"):
+        frames.add(chunk)
+    assert sent == ["a", "b", "c"]

@@ -1,0 +1,93 @@
+"""The chat's database work: a bounded pool of threads, each keeping its own connection.
+
+Channels' ``database_sync_to_async`` runs every call of a consumer on one thread
+per process (consumers have no thread-sensitive context), so under load every
+turn waits for every other turn's queries. The chat sends its calls here instead:
+up to ``TUTOR_DATABASE_THREADS`` run at once, each on a thread with its own
+connection, which Django keeps for ``CONN_MAX_AGE`` seconds and checks before
+reuse (``CONN_HEALTH_CHECKS``), exactly as it would across requests. The pool is
+sized to what the database should give one process: with N worker processes the
+database sees at most N x ``TUTOR_DATABASE_THREADS`` connections from the chat.
+
+Each call is self-contained (its own transaction, if any): nothing relies on two
+calls running on the same thread, which is all the one thread was for.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+from channels.auth import AuthMiddleware, get_user
+from channels.db import DatabaseSyncToAsync
+from channels.sessions import CookieMiddleware, SessionMiddleware
+from django.conf import settings
+from django.db import connections
+
+logger = logging.getLogger(__name__)
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+# How long closing the pool's connections waits for calls still running.
+CLOSE_WAIT_SECONDS = 5.0
+
+_pool = ThreadPoolExecutor(
+    max_workers=settings.TUTOR_DATABASE_THREADS, thread_name_prefix="tutor-database"
+)
+
+
+def database_call(function: Callable[P, R]) -> Callable[P, Awaitable[R]]:
+    """``function`` as a coroutine run on the pool, with Django's connection upkeep around it."""
+    return DatabaseSyncToAsync(function, thread_sensitive=False, executor=_pool)
+
+
+def on_every_thread(function: Callable[[], object]) -> bool:
+    """Run ``function`` once on each thread of the pool; ``False`` if they were too busy.
+
+    Django's connections belong to the thread that opened them, so whatever is done
+    to them (closing them, watching them in a test) has to be done by each thread:
+    one task per thread, held at a barrier until every thread has one.
+    """
+    size = settings.TUTOR_DATABASE_THREADS
+    barrier = threading.Barrier(size)
+
+    def when_all_arrive() -> None:
+        barrier.wait(timeout=CLOSE_WAIT_SECONDS)
+        function()
+
+    tasks = [_pool.submit(when_all_arrive) for _ in range(size)]
+    for task in tasks:
+        try:
+            task.result(timeout=CLOSE_WAIT_SECONDS * 2)
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, and logged
+            logger.warning("The chat's database threads did not all answer: %r", exc)
+            return False
+    return True
+
+
+def close_connections() -> None:
+    """Close the connection of every pool thread (at shutdown, or before a test database goes)."""
+    on_every_thread(connections.close_all)
+
+
+async def aclose_connections() -> None:
+    """:func:`close_connections` without blocking the event loop."""
+    await asyncio.to_thread(close_connections)
+
+
+class PooledAuthMiddleware(AuthMiddleware):
+    """Channels' ``AuthMiddleware``, looking the user up on the chat's pool."""
+
+    async def resolve_scope(self, scope) -> None:
+        # ``get_user`` is Channels' own lookup (session, user, session hash), undecorated.
+        scope["user"]._wrapped = await database_call(get_user.func)(scope)
+
+
+def auth_middleware_stack(inner):
+    """Channels' ``AuthMiddlewareStack`` with the user looked up on the pool."""
+    return CookieMiddleware(SessionMiddleware(PooledAuthMiddleware(inner)))
