@@ -4,7 +4,8 @@ The supervisor binds one TCP socket per worker, all on the same host and port wi
 ``SO_REUSEPORT``, so the kernel spreads new connections across the workers (one shared
 accepting socket balances badly: Twisted workers race for it and the busiest tends to
 win). Each worker is Daphne on its own socket; it listens only once the application is
-loaded, so no connection waits on a worker still importing. The supervisor forwards
+loaded, so no connection waits on a worker still importing, and says on a pipe when
+Daphne serves. The supervisor forwards
 SIGTERM and SIGINT, restarts a worker that dies (backing off while it keeps dying),
 and replaces the workers one at a time on SIGHUP.
 

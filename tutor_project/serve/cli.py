@@ -31,7 +31,7 @@ from tutor_project.serve.supervisor import SignalInbox, Supervisor, spawn_worker
 SETTINGS_MODULE = "tutor_project.settings"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
-# Measured on a 2-core machine (docs/deployment.md): a second worker per core gains nothing.
+# Measured on a 2-core machine (docs/deployment.md): more workers than cores gain nothing.
 WORKERS_PER_CORE = 1
 EXIT_MISCONFIGURED = 2
 # Daphne's options that say where to listen: the supervisor decides that.

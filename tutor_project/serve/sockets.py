@@ -34,8 +34,7 @@ class ListenAddress:
         return self.sockaddr[1]
 
     def url(self) -> str:
-        host = f"[{self.host}]" if self.family == socket.AF_INET6 else self.host
-        return f"http://{host}:{self.port}"
+        return f"http://{self.host}:{self.port}"
 
 
 def resolve(host: str, port: int) -> ListenAddress:
@@ -46,6 +45,11 @@ def resolve(host: str, port: int) -> ListenAddress:
         )[0]
     except (socket.gaierror, UnicodeError) as exc:
         raise Misconfigured(f"Cannot listen on {host!r}: {exc}.") from None
+    if family != socket.AF_INET:
+        raise Misconfigured(
+            f"{host} is not an IPv4 address: Daphne adopts IPv4 sockets only (--fd). "
+            "Serve on 127.0.0.1 behind a proxy that listens on IPv6."
+        )
     return ListenAddress(family, sockaddr)
 
 
@@ -87,8 +91,3 @@ def worker_socket(address: ListenAddress) -> socket.socket:
         raise Misconfigured(f"Cannot bind {address.url()}: {exc.strerror}.") from None
     sock.setblocking(False)
     return sock
-
-
-def is_listening(sock: socket.socket) -> bool:
-    """Whether a worker has started listening on ``sock`` (its copy is the same socket)."""
-    return bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))

@@ -2,7 +2,8 @@
 
 The supervisor is one thread that looks at its workers a few times a second
 (:meth:`Supervisor.step`); time and processes are handed in, so tests drive it with a
-manual clock and fake processes. A worker is *ready* once it listens on its socket.
+manual clock and fake processes. A worker is *ready* once it says so on a pipe of its
+own, which it does when Daphne is running on its socket (:class:`WorkerProcess`).
 
 - A worker that dies before it was ever ready means the application cannot start
   (an import error, a refused configuration): the supervisor stops everything and
@@ -31,7 +32,6 @@ from pathlib import Path
 from typing import Protocol
 
 from tutor_project.serve.errors import Misconfigured
-from tutor_project.serve.sockets import is_listening
 
 WORKER_MODULE = "tutor_project.serve.worker"
 # How often the supervisor looks at its workers, and answers signals.
@@ -39,12 +39,14 @@ STEP_SECONDS = 0.1
 # How long stopping workers may take (saving their turns) before they are killed.
 STOP_SECONDS = 20.0
 EXIT_WORKER_FAILED = 1
+# What a worker writes on its readiness pipe once Daphne serves on its socket.
+READY_BYTE = b"!"
 
 logger = logging.getLogger("tutor.serve")
 
 
 class Process(Protocol):
-    """What the supervisor needs of a worker process (``subprocess.Popen`` has it)."""
+    """What the supervisor needs of a worker process (:class:`WorkerProcess` has it)."""
 
     pid: int
 
@@ -55,6 +57,12 @@ class Process(Protocol):
     def kill(self) -> None: ...
 
     def wait(self, timeout: float | None = None) -> int: ...
+
+    def is_ready(self) -> bool:
+        """Whether it has said it serves (never true again after it died without saying)."""
+
+    def close(self) -> None:
+        """Release what the supervisor holds for it (not the process itself)."""
 
 
 Spawn = Callable[[socket.socket], Process]
@@ -99,6 +107,7 @@ class Running:
 
     def close(self) -> None:
         self.sock.close()
+        self.process.close()
 
 
 @dataclass
@@ -123,16 +132,73 @@ def describe_exit(returncode: int) -> str:
     return f"exited with code {returncode}"
 
 
-def spawn_worker(sock: socket.socket, daphne_options: Sequence[str], cwd: Path) -> Process:
+class WorkerProcess:
+    """A worker's process, and the read end of the pipe on which it says it is serving.
+
+    Readiness is the worker's word, not its socket's state: it listens before Daphne
+    adopts the socket, and Daphne can still fail then (a bad option, say).
+    """
+
+    def __init__(self, popen: subprocess.Popen, ready_pipe: int) -> None:
+        self._popen = popen
+        self._ready_pipe: int | None = ready_pipe
+        self._ready = False
+        self.pid = popen.pid
+
+    def poll(self) -> int | None:
+        return self._popen.poll()
+
+    def send_signal(self, sig: int) -> None:
+        self._popen.send_signal(sig)
+
+    def kill(self) -> None:
+        self._popen.kill()
+
+    def wait(self, timeout: float | None = None) -> int:
+        return self._popen.wait(timeout)
+
+    def is_ready(self) -> bool:
+        if self._ready or self._ready_pipe is None:
+            return self._ready
+        try:
+            said = os.read(self._ready_pipe, len(READY_BYTE))
+        except BlockingIOError:
+            return False  # nothing said yet
+        self._ready = said == READY_BYTE
+        if not self._ready:  # the pipe closed: it exited without being ready
+            self.close()
+        return self._ready
+
+    def close(self) -> None:
+        if self._ready_pipe is not None:
+            os.close(self._ready_pipe)
+            self._ready_pipe = None
+
+
+def spawn_worker(sock: socket.socket, daphne_options: Sequence[str], cwd: Path) -> WorkerProcess:
     """Start a worker process on ``sock`` (the same descriptor number in the child).
 
     In a process group of its own, so a terminal's Ctrl-C reaches the supervisor
     only, which passes it on once to each worker.
     """
+    ready_read, ready_write = os.pipe()
+    os.set_blocking(ready_read, False)
     fd = sock.fileno()
     command = [sys.executable, "-m", WORKER_MODULE, "--listen-fd", str(fd)]
-    command += ["--supervisor", str(os.getpid()), "--", *daphne_options]
-    return subprocess.Popen(command, pass_fds=(fd,), process_group=0, cwd=cwd)  # noqa: S603
+    command += ["--ready-fd", str(ready_write), "--supervisor", str(os.getpid())]
+    try:
+        popen = subprocess.Popen(  # noqa: S603 - our own module
+            [*command, "--", *daphne_options],
+            pass_fds=(fd, ready_write),
+            process_group=0,
+            cwd=cwd,
+        )
+    except BaseException:
+        os.close(ready_read)
+        raise
+    finally:
+        os.close(ready_write)  # the worker's now: EOF here once it has exited
+    return WorkerProcess(popen, ready_read)
 
 
 class SignalInbox:
@@ -164,7 +230,6 @@ class Supervisor:
         new_socket: Callable[[], socket.socket],
         spawn: Spawn,
         clock: Callable[[], float] = time.monotonic,
-        listening: Callable[[socket.socket], bool] = is_listening,
     ) -> None:
         self.slots = [Slot(number) for number in range(1, workers + 1)]
         # Replaced workers, sent SIGTERM, not yet gone; and slots still to replace (SIGHUP).
@@ -173,7 +238,6 @@ class Supervisor:
         self._new_socket = new_socket
         self._spawn = spawn
         self._clock = clock
-        self._listening = listening
 
     def start(self) -> None:
         for slot in self.slots:
@@ -260,7 +324,7 @@ class Supervisor:
             return
         returncode = running.process.poll()
         if returncode is None:
-            if not running.ready and self._listening(running.sock):
+            if not running.ready and running.process.is_ready():
                 running.ready = slot.ever_ready = True
                 logger.info("worker %d (pid %d) is ready", slot.number, running.process.pid)
             return
@@ -268,7 +332,7 @@ class Supervisor:
         slot.current = None
         how = f"worker {slot.number} (pid {running.process.pid}) {describe_exit(returncode)}"
         if not slot.ever_ready:
-            raise WorkerFailed(f"{how} before it was ready: the application cannot start")
+            raise WorkerFailed(f"{how} before it was ready: it cannot start (its output is above)")
         delay = slot.backoff.delay_after(now - running.started_at)
         slot.restart_at = now + delay
         logger.warning("%s; restarting it in %.0f s", how, delay)
@@ -304,7 +368,7 @@ class Supervisor:
                 describe_exit(returncode),
             )
             return
-        if not self._listening(new.sock):
+        if not new.process.is_ready():
             return
         new.ready = True
         old, slot.current, slot.successor, slot.restart_at = slot.current, new, None, None

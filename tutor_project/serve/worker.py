@@ -1,6 +1,7 @@
 """One worker of ``python -m tutor_project.serve``: Daphne on the socket its supervisor bound.
 
-``python -m tutor_project.serve.worker --listen-fd N --supervisor PID -- [daphne options]``
+``python -m tutor_project.serve.worker --listen-fd N --ready-fd R --supervisor PID -- [daphne
+options]``
 
 The supervisor starts it; it is not meant to be run by hand. In order, it:
 
@@ -8,10 +9,13 @@ The supervisor starts it; it is not meant to be run by hand. In order, it:
    is left serving on the port with no one to stop it;
 2. loads the application (seconds: LiteLLM's import), and only then listens on the
    socket, so the kernel hands it no connection before it can answer;
-3. runs Daphne's own command line on that socket (``--fd``), with one step added at
-   shutdown: the ASGI ``lifespan.shutdown`` Daphne does not send, on which the project
-   closes this process's turn runtime, so on SIGTERM the turns in flight are saved as
-   interrupted (with Retry) at once, as under an ASGI server that sends it.
+3. runs Daphne's own command line on that socket (``--fd``), and says on its readiness
+   pipe that it serves once Twisted runs (Daphne has adopted the socket by then, or has
+   given up without running it);
+4. at shutdown, first sends the application the ASGI ``lifespan.shutdown`` Daphne does
+   not send, on which the project closes this process's turn runtime: on SIGTERM the
+   turns in flight are saved as interrupted (with Retry) at once, as under an ASGI
+   server that sends it.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from daphne.utils import import_by_path
 from twisted.internet import defer
 
 from tutor_project.serve.sockets import LISTEN_BACKLOG
+from tutor_project.serve.supervisor import READY_BYTE
 
 ASGI_APPLICATION = "tutor_project.asgi:application"
 # prctl(2): have the kernel signal this process when its parent exits.
@@ -46,6 +51,7 @@ logger = logging.getLogger("tutor.serve.worker")
 def parse_worker_args(argv: Sequence[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m tutor_project.serve.worker")
     parser.add_argument("--listen-fd", type=int, required=True)
+    parser.add_argument("--ready-fd", type=int, required=True)
     parser.add_argument("--supervisor", type=int, required=True, help="the supervisor's pid")
     parser.add_argument("daphne_args", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
@@ -54,13 +60,9 @@ def parse_worker_args(argv: Sequence[str]) -> argparse.Namespace:
     return args
 
 
-def daphne_argv(fd: int, family: socket.AddressFamily, options: Sequence[str]) -> list[str]:
-    """Daphne's command line for the socket ``fd``: ``--fd`` takes IPv4 only."""
-    if family == socket.AF_INET6:
-        endpoint = ["--endpoint", f"fd:fileno={fd}:domain=INET6"]
-    else:
-        endpoint = ["--fd", str(fd)]
-    return [*endpoint, *options, ASGI_APPLICATION]
+def daphne_argv(fd: int, options: Sequence[str]) -> list[str]:
+    """Daphne's command line for the (IPv4) socket ``fd``."""
+    return ["--fd", str(fd), *options, ASGI_APPLICATION]
 
 
 def follow_supervisor(supervisor_pid: int) -> None:
@@ -72,14 +74,19 @@ def follow_supervisor(supervisor_pid: int) -> None:
         raise SystemExit("serve worker: the supervisor has gone; not starting.")
 
 
-def listen(fd: int) -> socket.AddressFamily:
-    """Start listening on the inherited socket ``fd`` (left open for Daphne); its family."""
+def listen(fd: int) -> None:
+    """Start listening on the inherited socket ``fd`` (left open for Daphne)."""
     sock = socket.socket(fileno=fd)
     try:
         sock.listen(LISTEN_BACKLOG)
-        return sock.family
     finally:
         sock.detach()
+
+
+def say_ready(ready_fd: int) -> None:
+    """Tell the supervisor that this worker serves."""
+    os.write(ready_fd, READY_BYTE)
+    os.close(ready_fd)
 
 
 async def send_lifespan_shutdown(application: ASGIApplication) -> None:
@@ -115,14 +122,23 @@ def shut_down_application_first(application: ASGIApplication) -> None:
     reactor.addSystemEventTrigger("before", "shutdown", shut_down)
 
 
+def say_ready_when_serving(ready_fd: int) -> None:
+    """Once Twisted runs, which Daphne lets it do only if it listens on the socket."""
+    # Imported here, after daphne.cli has installed the asyncio reactor Daphne needs.
+    from twisted.internet import reactor
+
+    reactor.callWhenRunning(say_ready, ready_fd)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_worker_args(sys.argv[1:] if argv is None else argv)
     follow_supervisor(args.supervisor)
     # The seconds of imports, before any connection comes.
     application = guarantee_single_callable(import_by_path(ASGI_APPLICATION))
     shut_down_application_first(application)
-    family = listen(args.listen_fd)
-    CommandLineInterface().run(daphne_argv(args.listen_fd, family, args.daphne_args))
+    say_ready_when_serving(args.ready_fd)
+    listen(args.listen_fd)
+    CommandLineInterface().run(daphne_argv(args.listen_fd, args.daphne_args))
 
 
 if __name__ == "__main__":

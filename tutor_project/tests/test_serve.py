@@ -16,7 +16,7 @@ import pytest
 
 from tutor_project.serve import cli, worker
 from tutor_project.serve.errors import Misconfigured
-from tutor_project.serve.sockets import is_listening, reserve, resolve, worker_socket
+from tutor_project.serve.sockets import reserve, resolve, worker_socket
 from tutor_project.serve.supervisor import (
     EXIT_WORKER_FAILED,
     STOP_SECONDS,
@@ -24,6 +24,7 @@ from tutor_project.serve.supervisor import (
     SignalInbox,
     Supervisor,
     WorkerFailed,
+    WorkerProcess,
     describe_exit,
 )
 from tutor_project.testing.ports import LOOPBACK
@@ -100,6 +101,10 @@ def test_sqlite_with_several_workers_is_warned_about(settings, monkeypatch):
 # --- sockets -------------------------------------------------------------------------
 
 
+def is_listening(sock: socket.socket) -> bool:
+    return bool(sock.getsockopt(socket.SOL_SOCKET, socket.SO_ACCEPTCONN))
+
+
 def test_every_worker_gets_its_own_socket_on_one_port():
     address = reserve(LOOPBACK, 0)
     assert address.port != 0
@@ -152,20 +157,56 @@ def test_an_unknown_host_is_a_misconfiguration(monkeypatch):
 # --- the worker process -------------------------------------------------------------------
 
 
+def test_ipv6_is_refused_because_daphne_adopts_ipv4_sockets_only():
+    with pytest.raises(Misconfigured, match="IPv4 sockets only"):
+        resolve("::1", 0)
+
+
 def test_the_worker_runs_daphne_on_its_descriptor():
-    assert worker.daphne_argv(5, socket.AF_INET, ["--proxy-headers"]) == [
+    assert worker.daphne_argv(5, ["--proxy-headers"]) == [
         "--fd",
         "5",
         "--proxy-headers",
         worker.ASGI_APPLICATION,
     ]
-    ipv6 = worker.daphne_argv(5, socket.AF_INET6, [])
-    assert ipv6 == ["--endpoint", "fd:fileno=5:domain=INET6", worker.ASGI_APPLICATION]
 
 
 def test_the_worker_reads_its_arguments_and_daphnes():
-    args = worker.parse_worker_args(["--listen-fd", "3", "--supervisor", "42", "--", "-v", "2"])
-    assert (args.listen_fd, args.supervisor, args.daphne_args) == (3, 42, ["-v", "2"])
+    args = worker.parse_worker_args(
+        ["--listen-fd", "3", "--ready-fd", "4", "--supervisor", "42", "--", "-v", "2"]
+    )
+    assert (args.listen_fd, args.ready_fd, args.supervisor) == (3, 4, 42)
+    assert args.daphne_args == ["-v", "2"]
+
+
+def _pipe() -> tuple[int, int]:
+    read, write = os.pipe()
+    os.set_blocking(read, False)
+    return read, write
+
+
+@dataclass
+class Started:
+    pid: int = 7
+
+
+def test_a_worker_is_ready_once_it_says_so_on_its_pipe():
+    read, write = _pipe()
+    process = WorkerProcess(Started(), read)
+    assert not process.is_ready()
+    worker.say_ready(write)  # what the worker does once Twisted runs
+    assert process.is_ready()
+    assert process.is_ready()  # and stays so
+    process.close()
+
+
+def test_a_worker_that_exits_without_saying_so_is_never_ready():
+    read, write = _pipe()
+    process = WorkerProcess(Started(), read)
+    os.close(write)  # it exited
+    assert not process.is_ready()
+    assert not process.is_ready()
+    process.close()  # closing twice is fine
 
 
 def test_a_worker_whose_supervisor_is_gone_does_not_start():
@@ -224,7 +265,6 @@ class ManualClock:
 @dataclass
 class FakeSocket:
     number: int
-    listening: bool = False
     closed: bool = False
 
     def close(self) -> None:
@@ -239,6 +279,8 @@ class FakeProcess:
     # Whether it exits when sent a signal (a stuck worker does not).
     obeys: bool = True
     signals: list[int] = field(default_factory=list)
+    ready: bool = False
+    closed: bool = False
 
     def poll(self) -> int | None:
         return self.returncode
@@ -255,8 +297,14 @@ class FakeProcess:
         assert self.returncode is not None
         return self.returncode
 
+    def is_ready(self) -> bool:
+        return self.ready
+
+    def close(self) -> None:
+        self.closed = True
+
     def becomes_ready(self) -> None:
-        self.sock.listening = True
+        self.ready = True
 
 
 class Workers:
@@ -271,7 +319,6 @@ class Workers:
             new_socket=self._new_socket,
             spawn=self._spawn,
             clock=self.clock,
-            listening=lambda sock: sock.listening,
         )
 
     def _new_socket(self) -> FakeSocket:
