@@ -65,11 +65,16 @@ def daphne_argv(fd: int, options: Sequence[str]) -> list[str]:
     return ["--fd", str(fd), *options, ASGI_APPLICATION]
 
 
-def follow_supervisor(supervisor_pid: int) -> None:
-    """Be sent SIGTERM when the supervisor dies; exit now if it already has."""
+def signal_me_when_my_parent_dies() -> None:
+    """Linux only; elsewhere a worker outlives a supervisor killed by SIGKILL."""
     if sys.platform.startswith("linux"):
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)
+
+
+def follow_supervisor(supervisor_pid: int) -> None:
+    """Be sent SIGTERM when the supervisor dies; exit now if it already has."""
+    signal_me_when_my_parent_dies()
     if os.getppid() != supervisor_pid:  # it died before the line above took effect
         raise SystemExit("serve worker: the supervisor has gone; not starting.")
 

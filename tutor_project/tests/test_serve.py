@@ -209,7 +209,9 @@ def test_a_worker_that_exits_without_saying_so_is_never_ready():
     process.close()  # closing twice is fine
 
 
-def test_a_worker_whose_supervisor_is_gone_does_not_start():
+def test_a_worker_whose_supervisor_is_gone_does_not_start(monkeypatch):
+    # Not for this test process: its parent's death is no reason to stop it.
+    monkeypatch.setattr(worker, "signal_me_when_my_parent_dies", lambda: None)
     with pytest.raises(SystemExit, match="supervisor has gone"):
         worker.follow_supervisor(os.getppid() + 1)
 
