@@ -8,7 +8,7 @@ PORT ?= 8000
 
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install run test lint format bench clean
+.PHONY: install run serve test lint format bench clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +31,14 @@ run: install .env
 	$(PY) manage.py load_demo
 	$(PY) manage.py ensure_staff
 	$(PY) manage.py runserver $(HOST):$(PORT)
+
+# Production-style serving: WORKERS Daphne processes sharing HOST:PORT (default: one per
+# core). More than one needs REDIS_URL; see docs/deployment.md. `make run` stays one process.
+WORKERS ?=
+DAPHNE_OPTIONS ?=
+
+serve: install
+	$(PY) -m tutor_project.serve $(if $(WORKERS),--workers $(WORKERS)) --host $(HOST) --port $(PORT) $(if $(DAPHNE_OPTIONS),-- $(DAPHNE_OPTIONS))
 
 # In parallel, one process per core (at most four), a test file per process at a time:
 # see tutor_project/testing/workers.py for what keeps them apart. PYTEST_ARGS="-n 0" runs

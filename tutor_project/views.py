@@ -1,6 +1,7 @@
 """Project-level views that belong to no single app."""
 
 import asyncio
+import os
 
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
@@ -12,6 +13,9 @@ from django.views.decorators.http import require_GET
 from lessons_app.tutor.runtime import engine_health
 
 CHANNEL_LAYER_TIMEOUT_SECONDS = 2
+# Which server process answered: tells apart the workers that share one port
+# (python -m tutor_project.serve). On /healthz only, which no page links to.
+WORKER_PID_HEADER = "Tutor-Worker-Pid"
 
 
 def _database_status() -> str:
@@ -51,7 +55,8 @@ async def healthz(request):
     """Liveness and readiness for load balancers: 200 only when every backend answers.
 
     Async, so it runs on the server's event loop beside the chat sockets, never on a
-    second loop of its own (channels-redis refuses two loops receiving at once).
+    second loop of its own (channels-redis refuses two loops receiving at once). The
+    ``Tutor-Worker-Pid`` header says which worker process answered.
     """
     checks = {
         "database": await sync_to_async(_database_status)(),
@@ -59,6 +64,8 @@ async def healthz(request):
         "channel_layer": await _channel_layer_status(),
     }
     healthy = all(value == "ok" for value in checks.values())
-    return JsonResponse(
+    response = JsonResponse(
         {"status": "ok" if healthy else "error", **checks}, status=200 if healthy else 503
     )
+    response[WORKER_PID_HEADER] = str(os.getpid())
+    return response

@@ -4,6 +4,7 @@ import pytest
 from django.conf import settings
 
 from tutor_project.testing.required_services import IN_CI
+from tutor_project.views import WORKER_PID_HEADER
 
 
 @pytest.mark.django_db
@@ -101,3 +102,10 @@ def test_healthz_answers_plain_http_when_other_pages_redirect_to_https(client, s
     response = client.get("/healthz")
     assert response.status_code == 200
     assert response.json()["status"] == "ok"
+
+
+@pytest.mark.django_db
+def test_healthz_says_which_worker_process_answered(client):
+    """Workers share one port (python -m tutor_project.serve); this tells them apart."""
+    assert client.get("/healthz")[WORKER_PID_HEADER] == str(os.getpid())
+    assert WORKER_PID_HEADER not in client.get("/accounts/login/")

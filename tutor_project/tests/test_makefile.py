@@ -37,3 +37,17 @@ def test_an_existing_env_is_left_alone(tmp_path):
     (tmp_path / ".env").write_text(own)
     make(tmp_path, ".env")
     assert (tmp_path / ".env").read_text() == own
+
+
+def test_serve_runs_the_supervisor_with_the_workers_host_and_port_asked_for(tmp_path):
+    (tmp_path / "requirements.txt").touch()
+    planned = make(tmp_path, "--dry-run", "serve", "WORKERS=3", "HOST=0.0.0.0", "PORT=9001")
+    assert (
+        planned.splitlines()[-1]
+        .rstrip()
+        .endswith("-m tutor_project.serve --workers 3 --host 0.0.0.0 --port 9001")
+    )
+    by_default = make(tmp_path, "--dry-run", "serve").splitlines()[-1].rstrip()
+    assert "--workers" not in by_default  # one per core, as the supervisor decides
+    with_options = make(tmp_path, "--dry-run", "serve", "DAPHNE_OPTIONS=--proxy-headers")
+    assert with_options.splitlines()[-1].rstrip().endswith("--port 8000 -- --proxy-headers")

@@ -1,0 +1,116 @@
+"""``python -m tutor_project.serve --workers 2`` for real, on the Redis turn engine.
+
+Both workers answer on the one port (``/healthz`` says which process answered, and
+new connections are spread over the workers' sockets by the kernel), and SIGTERM to
+the supervisor ends every worker before it exits. The database is migrated while the
+workers import (both cost seconds); nothing asks for a page before it is done.
+"""
+
+from __future__ import annotations
+
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from tutor_project.testing.ports import LOOPBACK, free_port
+from tutor_project.testing.required_services import require_redis
+from tutor_project.testing.served_env import served_env
+from tutor_project.views import WORKER_PID_HEADER
+
+WORKERS = 2
+# The workers import in parallel (seconds each, for LiteLLM); a busy CI machine is slower.
+ANSWERED_WITHIN_SECONDS = 90
+POLL_SECONDS = 0.2
+STOPPED_WITHIN_SECONDS = 60
+MIGRATE_SECONDS = 180
+OUTPUT_SHOWN_CHARS = 4000
+
+
+def _env(database: Path) -> dict[str, str]:
+    return {
+        **served_env(
+            database,
+            secret_key="serve-e2e-test-only-secret-key-5d81",
+            redis_prefix=f"tutor-serve-{uuid.uuid4().hex[:10]}",
+        ),
+        "REDIS_URL": require_redis(),
+        "TUTOR_TURN_ENGINE": "redis",
+    }
+
+
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    with log.open("w") as output:
+        return subprocess.Popen(  # noqa: S603 - fixed arguments
+            [sys.executable, *command],
+            cwd=settings.BASE_DIR,
+            env=env,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _answering_pid(url: str) -> str | None:
+    """The pid of the worker that answered ``/healthz`` on a new connection, if one did."""
+    try:
+        with urllib.request.urlopen(f"{url}/healthz", timeout=5) as response:  # noqa: S310 - loopback
+            return response.headers[WORKER_PID_HEADER]
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return None  # no worker listens yet
+
+
+def _answering_workers(url: str, supervisor: subprocess.Popen, log: Path) -> set[int]:
+    """Ask on new connections until ``WORKERS`` distinct workers have answered."""
+    pids: set[int] = set()
+    deadline = time.monotonic() + ANSWERED_WITHIN_SECONDS
+    while len(pids) < WORKERS and time.monotonic() < deadline:
+        if supervisor.poll() is not None:
+            pytest.fail(f"serve exited with {supervisor.returncode}:\n{_tail(log)}")
+        pid = _answering_pid(url)
+        if pid is None:
+            time.sleep(POLL_SECONDS)
+        else:
+            pids.add(int(pid))
+    return pids
+
+
+def _parent_of(pid: int) -> int:
+    # /proc/PID/stat: "pid (name) state ppid ...", and the name may hold spaces.
+    return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
+
+
+def _tail(log: Path) -> str:
+    return log.read_text()[-OUTPUT_SHOWN_CHARS:]
+
+
+def test_two_workers_answer_on_one_port_and_sigterm_ends_them_all(tmp_path):
+    env = _env(tmp_path / "db.sqlite3")
+    migrate = _start(["manage.py", "migrate", "--noinput"], env, tmp_path / "migrate.log")
+    port = free_port()
+    command = ["-m", "tutor_project.serve", "--workers", str(WORKERS)]
+    command += ["--host", LOOPBACK, "--port", str(port)]
+    supervisor = _start(command, env, tmp_path / "serve.log")
+    try:
+        assert migrate.wait(timeout=MIGRATE_SECONDS) == 0, _tail(tmp_path / "migrate.log")
+        pids = _answering_workers(f"http://{LOOPBACK}:{port}", supervisor, tmp_path / "serve.log")
+        assert len(pids) == WORKERS, f"only {pids} answered:\n{_tail(tmp_path / 'serve.log')}"
+        assert {_parent_of(pid) for pid in pids} == {supervisor.pid}
+
+        supervisor.send_signal(signal.SIGTERM)
+        assert supervisor.wait(timeout=STOPPED_WITHIN_SECONDS) == 0, _tail(tmp_path / "serve.log")
+        # It waited for its workers (and reaped them): none is left, not even a zombie.
+        assert [pid for pid in pids if Path(f"/proc/{pid}").exists()] == []
+    finally:
+        if supervisor.poll() is None:
+            supervisor.kill()  # its workers get SIGTERM from the kernel (PR_SET_PDEATHSIG)
+            supervisor.wait()
+        if migrate.poll() is None:
+            migrate.kill()
+            migrate.wait()
