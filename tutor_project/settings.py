@@ -90,10 +90,30 @@ DATABASES = {
         env.str("DATABASE_URL", default="") or f"sqlite:///{BASE_DIR / 'db.sqlite3'}"
     ),
 }
-# Connections are kept and reused (checked first) rather than opened for every call:
-# the chat's database threads (TUTOR_DATABASE_THREADS) each keep one.
-DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+# Threads (so, connections) each process gives the chat's database work: turns and
+# sockets wait for one of these, not for each other.
+TUTOR_DATABASE_THREADS = env.int("TUTOR_DATABASE_THREADS", default=4)
+if TUTOR_DATABASE_THREADS < 1:
+    raise ImproperlyConfigured("TUTOR_DATABASE_THREADS must be at least 1.")
+if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Connections are reused, not opened for every call: psycopg's pool lends one to
+    # each thread that needs it (the chat's, and each request's: Daphne runs every
+    # request on a new thread, so Django's own persistent connections would not be
+    # reused) and, with CONN_HEALTH_CHECKS, checks it before lending it. Django requires
+    # CONN_MAX_AGE 0 with it.
+    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
+        "pool",
+        {
+            "min_size": 2,
+            "max_size": env.int("DATABASE_POOL_MAX_SIZE", default=TUTOR_DATABASE_THREADS + 4),
+        },
+    )
+else:
+    # A thread's connection is kept (checked before reuse) instead of opened per call.
+    DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a lock instead of failing when another thread is writing, and take
     # the write lock up front so read-then-write transactions cannot deadlock.
@@ -105,11 +125,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"].setdefault(
         "init_command", "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;"
     )
-# Threads (so, connections) each process gives the chat's database work: turns and
-# sockets wait for one of these, not for each other.
-TUTOR_DATABASE_THREADS = env.int("TUTOR_DATABASE_THREADS", default=4)
-if TUTOR_DATABASE_THREADS < 1:
-    raise ImproperlyConfigured("TUTOR_DATABASE_THREADS must be at least 1.")
 # How long (seconds) a Python thread runs before it must offer the interpreter to the
 # others (sys.setswitchinterval, whose own default is 0.005). The served process sets it
 # (tutor_project/asgi.py): under load, the busy event loop would otherwise keep a

@@ -3,11 +3,10 @@
 Channels' ``database_sync_to_async`` runs every call of a consumer on one thread
 per process (consumers have no thread-sensitive context), so under load every
 turn waits for every other turn's queries. The chat sends its calls here instead:
-up to ``TUTOR_DATABASE_THREADS`` run at once, each on a thread with its own
-connection, which Django keeps for ``CONN_MAX_AGE`` seconds and checks before
-reuse (``CONN_HEALTH_CHECKS``), exactly as it would across requests. The pool is
-sized to what the database should give one process: with N worker processes the
-database sees at most N x ``TUTOR_DATABASE_THREADS`` connections from the chat.
+up to ``TUTOR_DATABASE_THREADS`` run at once, each on a thread of its own. Their
+connections are reused, never opened per call: on PostgreSQL borrowed from
+psycopg's pool and given back after each call, on SQLite kept by each thread for
+``CONN_MAX_AGE`` seconds and checked before reuse (settings.py).
 
 Each call is self-contained (its own transaction, if any): nothing relies on two
 calls running on the same thread, which is all the one thread was for.
