@@ -27,6 +27,9 @@ from bench.load.sockets import new_browser, open_chat
 from bench.load.stats import Turn
 
 TURN_ENDS = ("done", "error")
+# Turn errors that leave the socket unusable; the learner waits this long, then reopens.
+SOCKET_FAILURES = frozenset({"connect", "closed", "timeout"})
+RETRY_SECONDS = 1.0
 
 
 async def _receive_turn(chat: aiohttp.ClientWebSocketResponse, turn: Turn) -> None:
@@ -71,15 +74,22 @@ class Learners:
         turn = Turn(sent_at=time.monotonic())
         if chat is None:
             turn.error = "connect"
-            await asyncio.sleep(1)  # a refused learner waits instead of spinning
-            return turn
-        try:
-            await chat.send_str(json.dumps({"type": "message", "content": f"Question {number}"}))
-            await _receive_turn(chat, turn)
-        except TimeoutError:
-            turn.error = "timeout"
-        except aiohttp.ClientError:
-            turn.error = "closed"
+        else:
+            try:
+                await chat.send_str(
+                    json.dumps({"type": "message", "content": f"Question {number}"})
+                )
+                await _receive_turn(chat, turn)
+            except TimeoutError:
+                turn.error = "timeout"
+            except aiohttp.ClientError:
+                turn.error = "closed"
+        if turn.error in SOCKET_FAILURES:
+            # Like a browser: drop the socket, wait, open a new one for the next turn.
+            if chat is not None:
+                await chat.close()
+            self.chats[learner] = None
+            await asyncio.sleep(RETRY_SECONDS)
         return turn
 
     async def close(self) -> None:

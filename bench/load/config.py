@@ -39,33 +39,43 @@ RECEIVE_TIMEOUT_SECONDS = 60.0
 CONNECT_CONCURRENCY = 40
 
 
+# Learners no phase gets: the query counter's, and one per worker to warm it up.
+RESERVED_LEARNERS = 4
+
+
 @dataclass(frozen=True)
 class Plan:
-    """How big the run is: the concurrency levels, the saturation level, the idle sockets."""
+    """How big the run is: the concurrency levels (the highest is also where one and two
+    workers are compared), the idle sockets, how long each phase lasts."""
 
     levels: tuple[int, ...]
-    saturation: int
     idle_sockets: int
     # Each phase keeps its learners busy this long; a turn started later is not started.
     phase_seconds: float
     # The longest the idle sockets may take to open, and to come back after a restart.
-    idle_wait_seconds: float
+    idle_open_seconds: float
+    idle_reconnect_seconds: float
 
     @property
     def learners(self) -> int:
-        """Learners the set-up creates: one set per phase, the idle sockets reuse them."""
-        return max(self.idle_sockets, sum(self.levels) + 2 * self.saturation) + 2
+        """Learners the set-up creates: one set per phase (the levels, then two workers at
+        the highest), the idle sockets reuse them; a few for warming up and counting."""
+        return max(self.idle_sockets, 2 * sum(self.levels)) + RESERVED_LEARNERS
 
 
 FULL = Plan(
     levels=(1, 10, 50, 200),
-    saturation=300,
     idle_sockets=2000,
-    phase_seconds=10.0,
-    idle_wait_seconds=60.0,
+    phase_seconds=8.0,
+    idle_open_seconds=60.0,
+    idle_reconnect_seconds=30.0,
 )
 QUICK = Plan(
-    levels=(1, 10), saturation=20, idle_sockets=200, phase_seconds=6.0, idle_wait_seconds=30.0
+    levels=(1, 10),
+    idle_sockets=200,
+    phase_seconds=6.0,
+    idle_open_seconds=30.0,
+    idle_reconnect_seconds=20.0,
 )
 
 

@@ -14,6 +14,7 @@ import psycopg
 import redis
 
 from bench.load.config import POSTGRES, REDIS_URL, SECRET_KEY
+from bench.load.connections import FileOpens, Sessions
 from tutor_project.testing.served_env import served_env
 
 SQLITE = "sqlite"
@@ -91,6 +92,13 @@ def postgres_deployment(workdir: Path) -> Deployment:
         TUTOR_TURN_ENGINE="redis",
     )
     return Deployment(POSTGRESQL, "PostgreSQL + Redis", env, prefix, name)
+
+
+def connection_counter(deployment: Deployment) -> FileOpens | Sessions:
+    """What counts the database connections the deployment's servers open."""
+    if deployment.postgres_database:
+        return Sessions(deployment.postgres_database)
+    return FileOpens(Path(deployment.env["DATABASE_URL"].removeprefix("sqlite:///")))
 
 
 def clean_up(deployment: Deployment) -> None:

@@ -58,9 +58,11 @@ async def run_phase(
     async def learner(index: int) -> None:
         await asyncio.sleep(max(0.0, start + spread * index / c - time.monotonic()))
         number = 0
-        while time.monotonic() < end:
+        while True:  # at least one turn each, however short the phase
             turns.append(await turn(index, number))
             number += 1
+            if time.monotonic() >= end:
+                return
 
     sampler = asyncio.create_task(_sample_cpu(window, cpu))
     await asyncio.gather(*(learner(index) for index in range(c)))

@@ -50,7 +50,7 @@ def brief(summary: dict[str, Any]) -> str:
 
 COLUMNS = (
     ("c", 4),
-    ("path", 22),
+    ("path", 29),
     ("turns", 6),
     ("TTFT p50", 9),
     ("TTFT p95", 9),
@@ -61,6 +61,7 @@ COLUMNS = (
     ("CPU µs/ch", 10),
     ("CPU/dir", 8),
     ("chunks/s", 9),
+    ("conn/turn", 9),
     ("errors", 6),
 )
 
@@ -82,7 +83,7 @@ def _added(summary: dict[str, Any], direct: dict[str, Any], key: str) -> float |
 
 def _phase_row(c: int, label: str, summary: dict[str, Any], direct: dict[str, Any]) -> str:
     if "failed" in summary:
-        return f"{c:>4}  {label:>22}  FAILED: {summary['failed']}"
+        return f"{c:>4}  {label:>29}  FAILED: {summary['failed']}"
     is_direct = summary is direct
     added = [number(_added(summary, direct, key), scale=1000, sign="+") for key in TTFTS]
     cpu_ratio = times(ratio(summary["cpu_per_chunk"], direct.get("cpu_per_chunk")))
@@ -101,6 +102,7 @@ def _phase_row(c: int, label: str, summary: dict[str, Any], direct: dict[str, An
             number(summary["cpu_per_chunk"], scale=1e6),
             cpu_ratio,
             number(summary["chunks_per_second"]),
+            number(summary.get("connections_per_turn"), ".1f"),
             str(errors(summary)),
         ]
     )
@@ -116,6 +118,11 @@ def phases(results: dict[str, Any]) -> list[str]:
         direct = row[DIRECT] if "failed" not in row[DIRECT] else {}
         for name, summary in row.items():
             lines.append(_phase_row(c, labels[name], summary, direct))
+    saturation = results["saturation"]
+    if saturation:
+        _, direct = _level(results, saturation["c"], POSTGRESQL)
+        label = f"{labels[POSTGRESQL]}, 2 workers"
+        lines.append(_phase_row(saturation["c"], label, saturation["two"], direct))
     return lines
 
 
@@ -146,10 +153,13 @@ def _cpu_ratios(results: dict[str, Any], name: str) -> str:
 
 
 def _saturation(results: dict[str, Any], name: str) -> str:
-    if name != POSTGRESQL:
+    """Chunks per second on one worker (the level's row) and on two, at the same c."""
+    saturation = results["saturation"]
+    if name != POSTGRESQL or not saturation:
         return NONE
-    one, two = (results["saturation"].get(n, {}) for n in (1, 2))
-    if not one or not two or "failed" in one or "failed" in two:
+    one, _ = _level(results, saturation["c"], name)
+    two = saturation["two"]
+    if not one or "failed" in two:
         return NONE
     rates = one["chunks_per_second"], two["chunks_per_second"]
     return f"{number(rates[0])} → {number(rates[1])} ({times(ratio(rates[1], rates[0]))})"
@@ -180,7 +190,7 @@ def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], s
             lambda n: _cpu_ratios(results, n),
         ),
         (
-            f"chunks/s at c={plan['saturation']}: 1 → 2 workers",
+            f"chunks/s at c={max(results['levels'], default=0)}: 1 → 2 workers",
             lambda n: _saturation(results, n),
         ),
         (
@@ -206,7 +216,10 @@ def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], s
             lambda n: _idle(results, n, ("sockets", "reconnected"), ".0f"),
         ),
         ("queries per turn: all / before model call", lambda n: _queries(results, n, QUERY_KEYS)),
-        ("DB connections opened per turn", lambda n: _queries(results, n, ("connections",))),
+        (
+            f"DB connections per turn: served c={LOW} / in-process",
+            lambda n: _connections(results, n),
+        ),
         (
             "socket open: queries / connections",
             lambda n: _queries(results, n, ("open_queries", "open_connections")),
@@ -243,6 +256,13 @@ def read_offs(results: dict[str, Any]) -> list[str]:
 QUERY_KEYS = ("queries", "before_model")
 
 
+def _connections(results: dict[str, Any], name: str) -> str:
+    served, _ = _level(results, LOW, name)
+    return f"{number(served.get('connections_per_turn'), '.1f')} / " + _queries(
+        results, name, ("connections",)
+    )
+
+
 def _error_notes(results: dict[str, Any]) -> list[str]:
     notes = []
     for c, row in results["levels"].items():
@@ -253,9 +273,9 @@ def _error_notes(results: dict[str, Any]) -> list[str]:
                     f"sockets not opened {summary.get('unopened', 0)}, "
                     f"chunks lost {summary.get('lost_chunks')}"
                 )
-    for count, summary in results["saturation"].items():
-        if summary.get("error_kinds") or summary.get("unopened"):
-            notes.append(f"saturation, {count} worker(s): {summary.get('error_kinds')}")
+    two = results["saturation"].get("two", {})
+    if two.get("error_kinds") or two.get("unopened"):
+        notes.append(f"two workers: {two.get('error_kinds')}, not opened {two.get('unopened')}")
     return notes
 
 
