@@ -23,7 +23,6 @@ LOOPBACK = "127.0.0.1"
 STARTUP_SECONDS = 90.0
 STOP_SECONDS = 30.0
 HEALTH_POLL_SECONDS = 0.05
-LOG_TAIL_CHARS = 3000
 
 
 def _healthy(base_url: str) -> bool:
@@ -60,8 +59,10 @@ class Server:
     def pid(self) -> int:
         return self.process.pid
 
-    def log_tail(self) -> str:
-        return self.log.read_text()[-LOG_TAIL_CHARS:]
+    def last_error(self) -> str:
+        """The last line of the log that names an error: why it is not healthy."""
+        lines = self.log.read_text().splitlines()
+        return next((line for line in reversed(lines) if "Error" in line), "no error logged")
 
     def launch(self) -> None:
         with self.log.open("a") as log:
@@ -74,14 +75,14 @@ class Server:
                 preexec_fn=raise_file_limit,
             )
 
-    def wait_until_healthy(self) -> float:
+    def wait_until_healthy(self, timeout: float = STARTUP_SECONDS) -> float:
         """Block until /healthz answers 200; the ``time.monotonic()`` it first did."""
-        deadline = time.monotonic() + STARTUP_SECONDS
+        deadline = time.monotonic() + timeout
         while not _healthy(self.url):
             if self.process.poll() is not None:
-                raise RuntimeError(f"Daphne exited:\n{self.log_tail()}")
+                raise RuntimeError(f"Daphne exited ({self.log}): {self.last_error()}")
             if time.monotonic() > deadline:
-                raise RuntimeError(f"Daphne not healthy in {STARTUP_SECONDS}s:\n{self.log_tail()}")
+                raise RuntimeError(f"Daphne not healthy in {timeout:.0f}s: {self.last_error()}")
             time.sleep(HEALTH_POLL_SECONDS)
         return time.monotonic()
 
@@ -120,17 +121,17 @@ class Workers:
         """The first ``count`` workers, as a deployment of their own."""
         return Workers(self.servers[:count])
 
-    def wait_until_healthy(self) -> float:
-        return max(server.wait_until_healthy() for server in self.servers)
+    def wait_until_healthy(self, timeout: float = STARTUP_SECONDS) -> float:
+        return max(server.wait_until_healthy(timeout) for server in self.servers)
 
     def rss_kib(self) -> int:
         return sum(rss_kib(pid) for pid in self.pids)
 
-    def start(self) -> float:
+    def start(self, timeout: float = STARTUP_SECONDS) -> float:
         """Every worker started (again, on its port); when all were healthy."""
         for server in self.servers:
             server.launch()
-        return self.wait_until_healthy()
+        return self.wait_until_healthy(timeout)
 
     def stop(self) -> None:
         for server in self.servers:

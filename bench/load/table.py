@@ -169,7 +169,7 @@ def _idle(results: dict[str, Any], name: str, keys: tuple[str, ...], spec: str) 
     idle = results["idle"].get(name)
     if not idle:
         return NONE
-    return " / ".join(number(idle[key], spec) for key in keys)
+    return " / ".join(number(idle.get(key), spec) for key in keys)
 
 
 def _queries(results: dict[str, Any], name: str, keys: tuple[str, ...]) -> str:
@@ -254,6 +254,13 @@ def read_offs(results: dict[str, Any]) -> list[str]:
 
 
 QUERY_KEYS = ("queries", "before_model")
+LEGEND = (
+    "conn/turn, served: opens of the SQLite file (inotify) or PostgreSQL sessions "
+    "(pg_stat_database) during the phase,\nless the rate with nothing to do, per turn. "
+    "In-process: channels' WebsocketCommunicator on the ASGI app, Django's\n"
+    "connection_created (queries too: an execute wrapper on every connection; 'before "
+    "model call': before the fake got the request)."
+)
 
 
 def _connections(results: dict[str, Any], name: str) -> str:
@@ -273,6 +280,9 @@ def _error_notes(results: dict[str, Any]) -> list[str]:
                     f"sockets not opened {summary.get('unopened', 0)}, "
                     f"chunks lost {summary.get('lost_chunks')}"
                 )
+    for name, idle in results["idle"].items():
+        if "restart_error" in idle:
+            notes.append(f"{name}: the restarted worker never got healthy: {idle['restart_error']}")
     two = results["saturation"].get("two", {})
     if two.get("error_kinds") or two.get("unopened"):
         notes.append(f"two workers: {two.get('error_kinds')}, not opened {two.get('unopened')}")
@@ -293,7 +303,7 @@ def render(results: dict[str, Any]) -> str:
         "errors:\nfailed turns + sockets not opened + chunks lost. One worker process per "
         "row."
     )
-    lines = [header, "", *phases(results), "", *read_offs(results)]
+    lines = [header, "", *phases(results), "", *read_offs(results), LEGEND]
     notes = results["notes"] + _error_notes(results)
     lines += [f"note: {note}" for note in notes]
     lines.append(f"load benchmark took {results['elapsed_seconds']:.0f} s")
