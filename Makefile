@@ -8,7 +8,7 @@ PORT ?= 8000
 
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install run serve test lint format bench clean
+.PHONY: install run serve test lint format bench bench-load clean
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -58,8 +58,16 @@ format: install
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
+# The hot paths and the served path one turn at a time, then the served path under load.
 bench: install
 	$(PY) bench/run.py
+	$(PY) -m bench.load.run
+
+# The served path under load (bench/load/run.py): direct LiteLLM against the tutor at
+# c = 1, 10, 50, 200, one and two workers, 2,000 idle sockets, queries per turn; under
+# ten minutes. BENCH_QUICK=1: c = 1 and 10, 200 sockets.
+bench-load: install
+	$(PY) -m bench.load.run
 
 clean:
 	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache

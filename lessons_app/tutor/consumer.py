@@ -27,8 +27,9 @@ logger = logging.getLogger(__name__)
 # Close codes sent instead of accepting; browsers see a failed handshake.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
-# "Try again later" (RFC 6455): the socket could not be set up; the client reconnects.
-CLOSE_TRY_AGAIN_LATER = 1013
+# "Try again later": the socket could not be set up; the client reconnects. RFC 6455's
+# 1013, in the range for applications (Daphne refuses to send 1013 itself).
+CLOSE_TRY_AGAIN_LATER = 4013
 
 
 class LessonChatConsumer(AsyncWebsocketConsumer):

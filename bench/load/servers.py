@@ -1,0 +1,152 @@
+"""The served app under test: Daphne processes, started, restarted and stopped.
+
+``start_workers`` is the one place that decides how N worker processes are started
+(each its own Daphne on its own port; the load client balances learners evenly).
+"""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bench.load.config import ROOT, raise_file_limit
+
+ASGI_APPLICATION = "tutor_project.asgi:application"
+DAPHNE = (sys.executable, "-m", "daphne")
+LOOPBACK = "127.0.0.1"
+STARTUP_SECONDS = 90.0
+STOP_SECONDS = 30.0
+HEALTH_POLL_SECONDS = 0.05
+
+
+def _healthy(base_url: str) -> bool:
+    try:
+        with urllib.request.urlopen(f"{base_url}/healthz", timeout=2) as response:  # noqa: S310 - loopback
+            return response.status == 200
+    except (urllib.error.URLError, ConnectionError, TimeoutError):
+        return False
+
+
+def rss_kib(pid: int) -> int:
+    """Resident memory of process ``pid``, KiB."""
+    with open(f"/proc/{pid}/status") as status:
+        for line in status:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise LookupError(f"no VmRSS for {pid}")
+
+
+@dataclass
+class Server:
+    """One Daphne process serving the project in ``env`` on ``port``."""
+
+    env: dict[str, str]
+    port: int
+    log: Path
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    def last_error(self) -> str:
+        """The last line of the log that names an error: why it is not healthy."""
+        lines = self.log.read_text().splitlines()
+        return next((line for line in reversed(lines) if "Error" in line), "no error logged")
+
+    def launch(self) -> None:
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
+                [*DAPHNE, "-b", LOOPBACK, "-p", str(self.port), ASGI_APPLICATION],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=raise_file_limit,
+            )
+
+    def wait_until_healthy(self, timeout: float = STARTUP_SECONDS) -> float:
+        """Block until /healthz answers 200; the ``time.monotonic()`` it first did."""
+        deadline = time.monotonic() + timeout
+        while not _healthy(self.url):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Daphne exited ({self.log}): {self.last_error()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Daphne not healthy in {timeout:.0f}s: {self.last_error()}")
+            time.sleep(HEALTH_POLL_SECONDS)
+        return time.monotonic()
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_SECONDS)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind((LOOPBACK, 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Workers:
+    """N worker processes serving one deployment; learners are split evenly over ``urls``."""
+
+    servers: list[Server]
+
+    @property
+    def urls(self) -> list[str]:
+        return [server.url for server in self.servers]
+
+    @property
+    def pids(self) -> list[int]:
+        return [server.pid for server in self.servers]
+
+    def subset(self, count: int) -> Workers:
+        """The first ``count`` workers, as a deployment of their own."""
+        return Workers(self.servers[:count])
+
+    def wait_until_healthy(self, timeout: float = STARTUP_SECONDS) -> float:
+        return max(server.wait_until_healthy(timeout) for server in self.servers)
+
+    def rss_kib(self) -> int:
+        return sum(rss_kib(pid) for pid in self.pids)
+
+    def start(self, timeout: float = STARTUP_SECONDS) -> float:
+        """Every worker started (again, on its port); when all were healthy."""
+        for server in self.servers:
+            server.launch()
+        return self.wait_until_healthy(timeout)
+
+    def stop(self) -> None:
+        for server in self.servers:
+            server.stop()
+
+
+def start_workers(env: dict[str, str], count: int, logs: Path, name: str) -> Workers:
+    """Start ``count`` worker processes in ``env`` (not waiting for them: see
+    ``Workers.wait_until_healthy``), each a Daphne on a free port of its own."""
+    workers = Workers(
+        [
+            Server(env, port, logs / f"{name}-{n}.log")
+            for n, port in enumerate(free_port() for _ in range(count))
+        ]
+    )
+    for server in workers.servers:
+        server.launch()
+    return workers

@@ -1,0 +1,44 @@
+"""The load benchmark's arithmetic (bench/load/stats.py): what its table is computed from.
+
+The benchmark itself runs outside the suite (`make bench-load`); these check only the pure
+functions, so a figure in the table means what its heading says.
+"""
+
+from bench.load.stats import Turn, percentile, summarize
+
+
+def test_percentile_is_nearest_rank_and_none_for_nothing():
+    values = [5.0, 1.0, 4.0, 2.0, 3.0]
+    assert percentile(values, 0.5) == 3.0
+    assert percentile(values, 0.95) == 5.0
+    assert percentile(values, 0.0) == 1.0
+    assert percentile([], 0.5) is None
+
+
+def test_a_coalesced_frame_counts_each_word_it_carries_once():
+    turn = Turn(sent_at=10.0)
+    turn.add_text("w0 ", 10.3)
+    turn.add_text("w1 w2 w3 ", 10.5)  # three provider chunks in one text frame
+    turn.add_text("w3 ", 10.6)  # a repeat is not a new chunk
+    assert abs(turn.ttft - 0.3) < 1e-9
+    assert sorted(turn.words) == [0, 1, 2, 3]
+    assert [round(gap, 6) for gap in turn.gaps()] == [0.2, 0.0, 0.0]
+
+
+def test_summary_counts_chunks_in_the_window_and_lost_chunks_of_finished_turns():
+    finished = Turn(sent_at=0.0)
+    for n in range(4):
+        finished.add_text(f"w{n} ", 1.0 + n)  # words at 1, 2, 3, 4
+    failed = Turn(sent_at=0.5, error="timeout")
+    failed.add_text("w0 ", 2.5)
+
+    summary = summarize([finished, failed], window=(2.0, 4.0), cpu_seconds=0.3, expected_words=5)
+
+    assert summary["turns"] == 2
+    assert summary["chunks_per_second"] == 3 / 2.0  # words at 2, 2.5 and 3
+    assert summary["cpu_per_chunk"] == 0.3 / 3
+    assert summary["errors"] == 1
+    assert summary["error_kinds"] == {"timeout": 1}
+    assert summary["lost_chunks"] == 1  # the finished turn had 4 of 5 words
+    assert summary["ttft_p50"] == 1.0  # 1.0 and 2.0: the nearest-rank median is the lower
+    assert summary["gap_mean"] == 1.0
