@@ -89,9 +89,13 @@ def arm_for(user) -> ExperimentArm | None:
     users are never assigned, since their id would not be stable.
     """
     if not can_be_assigned(user):
-        return None
-    arms = active_arms()
-    if not arms:
+        return None  # without a query
+    return arm_among(active_arms(), user)
+
+
+def arm_among(arms: Sequence[ExperimentArm], user) -> ExperimentArm | None:
+    """The arm for ``user`` among the active experiment's ``arms`` (see :func:`active_arms`)."""
+    if not arms or not can_be_assigned(user):
         return None
     # At most one experiment is active (a database constraint), so all arms share it.
     return assign_arm(arms[0].experiment.name, user.pk, arms)

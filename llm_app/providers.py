@@ -23,7 +23,7 @@ from django.core.exceptions import ValidationError
 
 from llm_app import revisions
 from llm_app.demo_provider import DEMO_PROVIDER_PREFIX, is_demo_model
-from llm_app.experiments import active_arms, assign_arm, can_be_assigned
+from llm_app.experiments import active_arms, arm_among
 from llm_app.models import ExperimentArm, ProviderConfig
 from llm_app.validation import validate_model_string
 
@@ -177,17 +177,13 @@ class _AdminChoice:
 
     revision: str | None
     default: ResolvedProvider | None
-    experiment_name: str = ""
     # The active experiment's arms (their providers loaded) and each one's provider.
     arms: tuple[ExperimentArm, ...] = ()
     arm_providers: dict[int, ResolvedProvider] = field(default_factory=dict)
 
     def for_user(self, user) -> ResolvedProvider | None:
-        if self.arms and can_be_assigned(user):
-            arm = assign_arm(self.experiment_name, user.pk, self.arms)
-            if arm is not None:
-                return self.arm_providers[arm.pk]
-        return self.default
+        arm = arm_among(self.arms, user)
+        return self.arm_providers[arm.pk] if arm is not None else self.default
 
 
 def _read_admin_choice(revision: str | None) -> _AdminChoice:
@@ -196,8 +192,6 @@ def _read_admin_choice(revision: str | None) -> _AdminChoice:
     return _AdminChoice(
         revision=revision,
         default=ResolvedProvider.from_config(config) if config is not None else None,
-        # At most one experiment is active (a database constraint), so all arms share it.
-        experiment_name=arms[0].experiment.name if arms else "",
         arms=arms,
         arm_providers={
             arm.pk: replace(ResolvedProvider.from_config(arm.provider), experiment_arm_id=arm.pk)

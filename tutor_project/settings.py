@@ -95,14 +95,14 @@ DATABASES = {
 TUTOR_DATABASE_THREADS = env.int("TUTOR_DATABASE_THREADS", default=4)
 if TUTOR_DATABASE_THREADS < 1:
     raise ImproperlyConfigured("TUTOR_DATABASE_THREADS must be at least 1.")
+# A connection is checked before it is reused (kept by a thread, or lent by a pool).
+DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Connections are reused, not opened for every call: psycopg's pool lends one to
     # each thread that needs it (the chat's, and each request's: Daphne runs every
     # request on a new thread, so Django's own persistent connections would not be
-    # reused) and, with CONN_HEALTH_CHECKS, checks it before lending it. Django requires
-    # CONN_MAX_AGE 0 with it.
+    # reused). Django requires CONN_MAX_AGE 0 with it.
     DATABASES["default"]["CONN_MAX_AGE"] = 0
-    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
     DATABASES["default"].setdefault("OPTIONS", {}).setdefault(
         "pool",
         {
@@ -113,7 +113,6 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
 else:
     # A thread's connection is kept (checked before reuse) instead of opened per call.
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("DATABASE_CONN_MAX_AGE", default=60))
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Wait for a lock instead of failing when another thread is writing, and take
     # the write lock up front so read-then-write transactions cannot deadlock.

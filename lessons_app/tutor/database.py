@@ -32,8 +32,8 @@ logger = logging.getLogger(__name__)
 P = ParamSpec("P")
 R = TypeVar("R")
 
-# How long closing the pool's connections waits for calls still running.
-CLOSE_WAIT_SECONDS = 5.0
+# How long a task for every thread (closing their connections) waits for calls still running.
+ALL_THREADS_WAIT_SECONDS = 5.0
 
 _pool = ThreadPoolExecutor(
     max_workers=settings.TUTOR_DATABASE_THREADS, thread_name_prefix="tutor-database"
@@ -56,13 +56,13 @@ def on_every_thread(function: Callable[[], object]) -> bool:
     barrier = threading.Barrier(size)
 
     def when_all_arrive() -> None:
-        barrier.wait(timeout=CLOSE_WAIT_SECONDS)
+        barrier.wait(timeout=ALL_THREADS_WAIT_SECONDS)
         function()
 
     tasks = [_pool.submit(when_all_arrive) for _ in range(size)]
     for task in tasks:
         try:
-            task.result(timeout=CLOSE_WAIT_SECONDS * 2)
+            task.result(timeout=ALL_THREADS_WAIT_SECONDS * 2)
         except Exception as exc:  # noqa: BLE001 - reported to the caller, and logged
             logger.warning("The chat's database threads did not all answer: %r", exc)
             return False
