@@ -8,7 +8,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
 from lessons_app import observability
-from lessons_app.tutor.conversation import find_visible_lesson
+from lessons_app.tutor.conversation import find_chat
 from lessons_app.tutor.database import database_call
 from lessons_app.tutor.protocol import (
     UNAVAILABLE_MESSAGE,
@@ -45,17 +45,19 @@ class LessonChatConsumer(AsyncWebsocketConsumer):
             return
         slug = self.scope["url_route"]["kwargs"]["slug"]
         try:
-            lesson = await database_call(find_visible_lesson)(user, slug)
+            found = await database_call(find_chat)(user, slug)
         except DatabaseError:
             await self.accept()
             await self._give_up("the database is unavailable")
             return
-        if lesson is None:
+        if found is None:
             await self.close(code=CLOSE_NOT_FOUND)
             return
+        lesson, conversation = found
         session = ChatSession(
             user,
             lesson,
+            conversation,
             await get_runtime(),
             self.send_text,
             cursor=parse_resume_cursor(self.scope.get("query_string", b"")),

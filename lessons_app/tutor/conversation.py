@@ -98,6 +98,18 @@ def find_visible_lesson(user, slug: str) -> Lesson | None:
         return None
 
 
+def find_chat(user, slug: str) -> tuple[Lesson, Conversation] | None:
+    """The lesson a socket may chat about and the learner's conversation on it, in one trip.
+
+    ``None`` when the lesson is not there for this user. A socket makes this trip before
+    its handshake is answered, so that everything after it needs one trip more.
+    """
+    lesson = find_visible_lesson(user, slug)
+    if lesson is None:
+        return None
+    return lesson, conversation_of(user, lesson)
+
+
 @dataclass(frozen=True)
 class StagePosition:
     """Where the learner is in the lesson: the current stage, and the browser's ``stage`` object."""
@@ -122,6 +134,14 @@ class ChatState:
     stage_data: dict[str, Any]
     messages: list[Message]
     ratings: dict[int, tuple[int, str]]
+
+    @property
+    def needs_opening(self) -> bool:
+        """:func:`needs_opening`, read from these messages instead of asking the database."""
+        return _tutor_leads(self.stage) and not any(
+            message.role == Message.Role.ASSISTANT and message.stage_id == self.stage.pk
+            for message in self.messages
+        )
 
     @property
     def in_flight(self) -> Message | None:
@@ -177,11 +197,14 @@ class Opening(Enum):
     TUTOR = "tutor"
 
 
+def _tutor_leads(stage: Stage | None) -> bool:
+    return stage is not None and kind_of(stage).tutor_leads
+
+
 def needs_opening(conversation: Conversation, stage: Stage | None) -> bool:
     """A stage the tutor leads (chat) opens with a tutor message, until the tutor has spoken."""
     return (
-        stage is not None
-        and kind_of(stage).tutor_leads
+        _tutor_leads(stage)
         and not conversation.messages.filter(role=Message.Role.ASSISTANT, stage=stage).exists()
     )
 

@@ -21,7 +21,7 @@ from typing import Any
 from django.conf import settings
 from django.db import DatabaseError
 
-from lessons_app.models import Lesson
+from lessons_app.models import Conversation, Lesson
 from lessons_app.tutor import conversation as chat
 from lessons_app.tutor import feed
 from lessons_app.tutor.conversation import (
@@ -76,6 +76,7 @@ class ChatSession:
         self,
         user,
         lesson: Lesson,
+        conversation: Conversation,
         runtime: Runtime,
         send_text: SendText,
         *,
@@ -95,7 +96,7 @@ class ChatSession:
             show_debug=self.for_staff and settings.TUTOR_DEBUG_PROMPTS,
         )
         self._cursor = cursor
-        self.conversation = None
+        self.conversation = conversation
         self.stage = None
         self._stage_data: dict[str, Any] | None = None
         self.subscription = None
@@ -116,18 +117,18 @@ class ChatSession:
 
     async def open(self) -> None:
         """Send the history (with any turn in flight) and follow the conversation from here."""
-        self.conversation = await database_call(chat.conversation_of)(self.user, self.lesson)
         self.subscription = self.engine.subscribe()
         try:
             # Watch before reading history, so a turn starting in between is not missed.
             await self.engine.watch(self.subscription, self.conversation.pk)
         except EngineUnavailable:
             self._paused = True
-        await self._send_history(self._cursor)
+        state = await self._send_history(self._cursor)
         if self._paused:
             await self._send(live_paused_notice())
         self._pump = asyncio.get_running_loop().create_task(self._run_pump())
-        await self._open_stage()
+        if state.needs_opening:  # most sockets: known from the history, no trip to ask
+            await self._open_stage()
 
     async def close(self) -> None:
         tasks = [task for task in (self._pump, *self._timers) if task is not None]
@@ -175,7 +176,7 @@ class ChatSession:
             # It ended between the two reads; its row is final now (saved before its end).
         return state, snapshot
 
-    async def _send_history(self, cursor: ResumeCursor | None) -> None:
+    async def _send_history(self, cursor: ResumeCursor | None) -> ChatState:
         state, snapshot = await self._read_state(cursor)
         self._remember(state)
         messages = state.serialized_messages(for_staff=self.for_staff)
@@ -210,6 +211,7 @@ class ChatSession:
                 "turn": turn,
             }
         )
+        return state
 
     async def _send_stage(self, position: StagePosition) -> None:
         """Where the learner is now; the browser reloads the lesson page to show it."""

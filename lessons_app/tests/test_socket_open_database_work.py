@@ -1,0 +1,73 @@
+"""What opening a chat socket asks of the database: three trips, two before the handshake.
+
+After a deploy every learner's socket reconnects at once, and each trip waits its
+turn for one of the chat's database threads: the user (Channels' session lookup),
+the lesson with the learner's conversation, then the history. Whether the stage
+still needs its opening message is read from that history, not asked again.
+"""
+
+from __future__ import annotations
+
+import pytest
+from channels.db import DatabaseSyncToAsync, database_sync_to_async
+
+from lessons_app.models import Stage
+from lessons_app.tests.chat_helpers import make_lesson, make_user, open_chat
+from lessons_app.tutor import database
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("turn_runtime")]
+
+# The user (Channels' session lookup), the lesson with the learner's conversation, the history.
+TRIPS_TO_OPEN = ["get_user", "find_chat", "chat_state"]
+
+
+@pytest.fixture
+def trips(monkeypatch):
+    """The functions handed to the chat's database threads, by name, as they are called."""
+    called: list[str] = []
+    call = DatabaseSyncToAsync.__call__
+
+    async def counting_call(self, *args, **kwargs):
+        if self._executor is database._pool:
+            called.append(self.func.__name__)
+        return await call(self, *args, **kwargs)
+
+    monkeypatch.setattr(DatabaseSyncToAsync, "__call__", counting_call)
+    return called
+
+
+async def reopen(user, trips):
+    """A socket opened and closed again; its history and its trips to the database."""
+    trips.clear()
+    communicator, history = await open_chat(user)
+    await communicator.disconnect()
+    return history, list(trips)
+
+
+async def test_a_socket_on_an_article_stage_opens_in_three_trips(trips):
+    user = await database_sync_to_async(make_user)()
+    await database_sync_to_async(make_lesson)()
+    await reopen(user, trips)  # the first visit starts the lesson (and the turn runtime)
+
+    history, opened_with = await reopen(user, trips)
+
+    assert history["stage"]["kind"] == Stage.Kind.ARTICLE
+    assert opened_with == TRIPS_TO_OPEN
+
+
+async def test_an_opened_chat_stage_is_not_asked_about_again(trips):
+    user = await database_sync_to_async(make_user)()
+
+    def chat_lesson():
+        lesson = make_lesson(first_kind=Stage.Kind.CHAT)
+        lesson.stages.update(opening_message="Where does a tree's mass come from?")
+
+    await database_sync_to_async(chat_lesson)()
+    _, first_opened_with = await reopen(user, trips)
+    history, opened_with = await reopen(user, trips)
+
+    # The first socket saved the author's opening (one trip more); the next one shows it.
+    assert first_opened_with[-4:] == [*TRIPS_TO_OPEN, "open_stage"]
+    openings = [m for m in history["messages"] if m["role"] == "assistant"]
+    assert [m["content"] for m in openings] == ["Where does a tree's mass come from?"]
+    assert opened_with == TRIPS_TO_OPEN
