@@ -11,7 +11,7 @@ from django.db import transaction
 from llm_app import revisions
 from llm_app.models import ProviderConfig
 from llm_app.providers import DEMO_MODEL, ResolvedProvider, default_config
-from llm_app.shell import LLMError, collect_reply
+from llm_app.shell import LLMError, collect_reply, with_max_tokens
 
 DEMO_PROVIDER_NAME = "Offline demo tutor"
 CHECK_PROMPT = "Reply with one short friendly sentence to confirm you are working."
@@ -65,7 +65,10 @@ class ConnectionCheck:
 
 
 def check_provider(config: ProviderConfig | ResolvedProvider) -> ConnectionCheck:
-    """Send a tiny prompt and report success, latency and the first words, or a safe error.
+    """Send a tiny prompt and report success, latency and the first words, or the cause.
+
+    A failure reports what the provider really said (status, error type, its
+    message, keys redacted: ``llm_app.seam.diagnosis``), for staff only.
 
     Only this provider is asked, once: a fallback answering or a retry
     succeeding would hide exactly what staff want to know.
@@ -77,7 +80,7 @@ def check_provider(config: ProviderConfig | ResolvedProvider) -> ConnectionCheck
     )
     # The admin's max_tokens would beat the caller's (see build_completion_kwargs): a check
     # asks for a few words, whatever the provider's replies may be.
-    resolved = replace(resolved, fallbacks=(), max_retries=0, max_tokens=CHECK_MAX_TOKENS)
+    resolved = with_max_tokens(replace(resolved, fallbacks=(), max_retries=0), CHECK_MAX_TOKENS)
     started = time.monotonic()
     try:
         text, _ = async_to_sync(collect_reply)(
@@ -88,7 +91,8 @@ def check_provider(config: ProviderConfig | ResolvedProvider) -> ConnectionCheck
         )
     except LLMError as exc:
         latency = round((time.monotonic() - started) * 1000)
-        return ConnectionCheck(False, latency, error_code=exc.code, error_message=exc.message)
+        # Staff read the real cause (keys redacted), not the learner's wording.
+        return ConnectionCheck(False, latency, error_code=exc.code, error_message=exc.staff_detail)
     latency = round((time.monotonic() - started) * 1000)
     words = " ".join(text.split()[:12])
     return ConnectionCheck(True, latency, first_words=words)
