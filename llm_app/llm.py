@@ -38,6 +38,7 @@ from django.conf import settings
 from litellm import acompletion
 
 from llm_app import events
+from llm_app.context_window import overflows
 from llm_app.events import ErrorCode
 from llm_app.providers import ResolvedProvider
 from llm_app.seam import clock as seam_clock
@@ -119,6 +120,10 @@ async def _call(
         # Billed either way: the usage event after the error still counts it.
         if reply.refused:
             code, cause = ErrorCode.REFUSED, RuntimeError("the model declined to answer")
+        elif overflows(provider, kwargs["messages"], kwargs["max_tokens"]):
+            # llama-cpp-python answers a prompt longer than its context with an empty 200.
+            code = ErrorCode.CONTEXT_TOO_LONG
+            cause = RuntimeError("an empty reply to a prompt that fills the model's context")
         else:
             code, cause = ErrorCode.EMPTY_RESPONSE, RuntimeError("the provider sent an empty reply")
         raise _CallFailed(code, cause, after_first_token=False)

@@ -137,3 +137,25 @@ async def test_the_staff_cause_never_holds_the_key(openai_server):
         "HTTP 401 AuthenticationError: Incorrect API key provided: [redacted]"
     )
     assert KEY not in json.dumps(events)
+
+
+async def test_an_empty_200_to_a_prompt_that_fills_the_context_is_a_context_error(openai_server):
+    # llama-cpp-python answers a prompt longer than --n_ctx with HTTP 200 and no events.
+    openai_server.enqueue(Reply.empty(), Reply.empty())
+    provider = ResolvedProvider(
+        model="hosted_vllm/local",
+        api_base=openai_server.url,
+        api_key=KEY,
+        context_window_tokens=512,
+        max_tokens=64,
+        max_retries=1,
+    )
+    long = [{"role": "user", "content": "word " * 2000}]
+
+    events = [event async for event in stream_chat(long, "S", provider=provider)]
+
+    assert events[-1]["code"] == ErrorCode.CONTEXT_TOO_LONG
+    assert len(openai_server.requests) == 1, "not retried as an empty reply"
+    # The same empty answer to a short prompt stays an empty reply (and is retried).
+    events, _ = await run(provider)
+    assert events[-1]["code"] == ErrorCode.EMPTY_RESPONSE
