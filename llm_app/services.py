@@ -9,7 +9,7 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 
 from llm_app import revisions
-from llm_app.models import ProviderConfig
+from llm_app.models import ProviderConfig, ToolUse
 from llm_app.providers import DEMO_MODEL, ResolvedProvider, default_config
 from llm_app.shell import LLMError, collect_reply, with_max_tokens
 
@@ -46,6 +46,42 @@ def ensure_demo_provider() -> ProviderConfig:
         defaults={"model": DEMO_MODEL, "max_tokens": 512, "timeout_seconds": 30},
     )
     if default_config() is None:
+        make_default(config)
+    return config
+
+
+LOCAL_MODEL_NAME = "Local SmolLM2 (llama.cpp)"
+
+
+def register_local_model(
+    api_base: str, *, alias: str, context_window_tokens: int, make_it_default: bool = False
+) -> ProviderConfig:
+    """The admin provider for a llama-cpp-python server on this machine (``make local-model``).
+
+    ``hosted_vllm/`` is LiteLLM's route for any OpenAI-compatible server (``ollama_chat/``
+    speaks Ollama's own API, which llama.cpp does not). A 135M model on a CPU is slow and
+    never calls the move-on tool on its own, so tools are off (the learner uses *Next*),
+    the timeouts are generous, and its prices are 0: it is free, not unpriced.
+    """
+    config, _ = ProviderConfig.objects.update_or_create(
+        name=LOCAL_MODEL_NAME,
+        defaults={
+            "model": f"hosted_vllm/{alias}",
+            "api_base": api_base,
+            "api_key": "",
+            "max_tokens": 256,
+            "context_window_tokens": context_window_tokens,
+            "tool_use": ToolUse.OFF,
+            "timeout_seconds": 180,
+            "connect_timeout_seconds": 10,
+            "first_token_timeout_seconds": 120,
+            "max_retries": 0,
+            "input_cost_per_million_tokens": 0,
+            "output_cost_per_million_tokens": 0,
+            "enabled": True,
+        },
+    )
+    if make_it_default:
         make_default(config)
     return config
 
