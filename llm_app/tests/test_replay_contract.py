@@ -138,3 +138,42 @@ async def test_a_refusal_is_billed_and_named_not_empty() -> None:
     usage, ending = events
     assert ending["code"] == ErrorCode.REFUSED and ending["retryable"] is False
     assert usage["output_tokens"] == 11 and usage["cost_usd"] > 0
+
+
+def _chunk(delta: dict | None, finish: str | None = None, usage: dict | None = None) -> str:
+    choices = [] if delta is None else [{"index": 0, "delta": delta, "finish_reason": finish}]
+    payload: dict = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}
+    payload["choices"] = choices
+    if usage:
+        payload["usage"] = usage
+    return f"data: {json.dumps(payload)}\n\n"
+
+
+SERVER_USAGE = {"prompt_tokens": 777, "completion_tokens": 55, "total_tokens": 832}
+# Where OpenAI-compatible servers put their counts: on the finishing chunk (llama.cpp's
+# llama-server), on every chunk (vLLM's continuous usage stats), or after (OpenAI's own).
+USAGE_PLACEMENTS = {
+    "on the finishing chunk": _chunk({"role": "assistant", "content": "Hi"})
+    + _chunk({}, "stop", SERVER_USAGE),
+    "on every chunk": _chunk(
+        {"role": "assistant", "content": "Hi"}, usage={**SERVER_USAGE, "completion_tokens": 1}
+    )
+    + _chunk({}, "stop", SERVER_USAGE),
+    "in a chunk of its own": _chunk({"role": "assistant", "content": "Hi"})
+    + _chunk({}, "stop")
+    + _chunk(None, usage=SERVER_USAGE),
+}
+
+
+@pytest.mark.parametrize("placement", sorted(USAGE_PLACEMENTS))
+async def test_the_servers_token_counts_beat_litellms_estimate(placement: str) -> None:
+    body = (USAGE_PLACEMENTS[placement] + "data: [DONE]\n\n").encode()
+    recording = Recording(
+        name=placement, provider="openai", model="hosted_vllm/local", body_format="sse", body=body
+    )
+
+    events, _ = await replay(recording)
+
+    usage = events[-2]
+    # LiteLLM's own estimate for this two-word exchange would be a handful of tokens.
+    assert (usage["input_tokens"], usage["output_tokens"]) == (777, 55)
