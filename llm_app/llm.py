@@ -225,12 +225,9 @@ async def stream_chat(
     the chain, whatever its kind: a fallback with other credentials or
     limits may well succeed where the primary was refused. A failure after
     the first token ends the turn. The ``usage`` event names the provider
-    that answered and counts every call made (``attempts``); a turn that
-    fails sends one too, just before its ``error`` (the last provider asked,
-    its tokens if the provider billed the failed reply), so failed turns keep
-    their attempts and billed refusals their cost. ``on_failure`` sees each
-    failed call's real cause (:class:`~llm_app.seam.diagnosis.FailureReport`),
-    for staff-facing callers only.
+    that answered and counts every call made (``attempts``); a failed turn
+    sends one before its ``error`` (the last provider asked, its billed tokens).
+    ``on_failure`` sees each failed call's real cause, for staff only.
     """
     turn_clock = seam_clock.current
     turn = _Turn(_as_resolved(provider).chain, turn_clock, started=turn_clock.monotonic())

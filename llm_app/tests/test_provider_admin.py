@@ -4,7 +4,7 @@ from django.utils.html import escape
 
 from llm_app.events import SAFE_ERROR_MESSAGES, ErrorCode
 from llm_app.models import ProviderConfig
-from llm_app.providers import DEMO_MODEL
+from llm_app.providers import DEMO_MODEL, ResolvedProvider
 from llm_app.testing import Reply
 from llm_app.testing.factories import ProviderFactory
 
@@ -189,3 +189,23 @@ def test_bounds_themselves_are_accepted(admin_client, keyed_provider):
     assert response.status_code == 302
     keyed_provider.refresh_from_db()
     assert (keyed_provider.temperature, keyed_provider.timeout_seconds) == (2.0, 1)
+
+
+def test_context_size_and_tool_use_are_set_in_the_form(admin_client, keyed_provider):
+    url = reverse("admin:llm_app_providerconfig_change", args=[keyed_provider.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'name="context_window_tokens"' in page and 'name="tool_use"' in page
+
+    response = admin_client.post(
+        url, change_data(keyed_provider, context_window_tokens="2048", tool_use="off")
+    )
+    assert response.status_code == 302
+    keyed_provider.refresh_from_db()
+    assert (keyed_provider.context_window_tokens, keyed_provider.tool_use) == (2048, "off")
+    resolved = ResolvedProvider.from_config(keyed_provider)
+    assert (resolved.context_window_tokens, resolved.uses_tools) == (2048, False)
+
+    # Left out of a later post, the tool setting keeps its value; the size can be cleared.
+    admin_client.post(url, change_data(keyed_provider, context_window_tokens=""))
+    keyed_provider.refresh_from_db()
+    assert (keyed_provider.context_window_tokens, keyed_provider.tool_use) == (None, "off")
