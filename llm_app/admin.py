@@ -29,7 +29,12 @@ COST_HELP = (
 )
 FALLBACK_HELP = "Tried in this order (drag to reorder) when the provider above fails."
 # Fields with a database default that a form may leave empty: empty keeps the current value.
-_DEFAULTED_FIELDS = ("connect_timeout_seconds", "first_token_timeout_seconds", "max_retries")
+_DEFAULTED_FIELDS = (
+    "connect_timeout_seconds",
+    "first_token_timeout_seconds",
+    "max_retries",
+    "tool_use",
+)
 
 
 class ProviderConfigForm(forms.ModelForm):
@@ -61,6 +66,8 @@ class ProviderConfigForm(forms.ModelForm):
             "api_key",
             "clear_api_key",
             "max_tokens",
+            "context_window_tokens",
+            "tool_use",
             "temperature",
             "timeout_seconds",
             "connect_timeout_seconds",
@@ -106,7 +113,7 @@ class ProviderConfigForm(forms.ModelForm):
     def clean(self) -> dict:
         cleaned = super().clean()
         for name in _DEFAULTED_FIELDS:
-            if cleaned.get(name) is None:
+            if cleaned.get(name) in (None, ""):
                 # The instance holds the current value, or the model default on a new row.
                 cleaned[name] = getattr(self.instance, name)
         prices = [
@@ -180,7 +187,18 @@ class ProviderConfigAdmin(SortableAdminBase, admin.ModelAdmin):
     actions = ["make_default", "test_connection"]
     fieldsets = [
         (None, {"fields": ["name", "model", "api_base", "api_key", "clear_api_key", "enabled"]}),
-        ("Replies", {"fields": ["max_tokens", "temperature", "extra_params"]}),
+        (
+            "Replies",
+            {
+                "fields": [
+                    "max_tokens",
+                    "context_window_tokens",
+                    "tool_use",
+                    "temperature",
+                    "extra_params",
+                ]
+            },
+        ),
         (
             "Fallbacks, retries and timeouts",
             {

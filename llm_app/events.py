@@ -31,6 +31,12 @@ class ErrorCode(StrEnum):
     TIMEOUT = "timeout"
     BAD_REQUEST = "bad_request"
     EMPTY_RESPONSE = "empty_response"
+    # The model declined to answer (an OpenAI refusal, a content filter): billed, not empty.
+    REFUSED = "refused"
+    # The conversation no longer fits the model's context, even after fitting it.
+    CONTEXT_TOO_LONG = "context_too_long"
+    # The provider is set up wrongly (no API key, a wrong api_base path): for staff to fix.
+    CONFIGURATION = "configuration"
     INTERNAL = "internal"
 
 
@@ -53,6 +59,17 @@ SAFE_ERROR_MESSAGES: dict[ErrorCode, str] = {
         "if it keeps happening."
     ),
     ErrorCode.EMPTY_RESPONSE: "The tutor sent an empty reply. Please try again.",
+    ErrorCode.REFUSED: (
+        "The tutor's AI model declined to answer that message. Try asking in a different way."
+    ),
+    ErrorCode.CONTEXT_TOO_LONG: (
+        "This conversation has become too long for the tutor's AI model to read. "
+        "Press Next to go on to the next stage, or let your teacher know."
+    ),
+    ErrorCode.CONFIGURATION: (
+        "The tutor's AI provider is not set up correctly. "
+        "Please let your teacher or an administrator know."
+    ),
     ErrorCode.INTERNAL: "Something went wrong on our side. Please try again.",
 }
 

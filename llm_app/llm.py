@@ -29,7 +29,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import aclosing
 from dataclasses import dataclass, field
 from typing import Any
@@ -38,9 +38,11 @@ from django.conf import settings
 from litellm import acompletion
 
 from llm_app import events
+from llm_app.context_window import overflows
 from llm_app.events import ErrorCode
 from llm_app.providers import ResolvedProvider
 from llm_app.seam import clock as seam_clock
+from llm_app.seam.diagnosis import FailureReport, diagnose
 from llm_app.seam.failure_log import log_failure, next_step
 from llm_app.seam.failures import classify_error
 from llm_app.seam.pricing import cache_tokens, cost_usd
@@ -114,12 +116,17 @@ async def _call(
     finally:
         if response is not None:
             await close_stream(response)
-    if not reply.streamed_text and not reply.tool_names:
-        raise _CallFailed(
-            ErrorCode.EMPTY_RESPONSE,
-            RuntimeError("the provider sent an empty reply"),
-            after_first_token=False,
-        )
+    if not reply.answered:
+        # Billed either way: the usage event after the error still counts it.
+        if reply.refused:
+            code, cause = ErrorCode.REFUSED, RuntimeError("the model declined to answer")
+        elif overflows(provider, kwargs["messages"], kwargs["max_tokens"]):
+            # llama-cpp-python answers a prompt longer than its context with an empty 200.
+            code = ErrorCode.CONTEXT_TOO_LONG
+            cause = RuntimeError("an empty reply to a prompt that fills the model's context")
+        else:
+            code, cause = ErrorCode.EMPTY_RESPONSE, RuntimeError("the provider sent an empty reply")
+        raise _CallFailed(code, cause, after_first_token=False)
 
 
 @dataclass
@@ -149,9 +156,19 @@ def _pause_before_retry(
     return retry_pause(provider, retry, retry_after_seconds(failed.cause))
 
 
-def _after_failure(failed: _CallFailed, turn: _Turn, position: int, retry: int) -> float | None:
+def _after_failure(
+    failed: _CallFailed,
+    turn: _Turn,
+    position: int,
+    retry: int,
+    on_failure: Callable[[FailureReport], object] | None,
+) -> float | None:
     """Log the failed call with what comes next; the pause before a retry, or ``None``."""
     provider = turn.chain[position]
+    if on_failure is not None:
+        on_failure(
+            diagnose(failed.code, failed.cause, provider, attempt=turn.attempts, chain=turn.chain)
+        )
     pause = _pause_before_retry(failed, provider, retry)
     step = next_step(
         after_first_token=failed.after_first_token,
@@ -179,8 +196,8 @@ def _answer_end(provider: ResolvedProvider, reply: StreamedReply, turn: _Turn) -
             provider.label,
             provider.model,
         )
-    for index in sorted(reply.tool_names):
-        yield events.tool_use_event(reply.tool_names[index])
+    for call in reply.completed_tool_calls():
+        yield events.tool_use_event(call.name)
     yield _usage(provider, reply, turn)
     yield events.done_event()
 
@@ -191,6 +208,8 @@ async def stream_chat(
     tools: list[dict] | None = None,
     provider: ResolvedProvider | str | None = None,
     max_tokens: int = 1024,
+    *,
+    on_failure: Callable[[FailureReport], object] | None = None,
 ) -> AsyncIterator[dict]:
     """Stream one model reply as events, ending with exactly one ``done`` or ``error``.
 
@@ -199,22 +218,26 @@ async def stream_chat(
     (resolve admin providers with ``llm_app.providers.resolve_provider``).
     ``system`` is a string, or a :class:`SplitSystemPrompt` whose content
     Anthropic is asked to cache. Tool calls are reported once each, after
-    their arguments are complete.
+    their arguments are complete (``llm_app.seam.tool_calls`` says when).
 
     A failure before the first token is retried on the same provider (when
     retryable, up to ``max_retries``) and then handed to the next provider in
     the chain, whatever its kind: a fallback with other credentials or
     limits may well succeed where the primary was refused. A failure after
     the first token ends the turn. The ``usage`` event names the provider
-    that answered and counts every call made (``attempts``).
+    that answered and counts every call made (``attempts``); a failed turn
+    sends one before its ``error`` (the last provider asked, its billed tokens).
+    ``on_failure`` sees each failed call's real cause, for staff only.
     """
     turn_clock = seam_clock.current
     turn = _Turn(_as_resolved(provider).chain, turn_clock, started=turn_clock.monotonic())
     failure = ErrorCode.INTERNAL
+    last: tuple[ResolvedProvider, StreamedReply] | None = None
     for position, candidate in enumerate(turn.chain):
         for retry in range(candidate.max_retries + 1):
             turn.attempts += 1
             reply = StreamedReply(now=turn.clock.monotonic)
+            last = (candidate, reply)
             kwargs = build_completion_kwargs(messages, system, tools, candidate, max_tokens)
             kwargs["litellm_trace_id"] = turn.trace_id
             try:
@@ -224,8 +247,9 @@ async def stream_chat(
                         yield event
             except _CallFailed as failed:
                 failure = failed.code
-                pause = _after_failure(failed, turn, position, retry)
+                pause = _after_failure(failed, turn, position, retry, on_failure)
                 if failed.after_first_token:
+                    yield _usage(candidate, reply, turn)
                     yield events.error_event(failed.code)
                     return
                 if pause is None:
@@ -235,6 +259,8 @@ async def stream_chat(
             for event in _answer_end(candidate, reply, turn):
                 yield event
             return
+    if last is not None:
+        yield _usage(*last, turn)
     yield events.error_event(failure)
 
 

@@ -11,6 +11,18 @@ from llm_app.fields import EncryptedTextField
 from llm_app.validation import validate_extra_params, validate_model_string
 
 
+class ToolUse(models.TextChoices):
+    """Whether the tutor offers this provider its tool (``transition_to_next``).
+
+    Small local models rarely call it, and some servers cannot stream a request
+    with tools at all; with ``off`` the request never carries tools and the
+    learner moves on with the page's *Next* button, as on every stage.
+    """
+
+    AUTO = "auto", "Offer the tool; the model decides"
+    OFF = "off", "Never send tools (the learner moves on with Next)"
+
+
 class ProviderConfig(models.Model):
     name = models.CharField(max_length=100, unique=True)
     model = models.CharField(
@@ -30,6 +42,24 @@ class ProviderConfig(models.Model):
         "standard environment variable (e.g. ANTHROPIC_API_KEY).",
     )
     max_tokens = models.PositiveIntegerField(default=1024)
+    context_window_tokens = models.PositiveIntegerField(
+        "context size (tokens)",
+        null=True,
+        blank=True,
+        validators=[MinValueValidator(256)],
+        help_text="How many tokens the model reads at once, prompt and reply together. "
+        "Empty: LiteLLM's model information (self-hosted models are not in it: set "
+        "llama.cpp's --n_ctx, Ollama's num_ctx or vLLM's --max-model-len here). Older "
+        "turns of a long conversation are left out to fit.",
+    )
+    tool_use = models.CharField(
+        "tool use",
+        max_length=10,
+        choices=ToolUse.choices,
+        default=ToolUse.AUTO,
+        help_text="Whether the tutor offers the model its move-on tool. Off for models "
+        "or servers that cannot use tools (see docs/providers.md).",
+    )
     temperature = models.FloatField(
         null=True,
         blank=True,

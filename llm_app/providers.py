@@ -24,7 +24,7 @@ from django.core.exceptions import ValidationError
 from llm_app import revisions
 from llm_app.demo_provider import DEMO_PROVIDER_PREFIX, is_demo_model
 from llm_app.experiments import active_arms, arm_among
-from llm_app.models import ExperimentArm, ProviderConfig
+from llm_app.models import ExperimentArm, ProviderConfig, ToolUse
 from llm_app.validation import validate_model_string
 
 DEMO_MODEL = f"{DEMO_PROVIDER_PREFIX}/offline-tutor"
@@ -49,6 +49,10 @@ class ResolvedProvider:
     # Excluded from repr so a logged or printed provider never shows the key.
     api_key: str = field(default="", repr=False)
     max_tokens: int | None = None
+    # Staff's context size for a model LiteLLM does not know (see llm_app.seam.context).
+    context_window_tokens: int | None = None
+    # False: requests to this provider never carry tools (ProviderConfig.tool_use "off").
+    uses_tools: bool = True
     temperature: float | None = None
     # Bounds one whole call, from sending the request to the last chunk.
     timeout_seconds: float | None = None
@@ -113,6 +117,8 @@ class ResolvedProvider:
             api_base=config.api_base,
             api_key=config.api_key,
             max_tokens=config.max_tokens,
+            context_window_tokens=config.context_window_tokens,
+            uses_tools=config.tool_use != ToolUse.OFF,
             temperature=config.temperature,
             timeout_seconds=config.timeout_seconds,
             extra_params=dict(config.extra_params or {}),

@@ -9,9 +9,9 @@ from asgiref.sync import async_to_sync
 from django.db import transaction
 
 from llm_app import revisions
-from llm_app.models import ProviderConfig
+from llm_app.models import ProviderConfig, ToolUse
 from llm_app.providers import DEMO_MODEL, ResolvedProvider, default_config
-from llm_app.shell import LLMError, collect_reply
+from llm_app.shell import LLMError, collect_reply, with_max_tokens
 
 DEMO_PROVIDER_NAME = "Offline demo tutor"
 CHECK_PROMPT = "Reply with one short friendly sentence to confirm you are working."
@@ -50,6 +50,42 @@ def ensure_demo_provider() -> ProviderConfig:
     return config
 
 
+LOCAL_MODEL_NAME = "Local SmolLM2 (llama.cpp)"
+
+
+def register_local_model(
+    api_base: str, *, alias: str, context_window_tokens: int, make_it_default: bool = False
+) -> ProviderConfig:
+    """The admin provider for a llama-cpp-python server on this machine (``make local-model``).
+
+    ``hosted_vllm/`` is LiteLLM's route for any OpenAI-compatible server (``ollama_chat/``
+    speaks Ollama's own API, which llama.cpp does not). A 135M model on a CPU is slow and
+    never calls the move-on tool on its own, so tools are off (the learner uses *Next*),
+    the timeouts are generous, and its prices are 0: it is free, not unpriced.
+    """
+    config, _ = ProviderConfig.objects.update_or_create(
+        name=LOCAL_MODEL_NAME,
+        defaults={
+            "model": f"hosted_vllm/{alias}",
+            "api_base": api_base,
+            "api_key": "",
+            "max_tokens": 256,
+            "context_window_tokens": context_window_tokens,
+            "tool_use": ToolUse.OFF,
+            "timeout_seconds": 180,
+            "connect_timeout_seconds": 10,
+            "first_token_timeout_seconds": 120,
+            "max_retries": 0,
+            "input_cost_per_million_tokens": 0,
+            "output_cost_per_million_tokens": 0,
+            "enabled": True,
+        },
+    )
+    if make_it_default:
+        make_default(config)
+    return config
+
+
 @dataclass(frozen=True)
 class ConnectionCheck:
     ok: bool
@@ -65,7 +101,10 @@ class ConnectionCheck:
 
 
 def check_provider(config: ProviderConfig | ResolvedProvider) -> ConnectionCheck:
-    """Send a tiny prompt and report success, latency and the first words, or a safe error.
+    """Send a tiny prompt and report success, latency and the first words, or the cause.
+
+    A failure reports what the provider really said (status, error type, its
+    message, keys redacted: ``llm_app.seam.diagnosis``), for staff only.
 
     Only this provider is asked, once: a fallback answering or a retry
     succeeding would hide exactly what staff want to know.
@@ -77,7 +116,7 @@ def check_provider(config: ProviderConfig | ResolvedProvider) -> ConnectionCheck
     )
     # The admin's max_tokens would beat the caller's (see build_completion_kwargs): a check
     # asks for a few words, whatever the provider's replies may be.
-    resolved = replace(resolved, fallbacks=(), max_retries=0, max_tokens=CHECK_MAX_TOKENS)
+    resolved = with_max_tokens(replace(resolved, fallbacks=(), max_retries=0), CHECK_MAX_TOKENS)
     started = time.monotonic()
     try:
         text, _ = async_to_sync(collect_reply)(
@@ -88,7 +127,8 @@ def check_provider(config: ProviderConfig | ResolvedProvider) -> ConnectionCheck
         )
     except LLMError as exc:
         latency = round((time.monotonic() - started) * 1000)
-        return ConnectionCheck(False, latency, error_code=exc.code, error_message=exc.message)
+        # Staff read the real cause (keys redacted), not the learner's wording.
+        return ConnectionCheck(False, latency, error_code=exc.code, error_message=exc.staff_detail)
     latency = round((time.monotonic() - started) * 1000)
     words = " ".join(text.split()[:12])
     return ConnectionCheck(True, latency, first_words=words)

@@ -206,8 +206,11 @@ X_FRAME_OPTIONS = "DENY"
 # --- LLM ---------------------------------------------------------------------
 # The LiteLLM model string used when no admin provider is default. The seam's
 # `llm_app.llm.DEFAULT_PROVIDER` is this value; resolve_provider reads the
-# setting at each call, so tests override it here.
-LLM_PROVIDER = env.str("LLM_PROVIDER", default="anthropic/claude-sonnet-4-20250514")
+# setting at each call, so tests override it here. The default is one LiteLLM's
+# bundled price map prices (anthropic/claude-sonnet-4-20250514 has no price there
+# in LiteLLM 1.110.2, so its replies' costs would show as unknown).
+DEFAULT_LLM_PROVIDER = "anthropic/claude-sonnet-4-5-20250929"
+LLM_PROVIDER = env.str("LLM_PROVIDER", default=DEFAULT_LLM_PROVIDER)
 # Provider keys in the environment (ANTHROPIC_API_KEY, ...) are read by LiteLLM
 # itself; they are listed here only so the seam can redact them from its logs.
 PROVIDER_ENVIRONMENT_KEYS = tuple(

@@ -134,9 +134,11 @@ async def test_provider_errors_before_the_first_token(learner, claude, status, c
     claude.enqueue(Reply.error(status))
     communicator, _ = await open_chat(learner)
     frames = await ask(communicator, "Hello?")
-    assert [f["type"] for f in frames] == ["reply", "error"]
+    assert [f["type"] for f in frames] == ["reply", "usage", "error"]
     assert frames[-1]["code"] == code
     assert "test-key" not in frames[-1]["message"]
+    (reply,) = await rows()
+    assert reply.error_code == code and reply.attempts == 1
     await communicator.disconnect()
 
 

@@ -28,7 +28,9 @@ def build_completion_kwargs(
 
     The system prompt goes first; ``system`` messages inside ``messages`` are
     stage markers for people and are dropped. ``tools`` is sent only when
-    there are some: several providers reject ``null`` or an empty list.
+    there are some (several providers reject ``null`` or an empty list) and
+    the provider uses tools (staff turn them off for models and servers that
+    cannot: ``ProviderConfig.tool_use``).
     """
     llm_messages = [system_message(system, provider.model)] + [
         message for message in messages if message.get("role") != "system"
@@ -48,7 +50,7 @@ def build_completion_kwargs(
         # Retries and fallbacks are the seam's own loop; the SDKs must not add theirs.
         max_retries=0,
     )
-    if tools:
+    if tools and provider.uses_tools:
         kwargs["tools"] = tools
     if provider.api_base:
         kwargs["api_base"] = provider.api_base

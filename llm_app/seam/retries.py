@@ -24,6 +24,11 @@ MAX_RETRY_PAUSE_SECONDS = 10.0
 _SAME_PROVIDER_RETRYABLE_CODES = frozenset(
     {ErrorCode.RATE_LIMITED, ErrorCode.UNAVAILABLE, ErrorCode.TIMEOUT}
 )
+# Failures the same provider will repeat however often it is asked: its credentials or
+# set-up, a conversation too long for it, the model's own decision not to answer.
+_NEVER_RETRIED_CODES = frozenset(
+    {ErrorCode.AUTH, ErrorCode.CONFIGURATION, ErrorCode.CONTEXT_TOO_LONG, ErrorCode.REFUSED}
+)
 RETRY_AFTER_HEADER = "retry-after"
 RETRY_AFTER_MS_HEADER = "retry-after-ms"
 
@@ -33,10 +38,10 @@ def is_retryable(exc: BaseException, code: ErrorCode) -> bool:
 
     An HTTP status decides through LiteLLM's public ``should_retry`` (408,
     409, 429 and 5xx, as the OpenAI SDK does); a failure without one (a
-    timeout of ours, a dropped connection) by its code. Credentials never get
-    better by retrying.
+    timeout of ours, a dropped connection) by its code. Credentials, set-up,
+    context size and refusals never get better by retrying.
     """
-    if code == ErrorCode.AUTH:
+    if code in _NEVER_RETRIED_CODES:
         return False
     status = getattr(unwrapped(exc), "status_code", None)
     if isinstance(status, int) and status >= 400:

@@ -63,3 +63,48 @@ def test_llm_chat_keeps_history_between_turns(demo, monkeypatch):
     transcript = out.getvalue()
     assert "Chatting with Demo" in transcript
     assert 'You said: "What about loops?"' in transcript
+
+
+def test_llm_check_names_a_missing_key_without_asking_again(demo, openai_server, monkeypatch):
+    # openai/ with an api_base and no key anywhere: the SDK refuses before sending.
+    monkeypatch.delenv("OPENAI_API_KEY", raising=False)
+    ProviderConfig.objects.create(
+        name="Keyless", model="openai/local-model", api_base=openai_server.url, max_retries=3
+    )
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("llm_check", "Keyless", stdout=out)
+    line = out.getvalue()
+    assert "Keyless [openai/local-model]: Failed (configuration)" in line
+    assert line.rstrip().endswith("no API key configured for this provider")
+    assert openai_server.requests == []
+
+
+def test_llm_check_calls_a_wrong_api_base_path_a_configuration_error(demo, openai_server):
+    ProviderConfig.objects.create(
+        name="Wrong path",
+        model="openai/gpt-4o-mini",
+        api_base=openai_server.root_url + "/api",
+        api_key="sk-wrong-path-0123456789",
+    )
+    out = io.StringIO()
+    with pytest.raises(CommandError):
+        call_command("llm_check", "Wrong path", stdout=out)
+    line = out.getvalue()
+    assert "Failed (configuration)" in line
+    assert "HTTP 404 NotFoundError:" in line and "/api/chat/completions" in line
+    assert "sk-wrong-path-0123456789" not in line
+    assert "rephrase" not in line
+
+
+def test_ask_max_tokens_beats_the_admin_providers(openai_server, capsys):
+    ProviderConfig.objects.create(
+        name="Long",
+        model="openai/gpt-4o-mini",
+        api_base=openai_server.url,
+        api_key="sk-long-0123456789",
+        max_tokens=900,
+    )
+    ask("Hi", provider="Long", max_tokens=7)
+    ask("Hi", provider="Long")
+    assert [call.max_tokens for call in openai_server.requests] == [7, 900]

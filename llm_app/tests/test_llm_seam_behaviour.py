@@ -159,15 +159,17 @@ async def test_no_tools_key_when_there_are_no_tools(tools):
 
 async def test_empty_stream_is_an_empty_response_error():
     events, _ = await run([finish_chunk("stop")])
-    assert events == [
+    usage, *rest = events
+    assert usage["type"] == "usage" and usage["attempts"] == 1
+    assert rest == [
         {
             "type": "error",
             "code": "empty_response",
-            "message": events[0]["message"],
+            "message": events[-1]["message"],
             "retryable": True,
         }
     ]
-    assert events[0]["message"]
+    assert events[-1]["message"]
 
 
 @pytest.mark.parametrize(
@@ -187,12 +189,12 @@ async def test_failures_at_call_become_one_safe_error(exception, code, retryable
     mock = AsyncMock(side_effect=exception)
     with patch("llm_app.llm.acompletion", mock):
         events = [e async for e in stream_chat([{"role": "user", "content": "Hi"}], "S")]
-    assert len(events) == 1
-    assert events[0]["type"] == "error"
-    assert events[0]["code"] == code
-    assert events[0]["retryable"] is retryable
-    assert "sk-secret" not in events[0]["message"]
-    assert str(exception) not in events[0]["message"]
+    assert [e["type"] for e in events] == ["usage", "error"]
+    assert events[0]["input_tokens"] is None and events[0]["attempts"] == 1
+    assert events[-1]["code"] == code
+    assert events[-1]["retryable"] is retryable
+    assert "sk-secret" not in events[-1]["message"]
+    assert str(exception) not in events[-1]["message"]
 
 
 async def test_failure_mid_stream_keeps_partial_text_and_ends_with_one_error():

@@ -4,7 +4,7 @@ from django.utils.html import escape
 
 from llm_app.events import SAFE_ERROR_MESSAGES, ErrorCode
 from llm_app.models import ProviderConfig
-from llm_app.providers import DEMO_MODEL
+from llm_app.providers import DEMO_MODEL, ResolvedProvider
 from llm_app.testing import Reply
 from llm_app.testing.factories import ProviderFactory
 
@@ -133,7 +133,7 @@ def test_test_connection_reports_success_with_first_words(run_admin_action):
     assert "You said: &quot;Reply with one short" in html
 
 
-def test_test_connection_reports_an_auth_failure_without_the_key(run_admin_action, openai_server):
+def test_test_connection_reports_the_real_cause_without_the_key(run_admin_action, openai_server):
     refused = ProviderConfig.objects.create(
         name="Refused", model="openai/gpt-4o-mini", api_base=openai_server.url, api_key=SECRET
     )
@@ -141,9 +141,10 @@ def test_test_connection_reports_an_auth_failure_without_the_key(run_admin_actio
     response = run_admin_action("test_connection", refused)
     html = response.content.decode()
     assert "Refused: Failed (auth) after" in html
-    assert escape(SAFE_ERROR_MESSAGES[ErrorCode.AUTH]) in html
+    # Staff read what the provider said (status, type, its words), the key redacted.
+    assert "HTTP 401 AuthenticationError: Incorrect API key provided: [redacted]" in html
+    assert escape(SAFE_ERROR_MESSAGES[ErrorCode.AUTH]) not in html
     assert SECRET not in html
-    assert "Incorrect API key" not in html
     # The key did reach the provider: the check really asked it, once.
     assert [call.api_key for call in openai_server.requests] == [SECRET]
 
@@ -188,3 +189,23 @@ def test_bounds_themselves_are_accepted(admin_client, keyed_provider):
     assert response.status_code == 302
     keyed_provider.refresh_from_db()
     assert (keyed_provider.temperature, keyed_provider.timeout_seconds) == (2.0, 1)
+
+
+def test_context_size_and_tool_use_are_set_in_the_form(admin_client, keyed_provider):
+    url = reverse("admin:llm_app_providerconfig_change", args=[keyed_provider.pk])
+    page = admin_client.get(url).content.decode()
+    assert 'name="context_window_tokens"' in page and 'name="tool_use"' in page
+
+    response = admin_client.post(
+        url, change_data(keyed_provider, context_window_tokens="2048", tool_use="off")
+    )
+    assert response.status_code == 302
+    keyed_provider.refresh_from_db()
+    assert (keyed_provider.context_window_tokens, keyed_provider.tool_use) == (2048, "off")
+    resolved = ResolvedProvider.from_config(keyed_provider)
+    assert (resolved.context_window_tokens, resolved.uses_tools) == (2048, False)
+
+    # Left out of a later post, the tool setting keeps its value; the size can be cleared.
+    admin_client.post(url, change_data(keyed_provider, context_window_tokens=""))
+    keyed_provider.refresh_from_db()
+    assert (keyed_provider.context_window_tokens, keyed_provider.tool_use) == (None, "off")

@@ -194,8 +194,8 @@ async def test_an_auth_error_with_no_fallback_is_one_error_after_one_call(
 
     events = await run(provider_for(anthropic_server, max_retries=3))
 
-    assert types(events) == ["error"]
-    assert events[0]["code"] == ErrorCode.AUTH
+    assert types(events) == ["usage", "error"]
+    assert events[-1]["code"] == ErrorCode.AUTH
     assert len(anthropic_server.requests) == 1
 
 
@@ -248,9 +248,9 @@ async def test_slow_first_token_without_a_fallback_is_a_timeout_error(
 
     events = await run(provider_for(gemini_server, first_token_timeout_seconds=0.4))
 
-    assert types(events) == ["error"]
-    assert events[0]["code"] == ErrorCode.TIMEOUT
-    assert events[0]["retryable"] is True
+    assert types(events) == ["usage", "error"]
+    assert events[-1]["code"] == ErrorCode.TIMEOUT
+    assert events[-1]["retryable"] is True
 
 
 async def test_connect_timeout_bounds_the_wait_for_the_response_to_start(
@@ -305,7 +305,7 @@ async def test_failure_after_the_first_token_ends_the_turn_without_the_fallback(
 
     events = await run(primary)
 
-    assert types(events) == ["text", "text", "error"]
+    assert types(events) == ["text", "text", "usage", "error"]
     assert text(events) == "alpha beta "
     assert [event["type"] for event in terminals(events)] == ["error"]
     assert events[-1]["code"] == ErrorCode.UNAVAILABLE
@@ -329,10 +329,10 @@ async def test_whole_chain_down_is_one_clear_error(
     with caplog.at_level("INFO"):
         events = await run(primary)
 
-    assert types(events) == ["error"]
-    assert events[0]["code"] == ErrorCode.UNAVAILABLE
-    assert events[0]["retryable"] is True
-    assert "exploded" not in events[0]["message"]
+    assert types(events) == ["usage", "error"]
+    assert events[-1]["code"] == ErrorCode.UNAVAILABLE
+    assert events[-1]["retryable"] is True
+    assert "exploded" not in events[-1]["message"]
     assert [len(s.requests) for s in (anthropic_server, gemini_server, openai_server)] == [1, 1, 1]
     # Staff can follow the chain in the log, and no key of any provider is in it.
     assert "next=fallback to fake gemini" in caplog.text

@@ -120,7 +120,7 @@ async def test_tool_call_cut_before_its_arguments_end_is_never_reported(
 
     events = await run(server, tools=TOOLS)
 
-    assert types(events) == ["text", "error"]
+    assert types(events) == ["text", "usage", "error"]
     assert events[-1]["code"] == ErrorCode.UNAVAILABLE
     assert server.last_request.chunks_sent == 3
 
@@ -159,8 +159,8 @@ async def test_http_errors_become_one_safe_error(
 
     events = await run(server)
 
-    assert types(events) == ["error"]
-    assert events[0]["code"] == code
+    assert types(events) == ["usage", "error"]
+    assert events[-1]["code"] == code
     assert len(server.requests) == 1, "the seam must not retry on its own"
     assert API_KEY not in json.dumps(events)
 
@@ -170,7 +170,7 @@ async def test_cut_stream_keeps_partial_text_then_errors(server: FakeProviderSer
 
     events = await run(server)
 
-    assert types(events) == ["text", "text", "error"]
+    assert types(events) == ["text", "text", "usage", "error"]
     assert text(events) == "one two "
     assert events[-1]["code"] == ErrorCode.UNAVAILABLE
     assert events[-1]["retryable"] is True
@@ -181,8 +181,8 @@ async def test_empty_stream_is_an_empty_response(server: FakeProviderServer) -> 
 
     events = await run(server)
 
-    assert types(events) == ["error"]
-    assert events[0]["code"] == ErrorCode.EMPTY_RESPONSE
+    assert types(events) == ["usage", "error"]
+    assert events[-1]["code"] == ErrorCode.EMPTY_RESPONSE
 
 
 async def test_slow_first_token_beyond_the_timeout_is_a_timeout(
@@ -192,8 +192,8 @@ async def test_slow_first_token_beyond_the_timeout_is_a_timeout(
 
     events = await run(server, provider=provider_for(server, timeout_seconds=0.3))
 
-    assert types(events) == ["error"]
-    assert events[0]["code"] == ErrorCode.TIMEOUT
+    assert types(events) == ["usage", "error"]
+    assert events[-1]["code"] == ErrorCode.TIMEOUT
 
 
 async def test_closing_the_event_stream_hangs_up_on_the_provider(
@@ -224,8 +224,8 @@ async def test_conversation_opening_with_the_tutor_is_refused(
 
     events = await run(server, messages=history)
 
-    assert types(events) == ["error"]
-    assert events[0]["code"] == ErrorCode.BAD_REQUEST
+    assert types(events) == ["usage", "error"]
+    assert events[-1]["code"] == ErrorCode.BAD_REQUEST
     assert server.last_request.status == 400
 
 
