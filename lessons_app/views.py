@@ -7,8 +7,6 @@ stage number, so the server alone decides where the learner goes.
 
 from __future__ import annotations
 
-import json
-
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
@@ -18,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from lessons_app import ratings, services
+from lessons_app import ratings, services, untrusted_json
 from lessons_app.models import Lesson, Message
 from lessons_app.stage_kinds import render_previous_stage_body, render_stage_body
 
@@ -26,6 +24,8 @@ from lessons_app.stage_kinds import render_previous_stage_body, render_stage_bod
 CHAT_SOCKET_PATH = "/ws/lessons/{slug}/chat/"
 # The hidden field in the Next/Back forms naming the stage they were shown on.
 FROM_STAGE_FIELD = "from_stage"
+# A rating is a value and a comment of at most ratings.MAX_COMMENT_CHARS characters.
+MAX_RATING_BODY_BYTES = 16 * 1024
 
 
 def chat_socket_path(lesson: Lesson) -> str:
@@ -125,9 +125,9 @@ def rate_message(request: HttpRequest, slug: str, message_id: int) -> JsonRespon
             ratings.clear_rating(request.user, message_id)
             return JsonResponse({"value": None, "comment": ""})
         try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            data = None
+            data = untrusted_json.loads(request.body or b"{}", max_bytes=MAX_RATING_BODY_BYTES)
+        except untrusted_json.UntrustedJSONError as exc:
+            return JsonResponse({"error": exc.message}, status=413 if exc.too_large else 400)
         if not isinstance(data, dict):
             return JsonResponse(
                 {"error": 'Send JSON such as {"value": 1, "comment": ""}.'}, status=400
