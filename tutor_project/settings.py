@@ -6,6 +6,7 @@ documents each variable.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -50,6 +51,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "adminsortable2",
+    # Failed log-ins, counted and locked out (the login form and the admin's alike).
+    "axes",
     "lessons_app",
     "llm_app",
 ]
@@ -63,6 +66,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    # Last, as django-axes asks: it turns a lock-out into the locked-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tutor_project.urls"
@@ -158,6 +163,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+
+# django-axes' check, then Django's own backend: a locked-out login is refused before
+# the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After LOGIN_FAILURE_LIMIT wrong passwords for one username from one IP address, that
+# pair is locked out for LOGIN_LOCKOUT_MINUTES (per pair, not per address: a classroom
+# shares one address; not per username alone: anyone could lock a learner out). A
+# successful log-in resets the count. Staff unlock early: docs/security.md.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT must be at least 1.")
 
 # `manage.py ensure_staff` uses this for the first staff account, or generates one.
 DJANGO_SUPERUSER_PASSWORD = env.str("DJANGO_SUPERUSER_PASSWORD", default="")
@@ -274,6 +297,8 @@ LOGGING = {
         "LiteLLM Proxy": {"level": "WARNING"},
         "LiteLLM Router": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        # django-axes logs every log-in attempt at INFO; failures and lock-outs are WARNING.
+        "axes": {"level": "WARNING"},
         # One structured line per chat turn, on its own handler so it stays parseable.
         "tutor.turns": {"handlers": ["turns"], "level": "INFO", "propagate": False},
     },
