@@ -10,6 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -51,6 +52,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "adminsortable2",
+    # The Content-Security-Policy header on every response.
+    "csp",
     # Failed log-ins, counted and locked out (the login form and the admin's alike).
     "axes",
     "lessons_app",
@@ -66,6 +69,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
     # Last, as django-axes asks: it turns a lock-out into the locked-out page.
     "axes.middleware.AxesMiddleware",
 ]
@@ -222,6 +226,39 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Images in authored content load from this site and these hosts only (the article is
+# rendered without the others, and the browser refuses them too: img-src below).
+TUTOR_IMAGE_HOSTS = env.list("TUTOR_IMAGE_HOSTS", default=[])
+# Content-Security-Policy: scripts, styles and everything else from this site only, no
+# inline script or style; the chat's WebSocket is this site's ('self' covers ws: and
+# wss: on the same host); video stages embed YouTube's privacy-enhanced player
+# (lessons_app.rendering.YOUTUBE_EMBED_BASE). CSP_REPORT_ONLY=1 sends the policy as
+# Content-Security-Policy-Report-Only: browsers report what it would block, block nothing.
+_CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", *(f"https://{host}" for host in TUTOR_IMAGE_HOSTS)],
+        "connect-src": [SELF],
+        "frame-src": ["https://www.youtube-nocookie.com"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# (Lower-case names: django-csp takes settings named CSP_* for its old configuration.)
+_csp_report_uri = env.str("CSP_REPORT_URI", default="")
+if _csp_report_uri:
+    _CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [_csp_report_uri]
+if env.bool("CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY = None
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CONTENT_SECURITY_POLICY
+else:
+    CONTENT_SECURITY_POLICY = _CONTENT_SECURITY_POLICY
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = None
+
 # Error pages and reports hide sensitive POST data and variables with DEBUG on too.
 DEFAULT_EXCEPTION_REPORTER_FILTER = "tutor_project.error_reports.AlwaysSafeExceptionReporterFilter"
 SECURE_CONTENT_TYPE_NOSNIFF = True
