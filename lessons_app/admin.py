@@ -436,3 +436,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+# Registered in its own module to keep this file about lessons.
+from lessons_app import admin_learners  # noqa: E402, F401

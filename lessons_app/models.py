@@ -338,3 +338,20 @@ class MessageRating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_value_display()} on message {self.message_id}"
+
+
+class AiNoticeAcceptance(models.Model):
+    """A learner's acknowledgement of the AI-use notice (``TUTOR_AI_NOTICE``), once.
+
+    Kept with the notice as it read then, so that what they agreed to can be shown later
+    even if the notice is reworded.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ai_notice_acceptance"
+    )
+    notice = models.TextField()
+    accepted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user} accepted the AI-use notice on {self.accepted_at:%Y-%m-%d}"

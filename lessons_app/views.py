@@ -16,7 +16,7 @@ from django.shortcuts import redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from lessons_app import ratings, services, untrusted_json
+from lessons_app import ai_notice, ratings, services, untrusted_json
 from lessons_app.models import Lesson, Message
 from lessons_app.stage_kinds import render_previous_stage_body, render_stage_body
 
@@ -72,6 +72,8 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "roles": Message.Role,
         "history": services.lesson_history(request.user, lesson),
         "tutor_is_demo": services.tutor_is_demo(request.user),
+        # The AI-use notice, in place of the chat until accepted (lessons_app.ai_notice).
+        "ai_notice": ai_notice.AI_NOTICE if ai_notice.notice_required(request.user) else "",
     }
     if stages:
         index = services.current_stage_index(progress, stages)

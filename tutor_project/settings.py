@@ -283,6 +283,14 @@ TUTOR_DEBUG_PROMPTS = env.bool("TUTOR_DEBUG_PROMPTS", default=DEBUG)
 TUTOR_MAX_MESSAGE_CHARS = env.int("TUTOR_MAX_MESSAGE_CHARS", default=4000)
 # Messages one learner may send per UTC day; 0 means no limit.
 TUTOR_DAILY_MESSAGE_LIMIT = env.int("TUTOR_DAILY_MESSAGE_LIMIT", default=0)
+# Days a conversation is kept after its last message (`manage.py delete_old_conversations`
+# deletes older ones; run it daily); 0 keeps conversations until the learner deletes them.
+TUTOR_CONVERSATION_RETENTION_DAYS = env.int("TUTOR_CONVERSATION_RETENTION_DAYS", default=0)
+if TUTOR_CONVERSATION_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("TUTOR_CONVERSATION_RETENTION_DAYS must be 0 (keep) or more.")
+# Learners accept a notice about the AI tutor once, before their first chat
+# (lessons_app/ai_notice.py).
+TUTOR_AI_NOTICE = env.bool("TUTOR_AI_NOTICE", default=False)
 # The per-turn JSON log line carries message text only when this is on.
 TUTOR_LOG_MESSAGE_TEXT = env.bool("TUTOR_LOG_MESSAGE_TEXT", default=False)
 

@@ -3,8 +3,8 @@
 A known key is stored (and another typed into the form); then every admin page reachable
 from the index, the learner pages, /metrics, a chat's frames for staff and a learner (a
 reply, and a refused key), the log records of all of it at DEBUG level, ``dumpdata``,
-the learner's data export and the error pages of a 500 with DEBUG on and off are
-searched for it. The key must still reach the provider (the fake's ``last_request``),
+the data downloads (the learner's and staff's) and the error pages of a 500 with DEBUG
+on and off are searched for it. The key must still reach the provider (the fake's ``last_request``),
 so the search is not vacuous.
 """
 
@@ -91,14 +91,19 @@ def crawl_admin(client: Client) -> dict[str, str]:
     return pages
 
 
-def test_no_admin_or_learner_page_shows_the_key(provider, admin_client, all_logs):
+def test_no_admin_or_learner_page_shows_the_key(provider, admin_client, admin_user, all_logs):
     ProviderFactory(name="Backup", model=CLAUDE, api_key=KEY)
     make_lesson()
     pages = crawl_admin(admin_client)
     assert reverse("admin:llm_app_providerconfig_change", args=[provider.pk]) in pages
     assert len(pages) > 30, sorted(pages)
-    for url in ["/metrics", "/", "/lessons/plants/", "/healthz"]:
+    for url in ["/metrics", "/", "/lessons/plants/", "/healthz", "/account/", "/account/data.json"]:
         pages[url] = admin_client.get(url).content.decode()
+    users = reverse("admin:auth_user_changelist")
+    pages["staff's data download"] = admin_client.post(
+        users, {"action": "download_data", "_selected_action": [admin_user.pk]}
+    ).content.decode()
+    assert '"format": "tutor-learner-data/1"' in pages["staff's data download"]
     assert {url: leaks(html) for url, html in pages.items() if leaks(html)} == {}
     assert not any("fernet:" in html for html in pages.values())
     assert leaks(logged_text(all_logs)) == []
