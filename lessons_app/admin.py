@@ -438,5 +438,5 @@ class ConversationAdmin(admin.ModelAdmin):
         return False
 
 
-# Registered in its own module to keep this file about lessons.
-from lessons_app import admin_learners  # noqa: E402, F401
+# Registered in modules of their own to keep this file about lessons.
+from lessons_app import admin_images, admin_learners  # noqa: E402, F401

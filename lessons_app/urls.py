@@ -7,6 +7,7 @@ app_name = "lessons"
 urlpatterns = [
     path("", views.catalogue, name="catalogue"),
     path("signup/", views.signup, name="signup"),
+    path("images/<int:pk>/<str:name>", views.uploaded_image, name="uploaded_image"),
     path("account/", account_views.account, name="account"),
     path("account/data.json", account_views.download_data, name="account_data"),
     path("account/delete/", account_views.delete_account, name="delete_account"),

@@ -12,16 +12,18 @@ from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from lessons_app import ai_notice, ratings, services, untrusted_json
-from lessons_app.models import Lesson, Message
+from lessons_app.models import Lesson, Message, UploadedImage
 from lessons_app.stage_kinds import render_previous_stage_body, render_stage_body
 
 # The tutor chat's WebSocket route; the consumer's routing must match it.
 CHAT_SOCKET_PATH = "/ws/lessons/{slug}/chat/"
+# An uploaded image's address never shows another image (uploads are never changed).
+IMAGE_CACHE_SECONDS = 365 * 24 * 3600
 MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 # The hidden field in the Next/Back forms naming the stage they were shown on.
 FROM_STAGE_FIELD = "from_stage"
@@ -32,6 +34,14 @@ MAX_RATING_BODY_BYTES = 16 * 1024
 def chat_socket_path(lesson: Lesson) -> str:
     """Where the page's chat panel connects for ``lesson``."""
     return CHAT_SOCKET_PATH.format(slug=lesson.slug)
+
+
+def uploaded_image(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """An image staff uploaded for articles (lessons_app.uploaded_images); never changes."""
+    image = get_object_or_404(UploadedImage, pk=pk, name=name)
+    response = HttpResponse(bytes(image.data), content_type=image.content_type)
+    response["Cache-Control"] = f"public, max-age={IMAGE_CACHE_SECONDS}, immutable"
+    return response
 
 
 def catalogue(request: HttpRequest) -> HttpResponse:
