@@ -57,13 +57,18 @@ def _account_page(request: HttpRequest, form: DeleteAccountForm, status: int = 2
     return render(request, "lessons/account.html", context, status=status)
 
 
+def data_download(users: list) -> HttpResponse:
+    """The learners' data as a JSON file to save (one learner's, or a list of several)."""
+    text = privacy.learner_data_json(users, now=timezone.now())
+    response = HttpResponse(text, content_type="application/json; charset=utf-8")
+    name = users[0].get_username() if len(users) == 1 else f"{len(users)}-users"
+    response["Content-Disposition"] = f'attachment; filename="tutor-data-{name}.json"'
+    return response
+
+
 @login_required
 def download_data(request: HttpRequest) -> HttpResponse:
-    text = privacy.learner_data_json([request.user], now=timezone.now())
-    response = HttpResponse(text, content_type="application/json; charset=utf-8")
-    filename = f"tutor-data-{request.user.get_username()}.json"
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
+    return data_download([request.user])
 
 
 @sensitive_post_parameters("password")

@@ -54,9 +54,7 @@ class UploadedImageAdmin(admin.ModelAdmin):
     def thumbnail(self, image: UploadedImage) -> SafeString | str:
         if not image.pk:
             return "—"
-        return format_html(
-            '<img src="{}" alt="" height="48">', image.get_absolute_url()
-        )
+        return format_html('<img src="{}" alt="" height="48">', image.get_absolute_url())
 
     @admin.display(description="Markdown for an article")
     def markdown(self, image: UploadedImage) -> str:

@@ -12,9 +12,8 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.admin import UserAdmin
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
-from django.utils import timezone
 
-from lessons_app import privacy
+from lessons_app.account_views import data_download
 
 User = get_user_model()
 
@@ -24,12 +23,7 @@ class LearnerAdmin(UserAdmin):
 
     @admin.action(description="Download the selected users' data (JSON)")
     def download_data(self, request: HttpRequest, queryset: QuerySet) -> HttpResponse:
-        users = list(queryset.order_by("pk"))
-        text = privacy.learner_data_json(users, now=timezone.now())
-        response = HttpResponse(text, content_type="application/json; charset=utf-8")
-        name = users[0].get_username() if len(users) == 1 else f"{len(users)}-users"
-        response["Content-Disposition"] = f'attachment; filename="tutor-data-{name}.json"'
-        return response
+        return data_download(list(queryset.order_by("pk")))
 
 
 admin.site.unregister(User)
