@@ -9,7 +9,7 @@ from django.db.models import Count, Max, Q, QuerySet
 from django.db.models.functions import Coalesce
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.urls import path, reverse
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
@@ -17,6 +17,7 @@ from lessons_app import yaml_io
 from lessons_app.content import AnchorNotFound, TranscriptError, cut_excerpt
 from lessons_app.forms import LESSON_FIELD_NAMES, LessonForm, StageAdminForm, normalise_newlines
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
+from lessons_app.rendering import RefusedImage, refused_images
 from lessons_app.stage_kinds import (
     EMPTY_BODY_ERROR,
     KINDS,
@@ -41,11 +42,10 @@ LIVE_PREVIEW_URL_NAME = "lessons_app_stage_excerpt_preview"
 # The element around a stage's preview; admin_stage.js updates it as the article is edited.
 PREVIEW_CLASS = "stage-preview"
 
-_PREVIEW_STYLE = (
-    "white-space: pre-wrap; max-height: 20em; overflow: auto; max-width: 60em; "
-    "padding: 0.5em; border: 1px solid var(--hairline-color, #ccc);"
-)
-_WARNING_STYLE = "color: var(--error-fg, #ba2121); font-weight: bold;"
+# Classes of lessons/admin.css (the Content-Security-Policy allows no inline style).
+STAGE_ADMIN_CSS = "lessons/admin.css"
+_PREVIEW_CLASS = "tutor-preview-box"
+_WARNING_CLASS = "tutor-warning"
 
 
 def _fieldset_rows(kind: StageKind) -> list[str | tuple[str, ...]]:
@@ -90,11 +90,11 @@ def _shorten(text: str) -> str:
 
 
 def _preview_box(text: str) -> SafeString:
-    return format_html('<div style="{}">{}</div>', _PREVIEW_STYLE, _shorten(text))
+    return format_html('<div class="{}">{}</div>', _PREVIEW_CLASS, _shorten(text))
 
 
 def _warning(text: str) -> SafeString:
-    return format_html('<p style="{}">⚠ {}</p>', _WARNING_STYLE, text)
+    return format_html('<p class="{}">⚠ {}</p>', _WARNING_CLASS, text)
 
 
 def video_lacks_transcript(stage: Stage) -> bool:
@@ -118,7 +118,19 @@ def stage_preview(stage: Stage | None) -> SafeString | str:
         return _warning(str(exc))
     if not content and kind.empty_preview:
         return _warning(kind.empty_preview)
-    return _preview_box(content)
+    return format_html(
+        "{}{}",
+        format_html_join(
+            "",
+            "{}",
+            ((_warning(_refused_image_message(image)),) for image in refused_images(content)),
+        ),
+        _preview_box(content),
+    )
+
+
+def _refused_image_message(image: RefusedImage) -> str:
+    return f"Learners will not see the image {image.src}: {image.reason}."
 
 
 def _previous_content_preview(stage: Stage) -> SafeString | str:
@@ -162,12 +174,12 @@ class StagePreviewMixin:
     def excerpt_preview(self, obj: Stage | None) -> SafeString:
         """The saved preview, in an element that tells admin_stage.js how to refresh it."""
         return format_html(
-            '<div class="{}" data-live-url="{}" data-box-style="{}" data-warning-style="{}">'
+            '<div class="{}" data-live-url="{}" data-box-class="{}" data-warning-class="{}">'
             "{}</div>",
             PREVIEW_CLASS,
             reverse(f"{self.admin_site.name}:{LIVE_PREVIEW_URL_NAME}"),
-            _PREVIEW_STYLE,
-            _WARNING_STYLE,
+            _PREVIEW_CLASS,
+            _WARNING_CLASS,
             stage_preview(obj),
         )
 
@@ -225,6 +237,7 @@ class LessonAdmin(SortableAdminBase, admin.ModelAdmin):
 
     class Media:
         js = [STAGE_ADMIN_JS]
+        css = {"all": [STAGE_ADMIN_CSS]}
 
     def get_queryset(self, request: HttpRequest) -> QuerySet[Lesson]:
         return (
@@ -248,7 +261,7 @@ class LessonAdmin(SortableAdminBase, admin.ModelAdmin):
     def videos_without_transcript(self, obj: Lesson) -> SafeString | str:
         if obj._missing_transcripts:
             return format_html(
-                '<span style="{}">⚠ {}</span>', _WARNING_STYLE, obj._missing_transcripts
+                '<span class="{}">⚠ {}</span>', _WARNING_CLASS, obj._missing_transcripts
             )
         return "—"
 
@@ -277,6 +290,7 @@ class StageAdmin(StagePreviewMixin, admin.ModelAdmin):
 
     class Media:
         js = [STAGE_ADMIN_JS]
+        css = {"all": [STAGE_ADMIN_CSS]}
 
     def get_urls(self):
         view = self.admin_site.admin_view(require_POST(self.live_preview_view))
@@ -314,8 +328,8 @@ class StageAdmin(StagePreviewMixin, admin.ModelAdmin):
             return "—"
         if video_lacks_transcript(obj):
             return format_html(
-                '<span style="{}" title="{}">⚠ missing</span>',
-                _WARNING_STYLE,
+                '<span class="{}" title="{}">⚠ missing</span>',
+                _WARNING_CLASS,
                 NO_TRANSCRIPT_WARNING,
             )
         return "yes"
@@ -422,3 +436,7 @@ class ConversationAdmin(admin.ModelAdmin):
 
     def has_change_permission(self, request: HttpRequest, obj=None) -> bool:
         return False
+
+
+# Registered in modules of their own to keep this file about lessons.
+from lessons_app import admin_images, admin_learners  # noqa: E402, F401

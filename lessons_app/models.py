@@ -8,6 +8,7 @@ from typing import Any
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.urls import reverse
 from django.utils import timezone
 
 from lessons_app.reply_errors import ReplyErrorCode
@@ -338,3 +339,45 @@ class MessageRating(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_value_display()} on message {self.message_id}"
+
+
+class AiNoticeAcceptance(models.Model):
+    """A learner's acknowledgement of the AI-use notice (``TUTOR_AI_NOTICE``), once.
+
+    Kept with the notice as it read then, so that what they agreed to can be shown later
+    even if the notice is reworded.
+    """
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="ai_notice_acceptance"
+    )
+    notice = models.TextField()
+    accepted_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.user} accepted the AI-use notice on {self.accepted_at:%Y-%m-%d}"
+
+
+class UploadedImage(models.Model):
+    """An image staff uploaded for articles, served by the app from the database.
+
+    In the database, not on disk, so that every server process (and host) serves it
+    with no shared file system; articles show it with a path on this site
+    (``![alt](/images/3/leaf.png)``), which the image rules always allow.
+    """
+
+    name = models.CharField(
+        max_length=100, help_text="The file's name, as it appears in its address."
+    )
+    content_type = models.CharField(max_length=40, editable=False)
+    data = models.BinaryField(editable=False)
+    uploaded_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-uploaded_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def get_absolute_url(self) -> str:
+        return reverse("lessons:uploaded_image", kwargs={"pk": self.pk, "name": self.name})

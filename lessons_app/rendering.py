@@ -9,11 +9,13 @@ allowlist sanitiser before it reaches a template.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit
 
 import nh3
+from django.conf import settings
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 EMPTY_HTML = SafeString("")
 
@@ -67,13 +69,13 @@ _ATTRIBUTES: dict[str, set[str]] = {
     "a": {"href", "title"},
     "abbr": {"title"},
     "ol": {"start"},
-    # markdown-it writes column alignment as an inline style.
-    "td": {"style"},
-    "th": {"style"},
 }
+# markdown-it writes a table column's alignment as an inline style, which the
+# Content-Security-Policy would refuse; it becomes one of these classes (site.css).
+_ALIGNMENT_CLASSES = {"left": "align-left", "center": "align-center", "right": "align-right"}
+_CLASSES = {tag: set(_ALIGNMENT_CLASSES.values()) for tag in ("td", "th")}
 _IMAGE_ATTRIBUTES = {"src", "alt", "title", "width", "height"}
 _URL_SCHEMES = frozenset({"http", "https", "mailto"})
-_STYLE_PROPERTIES = frozenset({"text-align"})
 # Links open beside the lesson, so a learner never loses their place in it.
 _LINK_ATTRIBUTES = {"a": {"target": "_blank"}}
 
@@ -100,23 +102,84 @@ def render_markdown(
         for token in tokens:
             if token.type in ("heading_open", "heading_close"):
                 token.tag = f"h{min(6, int(token.tag[1:]) + heading_offset)}"
+    for token in tokens:
+        if token.type in ("th_open", "td_open"):
+            _align_with_a_class(token)
     html = _markdown.renderer.render(tokens, _markdown.options, {})
+    return mark_safe(_sanitise(html, allow_images=allow_images, refused_images=[]))  # noqa: S308 - sanitised by nh3
+
+
+def _sanitise(html: str, *, allow_images: bool, refused_images: list[RefusedImage]) -> str:
     tags = set(_TAGS)
     attributes = {tag: set(names) for tag, names in _ATTRIBUTES.items()}
     if allow_images:
         tags.add("img")
         attributes["img"] = set(_IMAGE_ATTRIBUTES)
-    cleaned = nh3.clean(
+
+    def refuse_outside_images(tag: str, attribute: str, value: str) -> str | None:
+        if tag == "img" and attribute == "src":
+            reason = image_refusal(value)
+            if reason:
+                refused_images.append(RefusedImage(value, reason))
+                return None  # the image stays as its alt text, and loads nothing
+        return value
+
+    return nh3.clean(
         html,
         tags=tags,
         clean_content_tags={"script", "style"},
         attributes=attributes,
+        attribute_filter=refuse_outside_images,
         url_schemes=set(_URL_SCHEMES),
         link_rel="noopener noreferrer",
         set_tag_attribute_values=_LINK_ATTRIBUTES,
-        filter_style_properties=set(_STYLE_PROPERTIES),
+        allowed_classes=_CLASSES,
     )
-    return mark_safe(cleaned)  # noqa: S308 - sanitised by nh3 just above
+
+
+@dataclass(frozen=True)
+class RefusedImage:
+    src: str
+    reason: str
+
+
+def image_refusal(src: str) -> str:
+    """Why an authored image at ``src`` is not loaded ("" if it is).
+
+    An image on another host tells that host who reads the lesson, and when. Only this
+    site's own images (a path such as ``/static/...``) load, and those of the hosts staff
+    list in ``TUTOR_IMAGE_HOSTS``, over HTTPS; the Content-Security-Policy's ``img-src``
+    says the same to the browser.
+    """
+    parts = urlsplit(src.strip())
+    if not parts.scheme and not parts.netloc:
+        return ""
+    host = parts.hostname or ""
+    if host not in settings.TUTOR_IMAGE_HOSTS:
+        return (
+            f"{host or 'its host'} is not one of this site's image hosts "
+            "(staff list them in TUTOR_IMAGE_HOSTS)"
+        )
+    if parts.scheme != "https":
+        return f"it is not fetched over HTTPS (use https://{host}/...)"
+    return ""
+
+
+def refused_images(text: str | None) -> list[RefusedImage]:
+    """The images of staff markdown ``text`` that learners' pages will not load, and why."""
+    if not text:
+        return []
+    refused: list[RefusedImage] = []
+    _sanitise(_markdown.render(text), allow_images=True, refused_images=refused)
+    return refused
+
+
+def _align_with_a_class(token: Token) -> None:
+    style = token.attrs.pop("style", None)
+    if isinstance(style, str) and style.startswith("text-align:"):
+        alignment = _ALIGNMENT_CLASSES.get(style.removeprefix("text-align:"))
+        if alignment:
+            token.attrSet("class", alignment)
 
 
 YOUTUBE_EMBED_BASE = "https://www.youtube-nocookie.com/embed/"

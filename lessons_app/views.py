@@ -7,30 +7,41 @@ stage number, so the server alone decides where the learner goes.
 
 from __future__ import annotations
 
-import json
-
 from django.contrib.auth import login
 from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
-from lessons_app import ratings, services
-from lessons_app.models import Lesson, Message
+from lessons_app import ai_notice, ratings, services, untrusted_json
+from lessons_app.models import Lesson, Message, UploadedImage
 from lessons_app.stage_kinds import render_previous_stage_body, render_stage_body
 
 # The tutor chat's WebSocket route; the consumer's routing must match it.
 CHAT_SOCKET_PATH = "/ws/lessons/{slug}/chat/"
+# An uploaded image's address never shows another image (uploads are never changed).
+IMAGE_CACHE_SECONDS = 365 * 24 * 3600
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 # The hidden field in the Next/Back forms naming the stage they were shown on.
 FROM_STAGE_FIELD = "from_stage"
+# A rating is a value and a comment of at most ratings.MAX_COMMENT_CHARS characters.
+MAX_RATING_BODY_BYTES = 16 * 1024
 
 
 def chat_socket_path(lesson: Lesson) -> str:
     """Where the page's chat panel connects for ``lesson``."""
     return CHAT_SOCKET_PATH.format(slug=lesson.slug)
+
+
+def uploaded_image(request: HttpRequest, pk: int, name: str) -> HttpResponse:
+    """An image staff uploaded for articles (lessons_app.uploaded_images); never changes."""
+    image = get_object_or_404(UploadedImage, pk=pk, name=name)
+    response = HttpResponse(bytes(image.data), content_type=image.content_type)
+    response["Cache-Control"] = f"public, max-age={IMAGE_CACHE_SECONDS}, immutable"
+    return response
 
 
 def catalogue(request: HttpRequest) -> HttpResponse:
@@ -44,7 +55,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     form = UserCreationForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
         user = form.save()
-        login(request, user)
+        # Two backends are configured (the log-in throttle's first): say which logs them in.
+        login(request, user, backend=MODEL_BACKEND)
         next_url = request.POST.get("next", "")
         if url_has_allowed_host_and_scheme(
             next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -70,6 +82,8 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         "roles": Message.Role,
         "history": services.lesson_history(request.user, lesson),
         "tutor_is_demo": services.tutor_is_demo(request.user),
+        # The AI-use notice, in place of the chat until accepted (lessons_app.ai_notice).
+        "ai_notice": ai_notice.AI_NOTICE if ai_notice.notice_required(request.user) else "",
     }
     if stages:
         index = services.current_stage_index(progress, stages)
@@ -125,9 +139,9 @@ def rate_message(request: HttpRequest, slug: str, message_id: int) -> JsonRespon
             ratings.clear_rating(request.user, message_id)
             return JsonResponse({"value": None, "comment": ""})
         try:
-            data = json.loads(request.body or b"{}")
-        except ValueError:
-            data = None
+            data = untrusted_json.loads(request.body or b"{}", max_bytes=MAX_RATING_BODY_BYTES)
+        except untrusted_json.UntrustedJSONError as exc:
+            return JsonResponse({"error": exc.message}, status=413 if exc.too_large else 400)
         if not isinstance(data, dict):
             return JsonResponse(
                 {"error": 'Send JSON such as {"value": 1, "comment": ""}.'}, status=400

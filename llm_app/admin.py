@@ -4,7 +4,7 @@ from django.contrib import admin, messages
 from django.db.models import QuerySet
 from django.http import HttpRequest
 from django.utils.decorators import method_decorator
-from django.views.decorators.debug import sensitive_post_parameters
+from django.views.decorators.debug import sensitive_post_parameters, sensitive_variables
 
 from llm_app import services
 from llm_app.models import ProviderConfig, ProviderFallback
@@ -28,6 +28,8 @@ COST_HELP = (
     "model, so its replies show a cost of 0 rather than none."
 )
 FALLBACK_HELP = "Tried in this order (drag to reorder) when the provider above fails."
+# The form's fields that hold a key (the typed one); error reports show them as stars.
+SENSITIVE_FORM_FIELDS = ("api_key",)
 # Fields with a database default that a form may leave empty: empty keeps the current value.
 _DEFAULTED_FIELDS = (
     "connect_timeout_seconds",
@@ -228,10 +230,18 @@ class ProviderConfigAdmin(SortableAdminBase, admin.ModelAdmin):
     def get_queryset(self, request: HttpRequest) -> QuerySet[ProviderConfig]:
         return super().get_queryset(request).prefetch_related("fallback_links__fallback")
 
-    # Django's error reports (a 500 while saving, say) then show the typed key as stars.
-    @method_decorator(sensitive_post_parameters("api_key"))
+    # Django's error reports (a 500 while saving, say) then show the typed key as stars,
+    # and no variable of any frame below: the form's data and the stored key are in some.
+    # The filter is on with DEBUG too (tutor_project/error_reports.py).
+    @method_decorator(sensitive_post_parameters(*SENSITIVE_FORM_FIELDS))
+    @method_decorator(sensitive_variables())
     def changeform_view(self, request: HttpRequest, *args, **kwargs):
         return super().changeform_view(request, *args, **kwargs)
+
+    # Its actions (Test connection) call the provider with the stored key.
+    @method_decorator(sensitive_variables())
+    def changelist_view(self, request: HttpRequest, extra_context=None):
+        return super().changelist_view(request, extra_context)
 
     def save_model(self, request: HttpRequest, obj: ProviderConfig, form, change: bool) -> None:
         super().save_model(request, obj, form, change)

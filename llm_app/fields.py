@@ -53,12 +53,28 @@ def decrypt(stored: str) -> str:
 
 
 class EncryptedTextField(models.TextField):
-    """Holds plaintext in Python and Fernet ciphertext in the database."""
+    """Holds plaintext in Python and Fernet ciphertext in the database and in dumps.
+
+    Serialisation (``dumpdata``, fixtures) writes the ciphertext, and deserialisation
+    (``loaddata``) reads it back, so a dump is as safe as the database: it can be loaded
+    by a server with the same ``FIELD_ENCRYPTION_KEY`` (or ``SECRET_KEY``), and by any
+    other it loads as no key (enter it again) rather than as garbage.
+    """
 
     def from_db_value(self, value, expression, connection):
         if value is None or value == "":
             return value
         return decrypt(value)
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if value and value.startswith(_PREFIX):
+            return decrypt(value)
+        return value
+
+    def value_to_string(self, obj) -> str:
+        value = self.value_from_object(obj)
+        return encrypt(value) if value else ""
 
     def get_prep_value(self, value):
         value = super().get_prep_value(value)

@@ -6,9 +6,11 @@ documents each variable.
 """
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import environ
+from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -50,6 +52,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "adminsortable2",
+    # The Content-Security-Policy header on every response.
+    "csp",
+    # Failed log-ins, counted and locked out (the login form and the admin's alike).
+    "axes",
     "lessons_app",
     "llm_app",
 ]
@@ -63,6 +69,9 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last, as django-axes asks: it turns a lock-out into the locked-out page.
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "tutor_project.urls"
@@ -159,6 +168,24 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
 
+# django-axes' check, then Django's own backend: a locked-out login is refused before
+# the password is even checked.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+# After LOGIN_FAILURE_LIMIT wrong passwords for one username from one IP address, that
+# pair is locked out for LOGIN_LOCKOUT_MINUTES (per pair, not per address: a classroom
+# shares one address; not per username alone: anyone could lock a learner out). A
+# successful log-in resets the count. Staff unlock early: docs/security.md.
+AXES_FAILURE_LIMIT = env.int("LOGIN_FAILURE_LIMIT", default=5)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("LOGIN_LOCKOUT_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+if AXES_FAILURE_LIMIT < 1:
+    raise ImproperlyConfigured("LOGIN_FAILURE_LIMIT must be at least 1.")
+
 # `manage.py ensure_staff` uses this for the first staff account, or generates one.
 DJANGO_SUPERUSER_PASSWORD = env.str("DJANGO_SUPERUSER_PASSWORD", default="")
 
@@ -199,6 +226,41 @@ SECURE_HSTS_INCLUDE_SUBDOMAINS = env.bool("SECURE_HSTS_INCLUDE_SUBDOMAINS", defa
 SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=False)
 if env.bool("USE_X_FORWARDED_PROTO", default=False):
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+# Images in authored content load from this site and these hosts only (the article is
+# rendered without the others, and the browser refuses them too: img-src below).
+TUTOR_IMAGE_HOSTS = env.list("TUTOR_IMAGE_HOSTS", default=[])
+# Content-Security-Policy: scripts, styles and everything else from this site only, no
+# inline script or style; the chat's WebSocket is this site's ('self' covers ws: and
+# wss: on the same host); video stages embed YouTube's privacy-enhanced player
+# (lessons_app.rendering.YOUTUBE_EMBED_BASE). CSP_REPORT_ONLY=1 sends the policy as
+# Content-Security-Policy-Report-Only: browsers report what it would block, block nothing.
+_CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF],
+        "img-src": [SELF, "data:", *(f"https://{host}" for host in TUTOR_IMAGE_HOSTS)],
+        "connect-src": [SELF],
+        "frame-src": ["https://www.youtube-nocookie.com"],
+        "object-src": [NONE],
+        "base-uri": [NONE],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+# (Lower-case names: django-csp takes settings named CSP_* for its old configuration.)
+_csp_report_uri = env.str("CSP_REPORT_URI", default="")
+if _csp_report_uri:
+    _CONTENT_SECURITY_POLICY["DIRECTIVES"]["report-uri"] = [_csp_report_uri]
+if env.bool("CSP_REPORT_ONLY", default=False):
+    CONTENT_SECURITY_POLICY = None
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = _CONTENT_SECURITY_POLICY
+else:
+    CONTENT_SECURITY_POLICY = _CONTENT_SECURITY_POLICY
+    CONTENT_SECURITY_POLICY_REPORT_ONLY = None
+
+# Error pages and reports hide sensitive POST data and variables with DEBUG on too.
+DEFAULT_EXCEPTION_REPORTER_FILTER = "tutor_project.error_reports.AlwaysSafeExceptionReporterFilter"
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
@@ -224,6 +286,14 @@ TUTOR_DEBUG_PROMPTS = env.bool("TUTOR_DEBUG_PROMPTS", default=DEBUG)
 TUTOR_MAX_MESSAGE_CHARS = env.int("TUTOR_MAX_MESSAGE_CHARS", default=4000)
 # Messages one learner may send per UTC day; 0 means no limit.
 TUTOR_DAILY_MESSAGE_LIMIT = env.int("TUTOR_DAILY_MESSAGE_LIMIT", default=0)
+# Days a conversation is kept after its last message (`manage.py delete_old_conversations`
+# deletes older ones; run it daily); 0 keeps conversations until the learner deletes them.
+TUTOR_CONVERSATION_RETENTION_DAYS = env.int("TUTOR_CONVERSATION_RETENTION_DAYS", default=0)
+if TUTOR_CONVERSATION_RETENTION_DAYS < 0:
+    raise ImproperlyConfigured("TUTOR_CONVERSATION_RETENTION_DAYS must be 0 (keep) or more.")
+# Learners accept a notice about the AI tutor once, before their first chat
+# (lessons_app/ai_notice.py).
+TUTOR_AI_NOTICE = env.bool("TUTOR_AI_NOTICE", default=False)
 # The per-turn JSON log line carries message text only when this is on.
 TUTOR_LOG_MESSAGE_TEXT = env.bool("TUTOR_LOG_MESSAGE_TEXT", default=False)
 
@@ -275,6 +345,8 @@ LOGGING = {
         "LiteLLM Proxy": {"level": "WARNING"},
         "LiteLLM Router": {"level": "WARNING"},
         "httpx": {"level": "WARNING"},
+        # django-axes logs every log-in attempt at INFO; failures and lock-outs are WARNING.
+        "axes": {"level": "WARNING"},
         # One structured line per chat turn, on its own handler so it stays parseable.
         "tutor.turns": {"handlers": ["turns"], "level": "INFO", "propagate": False},
     },

@@ -279,6 +279,20 @@ def test_excerpt_preview_shows_the_cut_text_escaped(admin_client, lesson):
     assert "Outro also cut" not in html.split("Excerpt preview", 1)[1]
 
 
+def test_excerpt_preview_says_which_images_learners_will_not_see(admin_client, lesson):
+    stage = _stage(lesson, "Read")
+    stage.body = "A leaf: ![leaf](https://evil.example/leaf.png) and ![ok](/static/leaf.png)"
+    stage.from_text = stage.to_text = ""
+    stage.save()
+    response = admin_client.get(reverse("admin:lessons_app_stage_change", args=[stage.pk]))
+    preview = response.content.decode().split("Excerpt preview", 1)[1]
+    assert (
+        "⚠ Learners will not see the image https://evil.example/leaf.png: evil.example is not "
+        "one of this site&#x27;s image hosts (staff list them in TUTOR_IMAGE_HOSTS)."
+    ) in preview
+    assert "/static/leaf.png:" not in preview
+
+
 def test_excerpt_preview_is_shortened(admin_client, lesson):
     stage = _stage(lesson, "Read")
     stage.body = "word " * 400

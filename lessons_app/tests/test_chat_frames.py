@@ -60,6 +60,12 @@ async def test_staff_may_open_an_unpublished_lesson():
         ('{"type": "message", "content": "   "}', "empty", "message"),
         (json.dumps({"type": "message", "content": "x" * 4001}), "too_long", "message"),
         ("x" * (MAX_FRAME_BYTES + 1), "too_long", None),
+        # Under 64 Ki characters but over 64 KiB.
+        (json.dumps({"content": "é" * 40_000}, ensure_ascii=False), "too_long", None),
+        ('{"type": "message", "content": ' + "[" * 20_000 + "]" * 20_000 + "}", "bad_frame", None),
+        ('{"type": "message", "content": "\\ud800"}', "bad_frame", None),
+        ('{"type": "\\udc00"}', "bad_frame", None),
+        ('{"type": "message", "content": "\\u0000"}', "empty", "message"),
         ('{"type": "stop"}', "nothing_to_stop", "stop"),
         ('{"type": "retry"}', "nothing_to_retry", "retry"),
         ('{"type": "advance", "from_stage": 0}', "bad_frame", "advance"),

@@ -78,3 +78,33 @@ def test_anonymous_is_sent_to_log_in(client, reply):
 def test_get_is_not_allowed(client, reply):
     client.force_login(reply.conversation.user)
     assert client.get(url(reply)).status_code == 405
+
+
+def post_raw(client, message, raw: str | bytes) -> object:
+    return client.post(url(message), data=raw, content_type="application/json")
+
+
+@pytest.mark.parametrize(
+    ("raw", "status"),
+    [
+        ('{"value": 1, "comment": "\\ud800"}', 400),  # an unpaired surrogate
+        ('{"value": 1, "\\udc00": 1}', 400),
+        ("[" * 5_000 + "]" * 5_000, 400),  # parsing it would raise RecursionError
+        (b'{"value": 1, "comment": "\xff"}', 400),  # not UTF-8
+        ("not json", 400),
+        (json.dumps({"value": 1, "comment": "x" * 20_000}), 413),
+    ],
+)
+def test_malformed_bodies_are_a_clear_4xx_not_a_500(client, reply, raw, status):
+    client.force_login(reply.conversation.user)
+    response = post_raw(client, reply, raw)
+    assert response.status_code == status
+    assert response.json()["error"]
+    assert not MessageRating.objects.exists()
+
+
+def test_nul_characters_in_a_comment_are_dropped(client, reply):
+    client.force_login(reply.conversation.user)
+    response = post_raw(client, reply, '{"value": 1, "comment": "so\\u0000 clear"}')
+    assert response.json() == {"value": 1, "comment": "so clear"}
+    assert MessageRating.objects.get().comment == "so clear"

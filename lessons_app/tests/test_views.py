@@ -9,7 +9,7 @@ from django.contrib.auth import get_user_model
 from django.urls import reverse
 
 from lessons_app.models import Lesson, LessonProgress, Message, Stage
-from lessons_app.rendering import render_markdown
+from lessons_app.rendering import refused_images, render_markdown
 from lessons_app.services import (
     COMPLETED_LESSON_MARKER,
     FINISHED_STAGE_MARKER,
@@ -422,16 +422,54 @@ def test_render_markdown_keeps_formatting_and_drops_the_dangerous():
     )
     assert "<strong>b</strong>" in html
     assert "<code>c</code>" in html
-    assert '<th style="text-align:right">b</th>' in html
+    assert '<th class="align-right">b</th>' in html
+    assert "style=" not in html  # the Content-Security-Policy allows no inline style
     assert '<a href="https://x.org" target="_blank" rel="noopener noreferrer">l</a>' in html
     assert "iframe" not in html
     assert "style>" not in html
     assert "i.example" not in html
-    assert '<img src="https://i.example/x.png" alt="im">' in render_markdown(
+    assert '<img alt="im">' in render_markdown(
         "![im](https://i.example/x.png)", allow_images=True
-    )
+    )  # not an allowed image host (test_authored_images_load_from_allowed_hosts_only)
     assert render_markdown("") == ""
     assert render_markdown("# A\n\n#### B", heading_offset=2) == "<h3>A</h3>\n<h6>B</h6>\n"
+
+
+@pytest.mark.parametrize(
+    ("markdown", "src"),
+    [
+        ("![a](/static/lessons/leaf.png)", "/static/lessons/leaf.png"),
+        ("![a](leaf.png)", "leaf.png"),
+        ("![a](https://images.example.org/leaf.png)", "https://images.example.org/leaf.png"),
+        (
+            '<img src="https://images.example.org/x.png" alt="a">',
+            "https://images.example.org/x.png",
+        ),
+        ("![a](http://images.example.org/leaf.png)", None),  # not HTTPS
+        ("![a](https://evil.example/track.png)", None),
+        ("![a](//evil.example/track.png)", None),
+        ('<img src="https://evil.example/x.png" alt="a">', None),
+        ("![a](https://images.example.org.evil.example/x.png)", None),
+    ],
+)
+def test_authored_images_load_from_allowed_hosts_only(settings, markdown, src):
+    settings.TUTOR_IMAGE_HOSTS = ["images.example.org"]
+    html = render_markdown(markdown, allow_images=True)
+    assert "<img" in html
+    if src is None:
+        assert "src=" not in html
+        assert len(refused_images(markdown)) == 1
+    else:
+        assert f'src="{src}"' in html
+        assert refused_images(markdown) == []
+
+
+def test_a_refused_image_says_why():
+    [refused] = refused_images("Look: ![leaf](https://evil.example/leaf.png)")
+    assert refused.src == "https://evil.example/leaf.png"
+    assert refused.reason == (
+        "evil.example is not one of this site's image hosts (staff list them in TUTOR_IMAGE_HOSTS)"
+    )
 
 
 # --- Stage markers -----------------------------------------------------------

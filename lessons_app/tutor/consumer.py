@@ -8,6 +8,7 @@ from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 
 from lessons_app import observability
+from lessons_app.ai_notice import notice_enabled, notice_required
 from lessons_app.tutor.conversation import find_chat
 from lessons_app.tutor.database import database_call
 from lessons_app.tutor.protocol import (
@@ -27,6 +28,8 @@ logger = logging.getLogger(__name__)
 # Close codes sent instead of accepting; browsers see a failed handshake.
 CLOSE_UNAUTHENTICATED = 4401
 CLOSE_NOT_FOUND = 4404
+# The AI-use notice is on and the learner has not accepted it (lessons_app.ai_notice).
+CLOSE_NOTICE_NOT_ACCEPTED = 4403
 # "Try again later": the socket could not be set up; the client reconnects. RFC 6455's
 # 1013, in the range for applications (Daphne refuses to send 1013 itself).
 CLOSE_TRY_AGAIN_LATER = 4013
@@ -52,6 +55,9 @@ class LessonChatConsumer(AsyncWebsocketConsumer):
             return
         if found is None:
             await self.close(code=CLOSE_NOT_FOUND)
+            return
+        if notice_enabled() and await database_call(notice_required)(user):
+            await self.close(code=CLOSE_NOTICE_NOT_ACCEPTED)
             return
         lesson, conversation = found
         session = ChatSession(

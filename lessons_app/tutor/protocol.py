@@ -16,12 +16,15 @@ from urllib.parse import parse_qs
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
 
+from lessons_app import untrusted_json
 from lessons_app.reply_errors import ReplyErrorCode
 from llm_app.events import EventType
 from llm_app.turn_record import PUBLIC_FIELD_NAMES, TurnRecord
 
 # A frame is a few kilobytes of JSON at most; anything far larger is refused unread.
 MAX_FRAME_BYTES = 64 * 1024
+# Over Daphne's own limit (1 MiB unless configured), the frame never reaches us: the
+# server closes the socket with 1009, message too big (tutor_project/websocket_server.py).
 
 
 class ClientFrame(StrEnum):
@@ -191,14 +194,14 @@ def parse_client_frame(text: str | None) -> Command:
     """Parse and validate one client frame, or raise :class:`FrameError` saying why not."""
     if text is None:
         raise FrameError(FrameErrorCode.BAD_FRAME, "Frames must be JSON text, not binary.")
-    if len(text) > MAX_FRAME_BYTES:
-        raise FrameError(
-            FrameErrorCode.TOO_LONG, f"Frames may be at most {MAX_FRAME_BYTES} bytes long."
-        )
     try:
-        data = json.loads(text)
-    except ValueError:
-        raise FrameError(FrameErrorCode.BAD_FRAME, "That frame was not valid JSON.") from None
+        data = untrusted_json.loads(text, max_bytes=MAX_FRAME_BYTES)
+    except untrusted_json.UntrustedJSONError as exc:
+        if exc.too_large:
+            raise FrameError(
+                FrameErrorCode.TOO_LONG, f"Frames may be at most {MAX_FRAME_BYTES:,} bytes long."
+            ) from None
+        raise FrameError(FrameErrorCode.BAD_FRAME, f"Frame refused: {exc.message}") from None
     if not isinstance(data, dict) or not isinstance(data.get("type"), str):
         raise FrameError(
             FrameErrorCode.BAD_FRAME, 'A frame must be a JSON object with a "type" string.'

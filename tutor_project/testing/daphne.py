@@ -73,17 +73,23 @@ def _stop(server: subprocess.Popen) -> None:
 
 @contextmanager
 def daphne_server(
-    env: dict[str, str], log_path: Path, *, port: int | None = None
+    env: dict[str, str], log_path: Path, *, port: int | None = None, runserver: bool = False
 ) -> Iterator[DaphneServer]:
     """Serve the project with Daphne in ``env`` on loopback (a free port unless given).
 
-    Yields once ``/healthz`` answers 200, and stops the server on exit (unless the
-    test has already killed it).
+    ``runserver``: through ``manage.py runserver`` (Daphne's, as ``make run`` serves)
+    rather than the ``daphne`` command. Yields once ``/healthz`` answers 200, and stops
+    the server on exit (unless the test has already killed it).
     """
     port = port or free_port()
+    command = (
+        ["manage.py", "runserver", "--noreload", f"{LOOPBACK}:{port}"]
+        if runserver
+        else ["-m", "daphne", "-b", LOOPBACK, "-p", str(port), ASGI_APPLICATION]
+    )
     with log_path.open("w") as log:
         server = subprocess.Popen(  # noqa: S603 - fixed arguments
-            [sys.executable, "-m", "daphne", "-b", LOOPBACK, "-p", str(port), ASGI_APPLICATION],
+            [sys.executable, *command],
             cwd=settings.BASE_DIR,
             env=env,
             stdout=log,

@@ -79,13 +79,11 @@
     let content;
     if (kind === "error") {
       content = document.createElement("p");
-      content.className = "stage-preview-error";
-      content.style.cssText = preview.dataset.warningStyle || "";
+      content.className = `stage-preview-error ${preview.dataset.warningClass || ""}`;
       content.textContent = "⚠ " + text;
     } else {
       content = document.createElement("div");
-      content.className = "stage-preview-excerpt";
-      content.style.cssText = preview.dataset.boxStyle || "";
+      content.className = `stage-preview-excerpt ${preview.dataset.boxClass || ""}`;
       content.textContent = text;
     }
     preview.replaceChildren(status, content);
