@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lessons_app', '0008_ai_notice_acceptance'),
+        ('lessons_app', '0009_ai_notice_acceptance'),
     ]
 
     operations = [

@@ -8,7 +8,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lessons_app', '0007_provider_attribution'),
+        ('lessons_app', '0008_reply_error_codes_refused_context_configuration'),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
