@@ -11,6 +11,7 @@ keeps a margin for it.
 
 from __future__ import annotations
 
+import functools
 import logging
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -71,9 +72,24 @@ def count_tokens(model: str, messages: Sequence[dict[str, Any]]) -> int:
     return litellm.token_counter(model=model, messages=list(messages))
 
 
+# Messages counted, remembered by model, role and text: a conversation's history is
+# counted again on every turn (on the event loop), and only its latest turns are new.
+COUNTED_MESSAGES = 4096
+
+
+@functools.lru_cache(maxsize=COUNTED_MESSAGES)
+def _text_message_tokens(model: str, role: str, content: str) -> int:
+    return count_tokens(model, [{"role": role, "content": content}])
+
+
 def message_tokens(model: str, messages: Iterable[dict[str, Any]]) -> list[int]:
     """Each message's own count, so a caller can drop turns without counting again."""
-    return [count_tokens(model, [message]) for message in messages]
+    return [
+        _text_message_tokens(model, message["role"], message["content"])
+        if set(message) == {"role", "content"} and isinstance(message["content"], str)
+        else count_tokens(model, [message])
+        for message in messages
+    ]
 
 
 def overflows(
