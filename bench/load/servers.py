@@ -17,9 +17,15 @@ from pathlib import Path
 
 from bench.load.config import ROOT, raise_file_limit
 from tutor_project.serve.sockets import LISTEN_BACKLOG
+from tutor_project.serve.worker import (
+    WEBSOCKET_CONNECT_TIMEOUT_OPTION,
+    WEBSOCKET_CONNECT_TIMEOUT_SECONDS,
+)
 
 ASGI_APPLICATION = "tutor_project.asgi:application"
 DAPHNE = (sys.executable, "-m", "daphne")
+# What ``python -m tutor_project.serve`` gives each worker besides its socket.
+SERVE_OPTIONS = (WEBSOCKET_CONNECT_TIMEOUT_OPTION, str(WEBSOCKET_CONNECT_TIMEOUT_SECONDS))
 LOOPBACK = "127.0.0.1"
 STARTUP_SECONDS = 90.0
 STOP_SECONDS = 30.0
@@ -74,7 +80,7 @@ class Server:
     def launch(self) -> None:
         with self.log.open("a") as log:
             self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
-                [*DAPHNE, "-e", self.endpoint, ASGI_APPLICATION],
+                [*DAPHNE, "-e", self.endpoint, *SERVE_OPTIONS, ASGI_APPLICATION],
                 cwd=ROOT,
                 env=self.env,
                 stdout=log,

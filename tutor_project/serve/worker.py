@@ -43,6 +43,12 @@ ASGI_APPLICATION = "tutor_project.asgi:application"
 # prctl(2): have the kernel signal this process when its parent exits.
 PR_SET_PDEATHSIG = 1
 LIFESPAN_SHUTDOWN_FAILED = "lifespan.shutdown.failed"
+# Daphne drops a WebSocket handshake its application has not answered in this long (its
+# default is 5 s). The chat answers at once, so only an overloaded process is that late,
+# as after a restart when every page reconnects together: dropping the handshake then
+# only sends the page back to queue again. Given unless the command line sets its own.
+WEBSOCKET_CONNECT_TIMEOUT_OPTION = "--websocket_connect_timeout"
+WEBSOCKET_CONNECT_TIMEOUT_SECONDS = 30
 
 ASGIApplication = Callable[..., Awaitable[None]]
 logger = logging.getLogger("tutor.serve.worker")
@@ -62,6 +68,12 @@ def parse_worker_args(argv: Sequence[str]) -> argparse.Namespace:
 
 def daphne_argv(fd: int, options: Sequence[str]) -> list[str]:
     """Daphne's command line for the (IPv4) socket ``fd``."""
+    if not any(option.startswith(WEBSOCKET_CONNECT_TIMEOUT_OPTION) for option in options):
+        options = [
+            WEBSOCKET_CONNECT_TIMEOUT_OPTION,
+            str(WEBSOCKET_CONNECT_TIMEOUT_SECONDS),
+            *options,
+        ]
     return ["--fd", str(fd), *options, ASGI_APPLICATION]
 
 

@@ -166,9 +166,16 @@ def test_the_worker_runs_daphne_on_its_descriptor():
     assert worker.daphne_argv(5, ["--proxy-headers"]) == [
         "--fd",
         "5",
+        "--websocket_connect_timeout",
+        "30",
         "--proxy-headers",
         worker.ASGI_APPLICATION,
     ]
+
+
+def test_a_handshake_timeout_on_the_command_line_is_kept():
+    options = ["--websocket_connect_timeout", "7"]
+    assert worker.daphne_argv(5, options) == ["--fd", "5", *options, worker.ASGI_APPLICATION]
 
 
 def test_the_worker_reads_its_arguments_and_daphnes():
