@@ -186,7 +186,7 @@ def format_rate(rate: float | None, part: int, whole: int, empty: str = "no rati
 # --- CSV -------------------------------------------------------------------------
 
 
-def _csv_text(value: str) -> str:
+def csv_text(value: str) -> str:
     return "'" + value if value.startswith(_FORMULA_PREFIXES) else value
 
 
@@ -203,8 +203,8 @@ def results_csv(results: list[ArmResult]) -> str:
         writer.writerow(
             [
                 r.arm_id,
-                _csv_text(r.provider),
-                _csv_text(r.model),
+                csv_text(r.provider),
+                csv_text(r.model),
                 r.weight,
                 r.learners,
                 r.turns,

@@ -84,7 +84,7 @@ class OpenedTurn:
     failed: bool = False
 
 
-def _safe_content(stage: Stage | None) -> str:
+def safe_stage_content(stage: Stage | None) -> str:
     """Stage content for the prompt; broken authoring leaves the tutor without it, not broken."""
     try:
         return stage_content(stage)
@@ -103,8 +103,8 @@ def build_turn_context(conversation: Conversation, stage: Stage, exclude: set[in
     previous = previous_stage(stage) if kind_of(stage).builds_on_previous else None
     return TurnContext(
         history=history,
-        current_content=_safe_content(stage),
-        previous_content=_safe_content(previous),
+        current_content=safe_stage_content(stage),
+        previous_content=safe_stage_content(previous),
     )
 
 
