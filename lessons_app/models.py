@@ -39,7 +39,18 @@ class Lesson(models.Model):
         return reverse("lessons:detail", kwargs={"slug": self.slug})
 
 
+class TutoringMode(models.TextChoices):
+    """How the tutor teaches on a chat stage (lessons_app.prompts has each mode's prompt)."""
+
+    OPEN = "open", "Open conversation"
+    SOCRATIC = "socratic", "Socratic"
+    HINT_LADDER = "hint_ladder", "Hint ladder"
+    QUIZ = "quiz", "Quiz"
+
+
 class Stage(models.Model):
+    TutoringMode = TutoringMode
+
     class Kind(models.TextChoices):
         ARTICLE = "article", "Article"
         VIDEO = "video", "Video"
@@ -78,6 +89,12 @@ class Stage(models.Model):
     opening_message = models.TextField(
         blank=True, help_text="If set, the tutor opens the chat with this message."
     )
+    tutoring_mode = models.CharField(
+        max_length=12,
+        choices=TutoringMode.choices,
+        default=TutoringMode.OPEN,
+        help_text="How the tutor teaches on this chat stage.",
+    )
 
     class Meta:
         ordering = ["lesson", "position", "id"]
@@ -91,6 +108,126 @@ class Stage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.title}"
+
+
+class LearningObjective(models.Model):
+    """A short statement of what a learner should show they understand.
+
+    It belongs to its lesson, and to one chat stage of it if ``stage`` is set: the tutor
+    of that stage (or of every chat stage, for a lesson-wide one) records it as met.
+    """
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="objectives")
+    stage = models.ForeignKey(
+        Stage,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="objectives",
+        help_text="Empty: an objective of the whole lesson.",
+    )
+    position = models.PositiveIntegerField(default=0)
+    text = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["lesson", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+
+class Question(models.Model):
+    """A question a chat stage's tutor asks (quiz) or guides the learner to (other modes)."""
+
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveIntegerField(default=0)
+    prompt = models.TextField()
+    expected_answer = models.TextField(blank=True)
+    rubric = models.TextField(
+        blank=True, help_text="How to judge an answer, where no single answer is right."
+    )
+
+    class Meta:
+        ordering = ["stage", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.prompt[:80]
+
+
+class Hint(models.Model):
+    """One rung of a question's hint ladder, revealed in order."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="hints")
+    position = models.PositiveIntegerField(default=0)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["question", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class LearnerRecord(models.Model):
+    """What the tutor recorded about a learner, and in which reply it did so."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    message = models.ForeignKey(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class ObjectiveRecord(LearnerRecord):
+    """A learning objective the tutor judged met by a learner, with its evidence."""
+
+    objective = models.ForeignKey(
+        LearningObjective, on_delete=models.CASCADE, related_name="records"
+    )
+    evidence = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "objective"], name="one_record_per_learner_objective"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} met {self.objective}"
+
+
+class AnswerRecord(LearnerRecord):
+    """A learner's answer to a question as the tutor judged it; one per attempt."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="answers")
+    correct = models.BooleanField()
+    feedback = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {'right' if self.correct else 'wrong'} on {self.question}"
+
+
+class HintRecord(LearnerRecord):
+    """A hint the tutor revealed to a learner."""
+
+    hint = models.ForeignKey(Hint, on_delete=models.CASCADE, related_name="records")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "hint"], name="one_record_per_learner_hint")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} saw {self.hint}"
 
 
 class LessonProgress(models.Model):

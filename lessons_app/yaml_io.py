@@ -585,6 +585,8 @@ def _authored_values(instance: Lesson | Stage, fields: Iterable[AuthoredField]) 
     data: dict[str, Any] = {}
     for field in fields:
         value = getattr(instance, field.name)
+        if field.omit_default and value == type(instance)._meta.get_field(field.name).default:
+            continue
         if field.required or value not in ("", None):
             data[field.key] = value
     return data
