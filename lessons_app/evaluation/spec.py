@@ -10,15 +10,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.db.models import Q
+
 from lessons_app.content import previous_stage
-from lessons_app.models import Lesson, Stage
+from lessons_app.models import LearningObjective, Lesson, Stage, TutoringMode
 from lessons_app.services import ordered_stages
 from lessons_app.stage_kinds import kind_of
 from lessons_app.tutor.turns import safe_stage_content
 
 # Modes in which the tutor must not state a question's answer (docs/evaluation.md).
-OPEN_MODE = "open"
-WITHHOLDING_MODES = frozenset({"socratic", "hint_ladder"})
+WITHHOLDING_MODES = frozenset({TutoringMode.SOCRATIC, TutoringMode.HINT_LADDER})
 
 
 @dataclass(frozen=True)
@@ -27,6 +28,7 @@ class QuestionSpec:
     prompt: str
     expected_answer: str = ""
     rubric: str = ""
+    hints: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -40,7 +42,7 @@ class StageSpec:
     stage: Stage
     current_content: str
     previous_content: str
-    mode: str = OPEN_MODE
+    mode: str = TutoringMode.OPEN
     questions: tuple[QuestionSpec, ...] = ()
     objectives: tuple[ObjectiveSpec, ...] = ()
 
@@ -52,10 +54,26 @@ class StageSpec:
 def stage_spec(stage: Stage) -> StageSpec:
     """One stage's prompt inputs and teaching, as the chat would build them."""
     previous = previous_stage(stage) if kind_of(stage).builds_on_previous else None
+    questions = stage.questions.prefetch_related("hints").order_by("position", "id")
+    objectives = LearningObjective.objects.filter(
+        Q(stage=stage) | Q(stage__isnull=True), lesson=stage.lesson_id
+    ).order_by("position", "id")
     return StageSpec(
         stage=stage,
         current_content=safe_stage_content(stage),
         previous_content=safe_stage_content(previous),
+        mode=stage.tutoring_mode,
+        questions=tuple(
+            QuestionSpec(
+                id=q.pk,
+                prompt=q.prompt,
+                expected_answer=q.expected_answer,
+                rubric=q.rubric,
+                hints=tuple(hint.text for hint in q.hints.all()),
+            )
+            for q in questions
+        ),
+        objectives=tuple(ObjectiveSpec(id=o.pk, text=o.text) for o in objectives),
     )
 
 

@@ -19,7 +19,14 @@ from lessons_app import prompts
 from lessons_app.evaluation.judge import judge_system_prompt, parse_verdicts
 from lessons_app.evaluation.personas import PersonaFileError, load_personas, parse_personas
 from lessons_app.evaluation.verdicts import Criterion, Outcome
-from lessons_app.models import Conversation, LessonProgress, Message
+from lessons_app.models import (
+    Conversation,
+    LearningObjective,
+    LessonProgress,
+    Message,
+    Question,
+    TutoringMode,
+)
 from lessons_app.tests.factories import ArticleStageFactory, ChatStageFactory, LessonFactory
 from llm_app.testing import FakeOpenAIServer, Reply
 from llm_app.testing.factories import ProviderFactory
@@ -240,3 +247,46 @@ def test_judge_verdicts_are_read_from_prose_and_unknown_ones_are_errors():
     assert verdicts[Criterion.ASKS_QUESTIONS].reason == "lectured"
     assert verdicts[Criterion.FEEDBACK_CORRECT].outcome is Outcome.ERROR
     assert verdicts[Criterion.OBJECTIVES_RECORDED].outcome is Outcome.ERROR
+
+
+def test_a_socratic_tutor_that_states_the_answer_fails_the_verbatim_check(
+    lesson, providers, openai_server, judge_server, personas_file, tmp_path
+):
+    stage = lesson.stages.get(kind="chat")
+    stage.tutoring_mode = TutoringMode.SOCRATIC
+    stage.save()
+    Question.objects.create(
+        stage=stage, prompt="Where does the mass come from?", expected_answer="Carbon  dioxide"
+    )
+    LearningObjective.objects.create(lesson=lesson, text="Knows mass comes from the air")
+    openai_server.enqueue(
+        Reply.text("Where does a tree's mass come from?"),
+        Reply.text("Fine: it is carbon dioxide from the air."),
+        Reply.tool_call("reveal_answer", text="There."),
+    )
+    judge_server.enqueue(Reply.text(ALL_PASS))
+    run(
+        "--lesson",
+        "trees",
+        "--provider",
+        "Tutor",
+        "--judge",
+        "Judge",
+        "--personas",
+        str(personas_file),
+        "--out",
+        str(tmp_path),
+    )
+
+    data = json.loads(next(tmp_path.glob("*.json")).read_text(encoding="utf-8"))
+    conversation = data["conversations"][0]
+    assert conversation["mode"] == "socratic"
+    assert conversation["checks"]["answer_not_verbatim"] == {
+        "outcome": "fail",
+        "reason": f"tutor reply 2 states the answer to question {stage.questions.get().pk}",
+    }
+    assert conversation["checks"]["tool_calls_valid"]["outcome"] == "fail"
+    # The judge was told the mode, the expected answer and the objective.
+    judged = judge_server.last_request.messages[0]["content"]
+    assert "(mode: socratic)" in judged and "expected: Carbon  dioxide" in judged
+    assert "Knows mass comes from the air" in judged
