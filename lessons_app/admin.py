@@ -439,4 +439,4 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 # Registered in modules of their own to keep this file about lessons.
-from lessons_app import admin_images, admin_learners  # noqa: E402, F401
+from lessons_app import admin_eval_runs, admin_images, admin_learners  # noqa: E402, F401

@@ -518,3 +518,26 @@ class UploadedImage(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("lessons:uploaded_image", kwargs={"pk": self.pk, "name": self.name})
+
+
+class EvalRun(ProviderAttribution):
+    """One ``manage.py tutor_eval`` run: the tutor evaluated, its scores and full report.
+
+    Its attribution is the tutor's provider, so experiments compare their arms' providers
+    on evaluation scores. Personas are not learners: a run keeps its conversations here,
+    in ``report`` (the JSON file's content), never as conversations or messages.
+    """
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="eval_runs")
+    judge_name = models.CharField(max_length=PROVIDER_NAME_LENGTH, blank=True)
+    started_at = models.DateTimeField(db_index=True)
+    conversations = models.PositiveIntegerField(default=0)
+    # The share of applicable verdicts that passed, 0-1; None when none applied.
+    score = models.FloatField(null=True, blank=True)
+    report = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.lesson} with {self.provider_name} at {self.started_at:%Y-%m-%d %H:%M}"

@@ -21,6 +21,7 @@ from lessons_app.evaluation.personas import PersonaFileError, load_personas, par
 from lessons_app.evaluation.verdicts import Criterion, Outcome
 from lessons_app.models import (
     Conversation,
+    EvalRun,
     LearningObjective,
     LessonProgress,
     Message,
@@ -136,6 +137,10 @@ def test_plays_a_persona_through_the_chats_prompt_and_writes_the_scores(
     assert get_user_model().objects.count() == users_before
     assert not Conversation.objects.exists() and not Message.objects.exists()
     assert not LessonProgress.objects.exists()
+    # The run itself is kept, by the tutor's provider, for experiments to compare.
+    run_row = EvalRun.objects.get()
+    assert (run_row.provider.name, run_row.judge_name, run_row.score) == ("Tutor", "Judge", 1.0)
+    assert run_row.report["conversations"][0]["persona"] == "asks outright"
 
 
 def test_a_judge_that_answers_nonsense_scores_errors_not_passes(

@@ -11,6 +11,7 @@ from django.utils import timezone
 
 from lessons_app.evaluation import report as eval_report
 from lessons_app.evaluation.personas import Persona, PersonaFileError, load_personas
+from lessons_app.evaluation.record import eval_run_create
 from lessons_app.evaluation.run import NothingToEvaluate, Players, run_evaluation
 from lessons_app.models import Lesson
 from llm_app.providers import ResolvedProvider, UnknownProviderError, resolve_provider
@@ -76,5 +77,6 @@ class Command(BaseCommand):
         except NothingToEvaluate as exc:
             raise CommandError(str(exc)) from None
         self.stdout.write(eval_report.table(result))
+        eval_run_create(lesson=lesson, report=result, tutor=tutor)
         csv_path, json_path = eval_report.write_files(result, Path(options["out"]))
         self.stderr.write(f"Wrote {csv_path} and {json_path}")
