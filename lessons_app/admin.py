@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from lessons_app import yaml_io
+from lessons_app.admin_teaching import LessonObjectiveInline, QuestionInline, StageObjectiveInline
 from lessons_app.content import AnchorNotFound, TranscriptError, cut_excerpt
 from lessons_app.forms import LESSON_FIELD_NAMES, LessonForm, StageAdminForm, normalise_newlines
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
@@ -219,7 +220,7 @@ class HasTranscriptFilter(admin.SimpleListFilter):
 @admin.register(Lesson)
 class LessonAdmin(SortableAdminBase, admin.ModelAdmin):
     form = LessonForm
-    inlines = [StageInline]
+    inlines = [StageInline, LessonObjectiveInline]
     list_display = [
         "title",
         "slug",
@@ -287,6 +288,7 @@ class StageAdmin(StagePreviewMixin, admin.ModelAdmin):
         *KIND_FIELDSETS,
         PREVIEW_FIELDSET,
     ]
+    inlines = [StageObjectiveInline, QuestionInline]
 
     class Media:
         js = [STAGE_ADMIN_JS]
@@ -302,6 +304,12 @@ class StageAdmin(StagePreviewMixin, admin.ModelAdmin):
             raise PermissionDenied
         payload, status = live_excerpt(request.POST)
         return JsonResponse(payload, status=status)
+
+    def get_inlines(self, request: HttpRequest, obj: Stage | None) -> list:
+        """Objectives and questions, for a saved stage of a kind that teaches (chat)."""
+        if obj is None or not kind_of(obj).teaches:
+            return []
+        return super().get_inlines(request, obj)
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)

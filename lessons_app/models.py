@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -135,6 +136,22 @@ class LearningObjective(models.Model):
     def __str__(self) -> str:
         return self.text
 
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Added on its stage's admin page, an objective belongs to that stage's lesson.
+        if self.lesson_id is None and self.stage_id is not None:
+            self.lesson_id = self.stage.lesson_id
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        other_lesson = self.stage_id is not None and self.lesson_id is not None
+        if other_lesson and self.stage.lesson_id != self.lesson_id:
+            raise ValidationError({"stage": "The stage must be one of this lesson's."})
+
+
+QUESTION_NEEDS_ANSWER_OR_RUBRIC = (
+    "A question needs an expected answer or a rubric to judge answers by."
+)
+
 
 class Question(models.Model):
     """A question a chat stage's tutor asks (quiz) or guides the learner to (other modes)."""
@@ -152,6 +169,10 @@ class Question(models.Model):
 
     def __str__(self) -> str:
         return self.prompt[:80]
+
+    def clean(self) -> None:
+        if not (self.expected_answer.strip() or self.rubric.strip()):
+            raise ValidationError(QUESTION_NEEDS_ANSWER_OR_RUBRIC)
 
 
 class Hint(models.Model):

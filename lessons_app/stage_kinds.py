@@ -117,6 +117,8 @@ class StageKind:
     tutor_leads: bool = False
     # The tag around the lesson text its prompt ends with (KindPrompt.content), if any.
     content_tag: str = ""
+    # The stage has a tutoring mode, learning objectives and questions (lessons_app.teaching).
+    teaches: bool = False
 
     @property
     def label(self) -> str:
@@ -330,6 +332,7 @@ CHAT = StageKind(
     builds_on_previous=True,
     tutor_leads=True,
     content_tag=PREVIOUS_CONTENT_TAG,
+    teaches=True,
 )
 
 
