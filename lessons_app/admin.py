@@ -14,6 +14,7 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from lessons_app import yaml_io
+from lessons_app.admin_learners import LessonLearnersMixin, TranscriptMixin
 from lessons_app.admin_teaching import LessonObjectiveInline, QuestionInline, StageObjectiveInline
 from lessons_app.content import AnchorNotFound, TranscriptError, cut_excerpt
 from lessons_app.forms import LESSON_FIELD_NAMES, LessonForm, StageAdminForm, normalise_newlines
@@ -218,7 +219,7 @@ class HasTranscriptFilter(admin.SimpleListFilter):
 
 
 @admin.register(Lesson)
-class LessonAdmin(SortableAdminBase, admin.ModelAdmin):
+class LessonAdmin(LessonLearnersMixin, SortableAdminBase, admin.ModelAdmin):
     form = LessonForm
     inlines = [StageInline, LessonObjectiveInline]
     list_display = [
@@ -228,6 +229,7 @@ class LessonAdmin(SortableAdminBase, admin.ModelAdmin):
         "stage_count",
         "videos_without_transcript",
         "position",
+        "learners_link",
     ]
     list_editable = ["is_published", "position"]
     list_filter = ["is_published"]
@@ -421,7 +423,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(TranscriptMixin, admin.ModelAdmin):
     """Chat histories, for reviewing the tutor; deleting one is allowed, editing is not."""
 
     inlines = [MessageInline]
@@ -447,4 +449,4 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 # Registered in modules of their own to keep this file about lessons.
-from lessons_app import admin_eval_runs, admin_images, admin_learners  # noqa: E402, F401
+from lessons_app import admin_eval_runs, admin_images  # noqa: E402, F401
