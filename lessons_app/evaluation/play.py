@@ -18,7 +18,7 @@ from lessons_app import prompts
 from lessons_app.evaluation.personas import Persona
 from lessons_app.evaluation.spec import StageSpec
 from llm_app import llm
-from llm_app.events import EventType
+from llm_app.events import TOOL_ARGUMENTS, TOOL_NAME, EventType
 from llm_app.providers import ResolvedProvider
 
 LEARNER_MAX_TOKENS = 300
@@ -96,7 +96,7 @@ async def collect(
         if kind == EventType.TEXT:
             parts.append(event["content"])
         elif kind == EventType.TOOL_USE:
-            turn.tool_calls.append(ToolCall(event["name"], event.get("arguments")))
+            turn.tool_calls.append(ToolCall(event[TOOL_NAME], event.get(TOOL_ARGUMENTS)))
         elif kind == EventType.USAGE:
             transcript.count(event)
         elif kind == EventType.ERROR:
