@@ -132,7 +132,9 @@ class TranscriptMixin:
             raise Http404("No such conversation.")
         if not self.has_view_permission(request, conversation):
             raise PermissionDenied
-        messages = conversation.messages.select_related("stage").order_by("created_at", "id")
+        messages = conversation.messages.select_related("stage", "moderation_flag").order_by(
+            "created_at", "id"
+        )
         site = self.admin_site
         context = {
             **site.each_context(request),

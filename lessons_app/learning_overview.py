@@ -3,7 +3,8 @@
 A learner of a lesson is anyone with progress or a conversation in it. Per learner:
 where they are in the stages, which objectives the tutor recorded as met, their quiz
 answers (right of answered, every attempt counted), hints revealed, last activity,
-their conversation, and the experiment arms their tutor replies came from (a learner
+their conversation, learner messages moderation flagged (``TUTOR_MODERATION``), and
+the experiment arms their tutor replies came from (a learner
 who was in two arms, because the experiment changed, is in both). A fixed number of
 queries, whatever the number of learners.
 """
@@ -26,6 +27,7 @@ from lessons_app.models import (
     Lesson,
     LessonProgress,
     Message,
+    ModerationFlag,
     ObjectiveRecord,
     Stage,
 )
@@ -53,6 +55,7 @@ class LearnerRow:
     conversation_id: int | None = None
     arm_ids: set[int] = field(default_factory=set)
     completed: bool = False
+    flags: list[ModerationFlag] = field(default_factory=list)
 
 
 @dataclass
@@ -62,6 +65,9 @@ class LessonOverview:
     objectives: list[LearningObjective]
     arms: list[ExperimentArm]
     rows: list[LearnerRow]
+
+    def flags(self) -> list[tuple[LearnerRow, ModerationFlag]]:
+        return [(row, flag) for row in self.rows for flag in row.flags]
 
 
 def _stage_states(progress: LessonProgress | None, stages: list[Stage]) -> list[StageState]:
@@ -129,6 +135,16 @@ def _add_records(rows: dict[int, LearnerRow], lesson: Lesson) -> None:
         rows[row["user_id"]].hints = row["n"]
 
 
+def _add_flags(rows: dict[int, LearnerRow], lesson: Lesson) -> None:
+    flags = ModerationFlag.objects.filter(message__conversation__lesson=lesson).select_related(
+        "message__conversation"
+    )
+    for flag in flags.order_by("message__created_at", "pk"):
+        user_id = flag.message.conversation.user_id
+        if user_id in rows:
+            rows[user_id].flags.append(flag)
+
+
 def _add_arms(rows: dict[int, LearnerRow], lesson: Lesson) -> list[ExperimentArm]:
     pairs = (
         Message.objects.filter(conversation__lesson=lesson, experiment_arm__isnull=False)
@@ -153,6 +169,7 @@ def lesson_overview(lesson: Lesson, *, arm_id: int | None = None) -> LessonOverv
     objectives = list(lesson.objectives.order_by("position", "id"))
     rows = _rows(lesson, stages)
     _add_records(rows, lesson)
+    _add_flags(rows, lesson)
     arms = _add_arms(rows, lesson)
     shown = [row for row in rows.values() if arm_id is None or arm_id in row.arm_ids]
     return LessonOverview(lesson, stages, objectives, arms, shown)

@@ -562,3 +562,25 @@ class EvalRun(ProviderAttribution):
 
     def __str__(self) -> str:
         return f"{self.lesson} with {self.provider_name} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ModerationFlag(models.Model):
+    """A learner message the provider's moderation endpoint marked harmful (TUTOR_MODERATION).
+
+    Staff see it on the lesson's Learners page; the learner never does, and nothing is
+    blocked: the check runs beside the reply, after the message is saved.
+    """
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, related_name="moderation_flag"
+    )
+    # The endpoint's flagged categories, e.g. ["harassment"].
+    categories = models.JSONField(default=list)
+    provider_name = models.CharField(max_length=PROVIDER_NAME_LENGTH, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Flagged ({', '.join(self.categories)}): message {self.message_id}"

@@ -17,6 +17,7 @@ from lessons_app.models import (
     LearningObjective,
     LessonProgress,
     Message,
+    ModerationFlag,
     ObjectiveRecord,
     Question,
 )
@@ -145,8 +146,9 @@ def test_the_arm_filter_keeps_the_learners_that_arm_answered(admin_client, cours
 
 def test_the_overview_takes_a_fixed_number_of_queries(course, django_assert_num_queries):
     lesson, *_ = course
-    # Stages, objectives, progress, conversations, names, three kinds of record, arms (2).
-    with django_assert_num_queries(10):
+    # Stages, objectives, progress, conversations, names, three kinds of record, flags,
+    # arms (2).
+    with django_assert_num_queries(11):
         overview = lesson_overview(lesson)
     assert len(overview.rows) == 3
 
@@ -183,3 +185,23 @@ def test_learners_are_sent_to_the_admin_login(client, course):
     for url in (reverse(LEARNERS, args=[lesson.pk]), reverse(TRANSCRIPT, args=[ada_chat.pk])):
         response = client.get(url)
         assert response.status_code == 302 and response["Location"].startswith("/admin/login/")
+
+
+def test_flagged_messages_are_shown_to_staff(admin_client, course):
+    lesson, (ada_chat, _), _, _ = course
+    message = ada_chat.messages.get(role="user")
+    ModerationFlag.objects.create(message=message, categories=["harassment"], provider_name="A")
+    parsed = table(admin_client, lesson)
+    assert dict(parsed.rows["ada"])["flagged"] == "1"
+    assert dict(parsed.rows["bo"])["flagged"] == "0"
+    html = admin_client.get(reverse(LEARNERS, args=[lesson.pk])).content.decode()
+    flagged = html.split('id="flagged-messages"')[1]
+    assert "harassment" in flagged and "&lt;b&gt;air?&lt;/b&gt;" in flagged
+    transcript = admin_client.get(reverse(TRANSCRIPT, args=[ada_chat.pk])).content.decode()
+    assert "Flagged: harassment" in transcript
+
+
+def test_without_flags_there_is_no_flagged_list(admin_client, course):
+    lesson, *_ = course
+    html = admin_client.get(reverse(LEARNERS, args=[lesson.pk])).content.decode()
+    assert 'id="flagged-messages"' not in html
