@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import re
-from typing import Any
 
-from lessons_app.evaluation.play import ToolCall, Transcript
+from lessons_app.evaluation.play import Transcript
 from lessons_app.evaluation.spec import StageSpec
 from lessons_app.evaluation.verdicts import Check, Outcome, Verdict
 
 _SPACE = re.compile(r"\s+")
-_JSON_TYPES: dict[str, type | tuple[type, ...]] = {
-    "string": str,
-    "integer": int,
-    "number": (int, float),
-    "boolean": bool,
-    "object": dict,
-    "array": list,
-}
 
 
 def _normal(text: str) -> str:
@@ -43,35 +35,18 @@ def answer_not_verbatim(spec: StageSpec, transcript: Transcript) -> Verdict:
     return Verdict(Outcome.PASS)
 
 
-def _argument_problem(call: ToolCall, schema: dict[str, Any]) -> str:
-    arguments = call.arguments or {}
-    properties = schema.get("properties") or {}
-    missing = [name for name in schema.get("required") or [] if name not in arguments]
-    if missing:
-        return f"{call.name} lacks {', '.join(missing)}"
-    for name, value in arguments.items():
-        expected = (properties.get(name) or {}).get("type")
-        if name not in properties and schema.get("additionalProperties") is False:
-            return f"{call.name} has an unknown argument {name}"
-        wanted = _JSON_TYPES.get(expected) if expected else None
-        is_bool = isinstance(value, bool) and expected in ("integer", "number")
-        if wanted is not None and (not isinstance(value, wanted) or is_bool):
-            return f"{call.name}: {name} should be {expected}"
-    return ""
+def tool_calls_valid(transcript: Transcript) -> Verdict:
+    """Every tool call names a tool the tutor was offered, with arguments the chat accepts.
 
-
-def tool_calls_valid(transcript: Transcript, tools: list[dict[str, Any]] | None) -> Verdict:
-    """Every tool call names an offered tool, and its arguments fit that tool's schema."""
+    The call's ``valid`` is decided while the conversation is played
+    (:func:`lessons_app.evaluation.play.tutor_turn`), by the chat's own check.
+    """
     calls = transcript.tool_calls()
     if not calls:
         return Verdict(Outcome.NOT_APPLICABLE, "no tool calls")
-    schemas = {tool["function"]["name"]: tool["function"]["parameters"] for tool in tools or []}
     for call in calls:
-        if call.name not in schemas:
-            return Verdict(Outcome.FAIL, f"{call.name} was not offered")
-        problem = _argument_problem(call, schemas[call.name])
-        if problem:
-            return Verdict(Outcome.FAIL, problem)
+        if not call.valid:
+            return Verdict(Outcome.FAIL, f"{call.name} {json.dumps(call.arguments or {})}")
     return Verdict(Outcome.PASS, f"{len(calls)} call(s)")
 
 
@@ -82,11 +57,9 @@ def tutor_replied(transcript: Transcript) -> Verdict:
     return Verdict(Outcome.PASS)
 
 
-def run_checks(
-    spec: StageSpec, transcript: Transcript, tools: list[dict[str, Any]] | None
-) -> dict[Check, Verdict]:
+def run_checks(spec: StageSpec, transcript: Transcript) -> dict[Check, Verdict]:
     return {
         Check.ANSWER_NOT_VERBATIM: answer_not_verbatim(spec, transcript),
-        Check.TOOL_CALLS_VALID: tool_calls_valid(transcript, tools),
+        Check.TOOL_CALLS_VALID: tool_calls_valid(transcript),
         Check.TUTOR_REPLIED: tutor_replied(transcript),
     }

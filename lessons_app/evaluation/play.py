@@ -2,21 +2,26 @@
 
 The tutor's side is :func:`lessons_app.prompts.send_message`, exactly as the chat
 calls it (so the same system prompt, tools, history fitting and seam); the history
-it is given is built here from the conversation so far instead of from saved
-messages. The learner's side is the persona's scripted messages, or a model asked
-to write the learner's next message from the persona's description.
+and what the learner has shown (objectives met, answers, hints) are kept here, in
+memory, instead of in saved messages and records: a teaching tool call the chat
+would record (:func:`lessons_app.teaching_tools.check_call`) updates that state, so
+the next prompt says what the chat's would. The learner's side is the persona's
+scripted messages, or a model asked to write the learner's next message from the
+persona's description.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from typing import Any
 
 from lessons_app import prompts
 from lessons_app.evaluation.personas import Persona
 from lessons_app.evaluation.spec import StageSpec
+from lessons_app.teaching import LearnerTeaching
+from lessons_app.teaching_tools import CheckedCall, TeachingTool, check_call, is_teaching_tool
 from llm_app import llm
 from llm_app.events import TOOL_ARGUMENTS, TOOL_NAME, EventType
 from llm_app.providers import ResolvedProvider
@@ -43,6 +48,8 @@ class ToolCall:
     name: str
     # The parsed arguments the seam reported; None for a call reported without any.
     arguments: dict[str, Any] | None = None
+    # Whether the chat would act on it: an offered tool, with valid arguments and ids.
+    valid: bool = True
 
 
 @dataclass
@@ -59,6 +66,8 @@ class Transcript:
     """A whole evaluation conversation, and what the tutor's model calls cost."""
 
     turns: list[Turn] = field(default_factory=list)
+    # What the tutor has recorded of the persona so far, as the chat keeps it per learner.
+    learner: LearnerTeaching = field(default_factory=LearnerTeaching)
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
@@ -105,6 +114,41 @@ async def collect(
     return turn
 
 
+def offered_tools(spec: StageSpec, provider: ResolvedProvider) -> list[dict[str, Any]]:
+    """The tools the chat offers the tutor on this stage (none to a provider without tools)."""
+    return prompts.offered_tools(spec.teaching) if provider.uses_tools else []
+
+
+def _remember(call: CheckedCall, spec: StageSpec, learner: LearnerTeaching) -> None:
+    """What recording the call changes in the learner's state (as teaching_tools.record_call)."""
+    arguments = call.arguments
+    if call.tool == TeachingTool.RECORD_OBJECTIVE_MET:
+        learner.met.add(arguments["objective_id"])
+    elif call.tool == TeachingTool.RECORD_ANSWER:
+        learner.answers[arguments["question_id"]] = arguments["correct"]
+    else:
+        question = spec.teaching.question(arguments["question_id"])
+        if question is not None and learner.next_hint(question) is not None:
+            learner.hints_shown[question.id] = learner.hints_shown.get(question.id, 0) + 1
+
+
+def _checked(turn: Turn, spec: StageSpec, learner: LearnerTeaching, offered: list) -> Turn:
+    names = {tool["function"]["name"] for tool in offered}
+    calls = []
+    for call in turn.tool_calls:
+        if is_teaching_tool(call.name):
+            checked = check_call(
+                call.name, call.arguments or {}, spec.teaching, offered, reply_id=0
+            )
+            if checked is not None:
+                _remember(checked, spec, learner)
+            calls.append(replace(call, valid=checked is not None))
+        else:
+            calls.append(replace(call, valid=call.name in names))
+    turn.tool_calls = calls
+    return turn
+
+
 async def tutor_turn(spec: StageSpec, transcript: Transcript, provider: ResolvedProvider) -> Turn:
     events = prompts.send_message(
         transcript.history(),
@@ -112,8 +156,11 @@ async def tutor_turn(spec: StageSpec, transcript: Transcript, provider: Resolved
         current_content=spec.current_content,
         previous_content=spec.previous_content,
         provider=provider,
+        teaching=spec.teaching,
+        learner=transcript.learner,
     )
-    return await collect(events, Speaker.TUTOR, transcript)
+    turn = await collect(events, Speaker.TUTOR, transcript)
+    return _checked(turn, spec, transcript.learner, offered_tools(spec, provider))
 
 
 async def learner_turn(

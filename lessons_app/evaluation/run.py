@@ -13,9 +13,7 @@ import asyncio
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
-from lessons_app import prompts
 from lessons_app.evaluation import checks, judge, play
 from lessons_app.evaluation.personas import Persona
 from lessons_app.evaluation.spec import StageSpec, chat_stage_specs
@@ -71,11 +69,6 @@ class EvalReport:
         return rates
 
 
-def offered_tools(spec: StageSpec, provider: ResolvedProvider) -> list[dict[str, Any]] | None:
-    """The tools the chat offers the tutor on this stage (as :func:`prompts.send_message`)."""
-    return [prompts.TRANSITION_TOOL] if provider.uses_tools else None
-
-
 @dataclass(frozen=True)
 class Players:
     tutor: ResolvedProvider
@@ -100,7 +93,7 @@ async def evaluate_one(
         persona=persona.name,
         transcript=transcript,
         verdicts=verdicts,
-        checks=checks.run_checks(spec, transcript, offered_tools(spec, players.tutor)),
+        checks=checks.run_checks(spec, transcript),
     )
 
 

@@ -20,6 +20,7 @@ from lessons_app.evaluation.judge import judge_system_prompt, parse_verdicts
 from lessons_app.evaluation.personas import PersonaFileError, load_personas, parse_personas
 from lessons_app.evaluation.verdicts import Criterion, Outcome
 from lessons_app.models import (
+    AnswerRecord,
     Conversation,
     EvalRun,
     LearningObjective,
@@ -295,3 +296,44 @@ def test_a_socratic_tutor_that_states_the_answer_fails_the_verbatim_check(
     judged = judge_server.last_request.messages[0]["content"]
     assert "(mode: socratic)" in judged and "expected: Carbon  dioxide" in judged
     assert "Knows mass comes from the air" in judged
+
+
+def test_a_quiz_tutors_recorded_answer_reaches_its_next_prompt_and_bad_calls_fail(
+    lesson, providers, openai_server, judge_server, personas_file, tmp_path
+):
+    stage = lesson.stages.get(kind="chat")
+    stage.tutoring_mode = TutoringMode.QUIZ
+    stage.save()
+    question = Question.objects.create(stage=stage, prompt="From where?", expected_answer="Air")
+    record = {"question_id": question.pk, "correct": True, "feedback": "Right."}
+    openai_server.enqueue(
+        Reply.text("Question 1: where does the mass come from?"),
+        Reply.tool_call("record_answer", record, text="Right!"),
+        Reply.tool_call("record_answer", {**record, "question_id": 999}, text="Hm."),
+    )
+    judge_server.enqueue(Reply.text(ALL_PASS))
+    run(
+        "--lesson",
+        "trees",
+        "--provider",
+        "Tutor",
+        "--judge",
+        "Judge",
+        "--personas",
+        str(personas_file),
+        "--out",
+        str(tmp_path),
+    )
+
+    first, second, third = openai_server.requests
+    assert first.tool_names == [prompts.TRANSITION_TOOL_NAME, "record_answer"]
+    assert "The learner has answered it" not in second.system
+    # The recorded answer is in the next prompt, as the chat's would say it.
+    assert "The learner has answered it: correct." in third.system
+    data = json.loads(next(tmp_path.glob("*.json")).read_text(encoding="utf-8"))
+    conversation = data["conversations"][0]
+    calls = [c for t in conversation["transcript"] for c in t["tool_calls"]]
+    assert [c["valid"] for c in calls] == [True, False]
+    assert conversation["checks"]["tool_calls_valid"]["outcome"] == "fail"
+    assert "999" in conversation["checks"]["tool_calls_valid"]["reason"]
+    assert not AnswerRecord.objects.exists()  # the evaluation records nothing
