@@ -99,10 +99,11 @@ def test_staff_see_each_learners_progress_and_open_a_transcript(
     assert urlsplit(page.url).path == f"/admin/lessons_app/lesson/{seeded['lesson_id']}/learners/"
     assert page.get_by_role("heading", name=f"Learners: {LESSON}").is_visible()
     rows = page.evaluate(ROWS_JS)
-    # learner, stages (Read, Talk), objectives (2), quiz, hints, last activity, conversation
+    # learner, stages (Read, Talk), objectives (2), quiz, hints, last activity, conversation,
+    # flagged messages
     ana, ben = rows["e2e-ana"], rows["e2e-ben"]
     assert ana[:6] == ["e2e-ana", "done", "current", "met", "not yet", "1 / 1"]
-    assert ana[6] == "1" and ana[-1] == "Transcript"
+    assert ana[6] == "1" and ana[-2:] == ["Transcript", "0"]
     assert ben[:7] == ["e2e-ben", "current", "not yet", "not yet", "not yet", "—", "0"]
     met = page.locator('#lesson-learners tr[data-learner="e2e-ana"] td.state-met')
     assert met.get_attribute("title") == "Said air."
