@@ -21,6 +21,7 @@ from lessons_app.teaching import NO_TEACHING, LearnerTeaching, QuestionItem, Sta
 from lessons_app.teaching_tools import TeachingTool, tools_for
 from llm_app import context_window, llm
 from llm_app.providers import ResolvedProvider
+from llm_app.tool_support import calls_tools
 
 if TYPE_CHECKING:
     from lessons_app.models import Stage
@@ -394,7 +395,7 @@ async def send_message(
         if isinstance(provider, ResolvedProvider)
         else ResolvedProvider(model=provider or llm.DEFAULT_PROVIDER)
     )
-    offers_tool = kind_of(current_stage).tutor_leads and resolved.uses_tools
+    offers_tool = kind_of(current_stage).tutor_leads and calls_tools(resolved)
     # The split prompt, so the seam can mark the lesson content for prompt caching.
     system = build_system_prompt_parts(
         current_stage,
