@@ -15,7 +15,12 @@ from django.views.decorators.http import require_POST
 
 from lessons_app import yaml_io
 from lessons_app.admin_learners import LessonLearnersMixin, TranscriptMixin
-from lessons_app.admin_teaching import LessonObjectiveInline, QuestionInline, StageObjectiveInline
+from lessons_app.admin_teaching import (
+    LessonObjectiveInline,
+    QuestionInline,
+    StageObjectiveInline,
+    recording_note,
+)
 from lessons_app.content import AnchorNotFound, TranscriptError, cut_excerpt
 from lessons_app.forms import LESSON_FIELD_NAMES, LessonForm, StageAdminForm, normalise_newlines
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
@@ -284,10 +289,18 @@ class StageAdmin(StagePreviewMixin, admin.ModelAdmin):
     list_select_related = ["lesson"]
     search_fields = ["title", "lesson__title", "lesson__slug"]
     ordering = ["lesson__position", "lesson__title", "position", "id"]
-    readonly_fields = ["excerpt_preview"]
+    readonly_fields = ["excerpt_preview", "recording"]
     fieldsets = [
         (None, {"fields": ["lesson", "position", "kind", "title"]}),
         *KIND_FIELDSETS,
+        (
+            "Recording (chat stages)",
+            {
+                "description": "Whether the tutor records learning objectives, answers and "
+                "hints on a chat stage with objectives or questions.",
+                "fields": ["recording"],
+            },
+        ),
         PREVIEW_FIELDSET,
     ]
     inlines = [StageObjectiveInline, QuestionInline]
@@ -306,6 +319,10 @@ class StageAdmin(StagePreviewMixin, admin.ModelAdmin):
             raise PermissionDenied
         payload, status = live_excerpt(request.POST)
         return JsonResponse(payload, status=status)
+
+    @admin.display(description="Objectives recorded")
+    def recording(self, obj: Stage | None) -> SafeString | str:
+        return recording_note()
 
     def get_inlines(self, request: HttpRequest, obj: Stage | None) -> list:
         """Objectives and questions, for a saved stage of a kind that teaches (chat)."""

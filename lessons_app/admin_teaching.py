@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from django.contrib import admin
 from django.http import HttpRequest
+from django.utils.html import format_html, format_html_join
+from django.utils.safestring import SafeString
 
 from lessons_app.models import Hint, LearningObjective, Question
+from llm_app.models import ProviderConfig
+from llm_app.providers import ResolvedProvider
+from llm_app.tool_support import why_no_tools
+
+RECORDS_FOR_ALL = (
+    "Every enabled provider can call tools: the tutor records objectives, answers and hints."
+)
 
 
 class LessonObjectiveInline(admin.TabularInline):
@@ -67,3 +76,30 @@ class QuestionAdmin(admin.ModelAdmin):
     def has_module_permission(self, request: HttpRequest) -> bool:
         # Reached from the stage's page; the index lists lessons and stages only.
         return False
+
+
+def providers_that_record_nothing() -> list[tuple[str, str]]:
+    """Enabled providers the tutor cannot record objectives with, and why, for staff."""
+    found = []
+    for config in ProviderConfig.objects.filter(enabled=True).order_by("name"):
+        why = why_no_tools(ResolvedProvider.from_config(config, with_fallbacks=False))
+        if why:
+            found.append((config.name, why))
+    return found
+
+
+def recording_note() -> SafeString | str:
+    """Which providers will not record objectives, answers or hints on a teaching stage.
+
+    With them the stage still works: the tutor follows its mode's instructions, with
+    no tools (docs/prompts.md).
+    """
+    found = providers_that_record_nothing()
+    if not found:
+        return RECORDS_FOR_ALL
+    return format_html(
+        '<p class="tutor-warning">⚠ With these providers the tutor teaches in the stage\'s '
+        "mode but records no objectives, answers or hints (it is given no tools):</p>"
+        "<ul>{}</ul>",
+        format_html_join("", "<li>{}: {}</li>", found),
+    )

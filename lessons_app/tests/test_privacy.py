@@ -82,6 +82,7 @@ def test_a_learner_downloads_all_their_data_and_no_one_elses(client, ada, grace,
     }
     [progress] = data["progress"]
     assert (progress["lesson"], progress["current_stage"]) == (lesson.slug, "Photosynthesis")
+    assert data["teaching"] == {"objectives_met": [], "answers": [], "hints_shown": []}
     [conversation] = data["conversations"]
     assert [m["content"] for m in conversation["messages"]] == ["ada's question", "An answer"]
     assert conversation["messages"][1]["rating"]["value"] == 1

@@ -204,6 +204,24 @@ def test_stage_admin_edits_objectives_and_questions(admin_client):
     assert admin_client.get(hints_url).status_code == 200
 
 
+def test_stage_admin_names_the_providers_that_record_nothing(admin_client):
+    from llm_app.models import ToolUse
+    from llm_app.testing.factories import ProviderFactory
+
+    stage = ChatStageFactory()
+    url = reverse("admin:lessons_app_stage_change", args=[stage.pk])
+    ProviderFactory(name="Claude", model="anthropic/claude-sonnet-4-20250514")
+    assert "Every enabled provider can call tools" in admin_client.get(url).content.decode()
+
+    ProviderFactory(name="Tiny local", model="openai/smollm2", tool_use=ToolUse.OFF)
+    ProviderFactory(name="Reasoner", model="deepseek/deepseek-reasoner")
+    page = admin_client.get(url).content.decode()
+    assert "records no objectives, answers or hints" in page
+    assert "Tiny local: its tool use is off" in page
+    assert "Reasoner: LiteLLM says its model cannot call tools" in page
+    assert "Claude:" not in page
+
+
 def test_lesson_admin_lists_lesson_objectives(admin_client):
     lesson = LessonFactory()
     LearningObjective.objects.create(lesson=lesson, text="Knows the words")

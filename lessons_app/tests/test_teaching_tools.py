@@ -6,6 +6,7 @@ import logging
 
 import jsonschema
 import pytest
+from django.utils import timezone
 
 from lessons_app.models import (
     AnswerRecord,
@@ -17,6 +18,7 @@ from lessons_app.models import (
     Question,
     TutoringMode,
 )
+from lessons_app.privacy import learner_data
 from lessons_app.teaching import (
     HintItem,
     LearnerTeaching,
@@ -127,6 +129,9 @@ def test_records_are_saved_once_and_progress_is_touched():
     assert [o["met"] for o in shown["objectives"]] == [False, True]
     assert shown["questions"][0]["hints"] == ["One"]
     assert own.pk not in reloaded.met
+    exported = learner_data(learner, now=timezone.now())["teaching"]
+    assert exported["objectives_met"][0]["evidence"] == "Said so"
+    assert [h["hint"] for h in exported["hints_shown"]] == ["One"]
 
 
 @pytest.mark.django_db

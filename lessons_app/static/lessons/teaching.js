@@ -26,6 +26,7 @@
 
   function objectiveItem(objective) {
     const item = el("li", objective.met ? "teaching-item is-met" : "teaching-item");
+    item.dataset.objectiveId = String(objective.id);
     item.append(el("span", "teaching-mark", objective.met ? "✓" : "○"));
     item.append(el("span", "teaching-text", objective.text));
     item.append(el("span", "visually-hidden", objective.met ? " (met)" : " (not yet)"));
@@ -40,6 +41,7 @@
       classes.push(question.correct ? "is-met" : "is-wrong");
     }
     const item = el("li", classes.join(" "));
+    item.dataset.questionId = String(question.id);
     item.append(el("span", "teaching-mark", mark));
     item.append(el("span", "teaching-text", `Question ${number}`));
     if (verdict) {
