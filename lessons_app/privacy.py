@@ -125,10 +125,19 @@ def _conversation(conversation: Conversation) -> dict[str, Any]:
                 "stage": message.stage.title if message.stage else None,
                 "created_at": message.created_at,
                 "rating": _rating(ratings.get(message.pk)),
+                # TUTOR_MODERATION's flag on the learner's message, which staff see.
+                "moderation_flag": _flag(message),
             }
-            for message in conversation.messages.select_related("stage")
+            for message in conversation.messages.select_related("stage", "moderation_flag")
         ],
     }
+
+
+def _flag(message: Message) -> dict[str, Any] | None:
+    flag = getattr(message, "moderation_flag", None)
+    if flag is None:
+        return None
+    return {"categories": flag.categories, "flagged_at": flag.created_at}
 
 
 def _rating(rating: MessageRating | None) -> dict[str, Any] | None:
