@@ -7,6 +7,7 @@ import textwrap
 import pytest
 import yaml
 from django.contrib.auth import get_user_model
+from django.db.models import F
 from django.urls import reverse
 
 from lessons_app.models import (
@@ -58,7 +59,9 @@ def _teaching(lesson: Lesson) -> dict:
         "modes": [stage.tutoring_mode for stage in lesson.stages.order_by("position")],
         "objectives": [
             (o.stage.title if o.stage else None, o.text)
-            for o in LearningObjective.objects.filter(lesson=lesson).order_by("stage", "position")
+            for o in LearningObjective.objects.filter(lesson=lesson).order_by(
+                F("stage").asc(nulls_first=True), "position"
+            )
         ],
         "questions": [
             (q.prompt, q.expected_answer, q.rubric, [h.text for h in q.hints.all()])
