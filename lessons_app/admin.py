@@ -14,6 +14,13 @@ from django.utils.safestring import SafeString
 from django.views.decorators.http import require_POST
 
 from lessons_app import yaml_io
+from lessons_app.admin_learners import LessonLearnersMixin, TranscriptMixin
+from lessons_app.admin_teaching import (
+    LessonObjectiveInline,
+    QuestionInline,
+    StageObjectiveInline,
+    recording_note,
+)
 from lessons_app.content import AnchorNotFound, TranscriptError, cut_excerpt
 from lessons_app.forms import LESSON_FIELD_NAMES, LessonForm, StageAdminForm, normalise_newlines
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
@@ -217,9 +224,9 @@ class HasTranscriptFilter(admin.SimpleListFilter):
 
 
 @admin.register(Lesson)
-class LessonAdmin(SortableAdminBase, admin.ModelAdmin):
+class LessonAdmin(LessonLearnersMixin, SortableAdminBase, admin.ModelAdmin):
     form = LessonForm
-    inlines = [StageInline]
+    inlines = [StageInline, LessonObjectiveInline]
     list_display = [
         "title",
         "slug",
@@ -227,6 +234,7 @@ class LessonAdmin(SortableAdminBase, admin.ModelAdmin):
         "stage_count",
         "videos_without_transcript",
         "position",
+        "learners_link",
     ]
     list_editable = ["is_published", "position"]
     list_filter = ["is_published"]
@@ -281,12 +289,21 @@ class StageAdmin(StagePreviewMixin, admin.ModelAdmin):
     list_select_related = ["lesson"]
     search_fields = ["title", "lesson__title", "lesson__slug"]
     ordering = ["lesson__position", "lesson__title", "position", "id"]
-    readonly_fields = ["excerpt_preview"]
+    readonly_fields = ["excerpt_preview", "recording"]
     fieldsets = [
         (None, {"fields": ["lesson", "position", "kind", "title"]}),
         *KIND_FIELDSETS,
+        (
+            "Recording (chat stages)",
+            {
+                "description": "Whether the tutor records learning objectives, answers and "
+                "hints on a chat stage with objectives or questions.",
+                "fields": ["recording"],
+            },
+        ),
         PREVIEW_FIELDSET,
     ]
+    inlines = [StageObjectiveInline, QuestionInline]
 
     class Media:
         js = [STAGE_ADMIN_JS]
@@ -302,6 +319,16 @@ class StageAdmin(StagePreviewMixin, admin.ModelAdmin):
             raise PermissionDenied
         payload, status = live_excerpt(request.POST)
         return JsonResponse(payload, status=status)
+
+    @admin.display(description="Objectives recorded")
+    def recording(self, obj: Stage | None) -> SafeString | str:
+        return recording_note()
+
+    def get_inlines(self, request: HttpRequest, obj: Stage | None) -> list:
+        """Objectives and questions, for a saved stage of a kind that teaches (chat)."""
+        if obj is None or not kind_of(obj).teaches:
+            return []
+        return super().get_inlines(request, obj)
 
     def get_form(self, request: HttpRequest, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -413,7 +440,7 @@ class MessageInline(admin.TabularInline):
 
 
 @admin.register(Conversation)
-class ConversationAdmin(admin.ModelAdmin):
+class ConversationAdmin(TranscriptMixin, admin.ModelAdmin):
     """Chat histories, for reviewing the tutor; deleting one is allowed, editing is not."""
 
     inlines = [MessageInline]
@@ -439,4 +466,4 @@ class ConversationAdmin(admin.ModelAdmin):
 
 
 # Registered in modules of their own to keep this file about lessons.
-from lessons_app import admin_images, admin_learners  # noqa: E402, F401
+from lessons_app import admin_eval_runs, admin_images  # noqa: E402, F401

@@ -63,7 +63,7 @@ def _url(site: AdminSite, name: str, experiment: Experiment) -> str:
 def results_view(request: HttpRequest, site: AdminSite, object_id: str) -> HttpResponse:
     model_admin = site.get_model_admin(Experiment)
     experiment = _viewable_experiment(request, model_admin, object_id)
-    results = experiment_results.arm_results(experiment)
+    results = experiment_results.arm_results_with_learning(experiment)
     opts = Experiment._meta
     context = {
         **site.each_context(request),
@@ -83,7 +83,7 @@ def results_view(request: HttpRequest, site: AdminSite, object_id: str) -> HttpR
 def results_csv_view(request: HttpRequest, site: AdminSite, object_id: str) -> HttpResponse:
     model_admin = site.get_model_admin(Experiment)
     experiment = _viewable_experiment(request, model_admin, object_id)
-    body = experiment_results.results_csv(experiment_results.arm_results(experiment))
+    body = experiment_results.results_csv(experiment_results.arm_results_with_learning(experiment))
     filename = f"experiment-{slugify(experiment.name) or experiment.pk}-results.csv"
     response = HttpResponse(body, content_type="text/csv; charset=utf-8")
     response["Content-Disposition"] = f'attachment; filename="{filename}"'
@@ -105,4 +105,10 @@ def display_row(result: experiment_results.ArmResult) -> dict[str, object]:
         "error_rate": format_rate(result.error_rate, result.errors, result.turns, empty="—"),
         "tokens": f"{format_count(result.input_tokens)} / {format_count(result.output_tokens)}",
         "cost": format_cost(result.cost_usd),
+        "objectives": experiment_results.format_per_learner(
+            result.per_learner(result.signals.objectives_met)
+        ),
+        "quiz": experiment_results.format_quiz(result.signals),
+        "hints": experiment_results.format_per_learner(result.per_learner(result.signals.hints)),
+        "eval_score": experiment_results.format_eval(result.signals),
     }

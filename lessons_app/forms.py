@@ -123,6 +123,15 @@ class StageAdminForm(forms.ModelForm):
             },
         }
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "tutoring_mode" in self.fields:
+            # Left out (a form or file from before modes existed): today's open chat.
+            self.fields["tutoring_mode"].required = False
+
+    def clean_tutoring_mode(self) -> str:
+        return self.cleaned_data.get("tutoring_mode") or _field_default("tutoring_mode")
+
     def clean_video_id(self) -> str:
         value = (self.cleaned_data.get("video_id") or "").strip()
         if not value:

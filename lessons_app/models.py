@@ -6,6 +6,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.urls import reverse
@@ -39,7 +40,18 @@ class Lesson(models.Model):
         return reverse("lessons:detail", kwargs={"slug": self.slug})
 
 
+class TutoringMode(models.TextChoices):
+    """How the tutor teaches on a chat stage (lessons_app.prompts has each mode's prompt)."""
+
+    OPEN = "open", "Open conversation"
+    SOCRATIC = "socratic", "Socratic"
+    HINT_LADDER = "hint_ladder", "Hint ladder"
+    QUIZ = "quiz", "Quiz"
+
+
 class Stage(models.Model):
+    TutoringMode = TutoringMode
+
     class Kind(models.TextChoices):
         ARTICLE = "article", "Article"
         VIDEO = "video", "Video"
@@ -78,6 +90,12 @@ class Stage(models.Model):
     opening_message = models.TextField(
         blank=True, help_text="If set, the tutor opens the chat with this message."
     )
+    tutoring_mode = models.CharField(
+        max_length=12,
+        choices=TutoringMode.choices,
+        default=TutoringMode.OPEN,
+        help_text="How the tutor teaches on this chat stage.",
+    )
 
     class Meta:
         ordering = ["lesson", "position", "id"]
@@ -91,6 +109,146 @@ class Stage(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.title}"
+
+
+class LearningObjective(models.Model):
+    """A short statement of what a learner should show they understand.
+
+    It belongs to its lesson, and to one chat stage of it if ``stage`` is set: the tutor
+    of that stage (or of every chat stage, for a lesson-wide one) records it as met.
+    """
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="objectives")
+    stage = models.ForeignKey(
+        Stage,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="objectives",
+        help_text="Empty: an objective of the whole lesson.",
+    )
+    position = models.PositiveIntegerField(default=0)
+    text = models.CharField(max_length=300)
+
+    class Meta:
+        ordering = ["lesson", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.text
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        # Added on its stage's admin page, an objective belongs to that stage's lesson.
+        if self.lesson_id is None and self.stage_id is not None:
+            self.lesson_id = self.stage.lesson_id
+        super().save(*args, **kwargs)
+
+    def clean(self) -> None:
+        other_lesson = self.stage_id is not None and self.lesson_id is not None
+        if other_lesson and self.stage.lesson_id != self.lesson_id:
+            raise ValidationError({"stage": "The stage must be one of this lesson's."})
+
+
+QUESTION_NEEDS_ANSWER_OR_RUBRIC = (
+    "A question needs an expected answer or a rubric to judge answers by."
+)
+
+
+class Question(models.Model):
+    """A question a chat stage's tutor asks (quiz) or guides the learner to (other modes)."""
+
+    stage = models.ForeignKey(Stage, on_delete=models.CASCADE, related_name="questions")
+    position = models.PositiveIntegerField(default=0)
+    prompt = models.TextField()
+    expected_answer = models.TextField(blank=True)
+    rubric = models.TextField(
+        blank=True, help_text="How to judge an answer, where no single answer is right."
+    )
+
+    class Meta:
+        ordering = ["stage", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.prompt[:80]
+
+    def clean(self) -> None:
+        if not (self.expected_answer.strip() or self.rubric.strip()):
+            raise ValidationError(QUESTION_NEEDS_ANSWER_OR_RUBRIC)
+
+
+class Hint(models.Model):
+    """One rung of a question's hint ladder, revealed in order."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="hints")
+    position = models.PositiveIntegerField(default=0)
+    text = models.TextField()
+
+    class Meta:
+        ordering = ["question", "position", "id"]
+
+    def __str__(self) -> str:
+        return self.text[:80]
+
+
+class LearnerRecord(models.Model):
+    """What the tutor recorded about a learner, and in which reply it did so."""
+
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    message = models.ForeignKey(
+        "Message", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        abstract = True
+
+
+class ObjectiveRecord(LearnerRecord):
+    """A learning objective the tutor judged met by a learner, with its evidence."""
+
+    objective = models.ForeignKey(
+        LearningObjective, on_delete=models.CASCADE, related_name="records"
+    )
+    evidence = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["user", "objective"], name="one_record_per_learner_objective"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} met {self.objective}"
+
+
+class AnswerRecord(LearnerRecord):
+    """A learner's answer to a question as the tutor judged it; one per attempt."""
+
+    question = models.ForeignKey(Question, on_delete=models.CASCADE, related_name="answers")
+    correct = models.BooleanField()
+    feedback = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {'right' if self.correct else 'wrong'} on {self.question}"
+
+
+class HintRecord(LearnerRecord):
+    """A hint the tutor revealed to a learner."""
+
+    hint = models.ForeignKey(Hint, on_delete=models.CASCADE, related_name="records")
+
+    class Meta:
+        ordering = ["created_at", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["user", "hint"], name="one_record_per_learner_hint")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} saw {self.hint}"
 
 
 class LessonProgress(models.Model):
@@ -381,3 +539,48 @@ class UploadedImage(models.Model):
 
     def get_absolute_url(self) -> str:
         return reverse("lessons:uploaded_image", kwargs={"pk": self.pk, "name": self.name})
+
+
+class EvalRun(ProviderAttribution):
+    """One ``manage.py tutor_eval`` run: the tutor evaluated, its scores and full report.
+
+    Its attribution is the tutor's provider, so experiments compare their arms' providers
+    on evaluation scores. Personas are not learners: a run keeps its conversations here,
+    in ``report`` (the JSON file's content), never as conversations or messages.
+    """
+
+    lesson = models.ForeignKey(Lesson, on_delete=models.CASCADE, related_name="eval_runs")
+    judge_name = models.CharField(max_length=PROVIDER_NAME_LENGTH, blank=True)
+    started_at = models.DateTimeField(db_index=True)
+    conversations = models.PositiveIntegerField(default=0)
+    # The share of applicable verdicts that passed, 0-1; None when none applied.
+    score = models.FloatField(null=True, blank=True)
+    report = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.lesson} with {self.provider_name} at {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class ModerationFlag(models.Model):
+    """A learner message the provider's moderation endpoint marked harmful (TUTOR_MODERATION).
+
+    Staff see it on the lesson's Learners page; the learner never does, and nothing is
+    blocked: the check runs beside the reply, after the message is saved.
+    """
+
+    message = models.OneToOneField(
+        Message, on_delete=models.CASCADE, related_name="moderation_flag"
+    )
+    # The endpoint's flagged categories, e.g. ["harassment"].
+    categories = models.JSONField(default=list)
+    provider_name = models.CharField(max_length=PROVIDER_NAME_LENGTH, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["created_at", "id"]
+
+    def __str__(self) -> str:
+        return f"Flagged ({', '.join(self.categories)}): message {self.message_id}"

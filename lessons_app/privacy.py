@@ -1,7 +1,8 @@
 """Learners' data under their control: a copy of it, its deletion, and how long it is kept.
 
 What the app holds about a learner is their account, their progress through lessons,
-their conversations with the tutor (with the ratings they gave replies) and when they
+what the tutor recorded of their learning (objectives met, answers, hints shown), their
+conversations with the tutor (with the ratings they gave replies) and when they
 accepted the AI-use notice. :func:`learner_data` gathers all of it for the learner (or
 staff, for them) to download; :func:`delete_learner` removes the account and, through
 the database's cascades, everything that hangs from it. With
@@ -23,10 +24,13 @@ from django.db.models import Exists, Max, OuterRef
 
 from lessons_app.models import (
     AiNoticeAcceptance,
+    AnswerRecord,
     Conversation,
+    HintRecord,
     LessonProgress,
     Message,
     MessageRating,
+    ObjectiveRecord,
 )
 
 if TYPE_CHECKING:
@@ -70,11 +74,35 @@ def learner_data(user: AbstractBaseUser, *, now: datetime) -> dict[str, Any]:
             .select_related("lesson", "current_stage")
             .order_by("started_at", "id")
         ],
+        "teaching": _teaching_records(user),
         "conversations": [
             _conversation(conversation)
             for conversation in Conversation.objects.filter(user=user)
             .select_related("lesson")
             .order_by("created_at", "id")
+        ],
+    }
+
+
+def _teaching_records(user: AbstractBaseUser) -> dict[str, list[dict[str, Any]]]:
+    """What the tutor recorded about the learner: objectives met, answers, hints shown."""
+    return {
+        "objectives_met": [
+            {"objective": r.objective.text, "evidence": r.evidence, "at": r.created_at}
+            for r in ObjectiveRecord.objects.filter(user=user).select_related("objective")
+        ],
+        "answers": [
+            {
+                "question": r.question.prompt,
+                "correct": r.correct,
+                "feedback": r.feedback,
+                "at": r.created_at,
+            }
+            for r in AnswerRecord.objects.filter(user=user).select_related("question")
+        ],
+        "hints_shown": [
+            {"hint": r.hint.text, "at": r.created_at}
+            for r in HintRecord.objects.filter(user=user).select_related("hint")
         ],
     }
 
@@ -97,10 +125,19 @@ def _conversation(conversation: Conversation) -> dict[str, Any]:
                 "stage": message.stage.title if message.stage else None,
                 "created_at": message.created_at,
                 "rating": _rating(ratings.get(message.pk)),
+                # TUTOR_MODERATION's flag on the learner's message, which staff see.
+                "moderation_flag": _flag(message),
             }
-            for message in conversation.messages.select_related("stage")
+            for message in conversation.messages.select_related("stage", "moderation_flag")
         ],
     }
+
+
+def _flag(message: Message) -> dict[str, Any] | None:
+    flag = getattr(message, "moderation_flag", None)
+    if flag is None:
+        return None
+    return {"categories": flag.categories, "flagged_at": flag.created_at}
 
 
 def _rating(rating: MessageRating | None) -> dict[str, Any] | None:

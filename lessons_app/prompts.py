@@ -15,9 +15,13 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from lessons_app.history_fit import fit_history
+from lessons_app.models import TutoringMode
 from lessons_app.stage_kinds import kind_of
+from lessons_app.teaching import NO_TEACHING, LearnerTeaching, QuestionItem, StageTeaching
+from lessons_app.teaching_tools import TeachingTool, tools_for
 from llm_app import context_window, llm
 from llm_app.providers import ResolvedProvider
+from llm_app.tool_support import calls_tools
 
 if TYPE_CHECKING:
     from lessons_app.models import Stage
@@ -90,6 +94,121 @@ ready to move on to the next stage: as soon as they say they want to move on, or
 up in a sentence or two. Don't mention the tool to the learner."""
 
 
+# --- Tutoring modes -------------------------------------------------------------
+
+QUESTIONS_TAG = "stage_questions"
+
+_MODES: dict[str, str] = {
+    TutoringMode.OPEN: "",
+    TutoringMode.SOCRATIC: f"""\
+Tutoring mode: Socratic. Guide the learner with questions, one at a time, so that they \
+reach each answer themselves. Never state the final answer to any of this stage's \
+questions in <{QUESTIONS_TAG}>, not even when the learner asks for it outright, gives up \
+or insists, and don't confirm a guess that only names it without understanding: ask a \
+smaller question that takes them one step further instead. When they ask for a hint, \
+give the next one of the question's hints.""",
+    TutoringMode.HINT_LADDER: f"""\
+Tutoring mode: hint ladder. Work through this stage's questions in <{QUESTIONS_TAG}> with \
+the learner. Each question has hints in a fixed order. When the learner asks for a hint \
+or is stuck, give the next hint of that question, and only that one: never a later \
+hint, never skip ahead, and never state the answer.""",
+    TutoringMode.QUIZ: f"""\
+Tutoring mode: quiz. Ask this stage's questions in <{QUESTIONS_TAG}> one at a time, in \
+order, starting with the first one not yet answered. Wait for the learner's answer; \
+judge it against the question's expected answer or rubric, tell them whether it is \
+right with a sentence or two of feedback, then ask the next question. Never give an \
+expected answer before the learner has answered that question. When every question is \
+answered, give their score and sum up.""",
+}
+
+_WITH_TOOLS: dict[str, str] = {
+    TeachingTool.REVEAL_HINT: f"""\
+Hints: call {TeachingTool.REVEAL_HINT} with the question's id to give the next hint; the \
+app shows the learner that hint, and you may then talk it through. You see only the \
+hints shown so far and the next one.""",
+    TeachingTool.RECORD_ANSWER: f"""\
+Recording answers: after judging an answer, call {TeachingTool.RECORD_ANSWER} with the \
+question's id, whether it is correct and your feedback, and tell the learner the \
+feedback too. Record each answer once.""",
+    TeachingTool.RECORD_OBJECTIVE_MET: f"""\
+Learning objectives: when the learner has clearly shown one of the objectives below in \
+their own words, call {TeachingTool.RECORD_OBJECTIVE_MET} with its id and a short note of \
+what they said as evidence. Record an objective only when it is earned, never because \
+the learner asks you to, and only once.""",
+}
+
+_NO_TOOLS = """\
+Nothing you do here is recorded: you have no tools to record answers, objectives or \
+hints, so don't say that you have recorded anything. Teach in the mode above all the \
+same."""
+
+_OBJECTIVES = "The learning objectives of this stage:\n{items}"
+
+
+def _objective_lines(teaching: StageTeaching, learner: LearnerTeaching, ids: bool) -> str:
+    lines = []
+    for objective in teaching.objectives:
+        label = f"[{objective.id}] " if ids else ""
+        done = " (already met)" if objective.id in learner.met else ""
+        lines.append(f"- {label}{objective.text}{done}")
+    return "\n".join(lines)
+
+
+# The modes whose tutor gives the questions' hints; the others never see them.
+HINT_MODES = (TutoringMode.SOCRATIC, TutoringMode.HINT_LADDER)
+
+
+def _question_block(
+    number: int, question: QuestionItem, learner: LearnerTeaching, tools: bool, hints: bool
+) -> str:
+    label = f"Question {number} [{question.id}]" if tools else f"Question {number}"
+    lines = [f"{label}: {question.prompt}"]
+    if question.expected_answer:
+        lines.append(f"Expected answer: {question.expected_answer}")
+    if question.rubric:
+        lines.append(f"Rubric: {question.rubric}")
+    shown = learner.hints_shown.get(question.id, 0) if tools else len(question.hints)
+    for index, hint in enumerate(question.hints[:shown] if hints else (), start=1):
+        lines.append(f"Hint {index}{' (shown)' if tools else ''}: {hint.text}")
+    following = learner.next_hint(question) if tools and hints else None
+    if following is not None:
+        lines.append(f"Next hint, not shown yet: {following.text}")
+    if question.id in learner.answers:
+        verdict = "correct" if learner.answers[question.id] else "not correct"
+        lines.append(f"The learner has answered it: {verdict}.")
+    return "\n".join(lines)
+
+
+def teaching_paragraphs(
+    teaching: StageTeaching, learner: LearnerTeaching | None, *, tools: bool
+) -> list[str]:
+    """What a stage's tutoring mode, objectives and questions add to the prompt.
+
+    ``tools`` false (a provider that cannot call tools): the mode's instructions stay,
+    the tool paragraphs go, every hint is listed in order, and the tutor is told that
+    nothing is recorded.
+    """
+    learner = learner or LearnerTeaching()
+    paragraphs = [text for text in [_MODES.get(teaching.mode, "")] if text]
+    if not teaching.records_anything:
+        return paragraphs
+    if tools:
+        offered = [tool["function"]["name"] for tool in tools_for(teaching)]
+        paragraphs.extend(_WITH_TOOLS[name] for name in _WITH_TOOLS if name in offered)
+    else:
+        paragraphs.append(_NO_TOOLS)
+    if teaching.objectives:
+        items = _objective_lines(teaching, learner, tools)
+        paragraphs.append(_OBJECTIVES.format(items=items))
+    if teaching.questions:
+        blocks = "\n\n".join(
+            _question_block(number, question, learner, tools, teaching.mode in HINT_MODES)
+            for number, question in enumerate(teaching.questions, start=1)
+        )
+        paragraphs.append(_tagged(QUESTIONS_TAG, blocks))
+    return paragraphs
+
+
 class SystemPrompt(str):
     """The system prompt as one string that also keeps its two parts.
 
@@ -132,6 +251,8 @@ def build_system_prompt_parts(
     previous_content: str | None = None,
     *,
     offers_tool: bool = True,
+    teaching: StageTeaching = NO_TEACHING,
+    learner: LearnerTeaching | None = None,
 ) -> SystemPrompt:
     """Build the tutor's system prompt for ``stage``, with the lesson content kept apart.
 
@@ -143,6 +264,8 @@ def build_system_prompt_parts(
     out, and the instructions then don't promise the model a block that isn't there.
     ``offers_tool`` false (a provider staff set to use no tools) leaves out the
     paragraph about the move-on tool, which the model then does not have.
+    ``teaching`` and ``learner`` add the stage's tutoring mode, objectives and questions
+    with what the learner has shown so far (:func:`teaching_paragraphs`).
     """
     kind = kind_of(stage)
     part = kind.prompt(stage, (current_content or "").strip(), (previous_content or "").strip())
@@ -150,6 +273,7 @@ def build_system_prompt_parts(
         _PERSONA.format(lesson_title=stage.lesson.title, begin=BEGIN_CONVERSATION),
         STAGE_HEADER.format(stage_title=stage.title, kind=stage.get_kind_display().lower()),
         *part.paragraphs,
+        *teaching_paragraphs(teaching, learner, tools=offers_tool),
     ]
     if kind.tutor_leads and offers_tool:
         paragraphs.append(_TRANSITION)
@@ -240,6 +364,11 @@ def debug_payload(system: str, model_messages: list[dict[str, str]]) -> dict[str
     }
 
 
+def offered_tools(teaching: StageTeaching) -> list[dict[str, Any]]:
+    """Every tool of a stage the tutor leads, for a provider that uses tools."""
+    return [TRANSITION_TOOL, *tools_for(teaching)]
+
+
 async def send_message(
     messages: list[dict],
     current_stage: Stage,
@@ -248,6 +377,8 @@ async def send_message(
     provider: str | ResolvedProvider | None = None,
     *,
     on_prompt: Callable[[str, list[dict[str, str]]], None] | None = None,
+    teaching: StageTeaching = NO_TEACHING,
+    learner: LearnerTeaching | None = None,
 ) -> AsyncIterator[dict[str, Any]]:
     """Ask the tutor model for a reply to ``messages`` and stream the seam's events as is.
 
@@ -256,19 +387,25 @@ async def send_message(
     elsewhere ``tools`` is ``None`` because some providers reject an empty tool
     list. The history is fitted to the provider's context (:func:`fit_messages`).
     ``on_prompt`` sees the exact system prompt and messages before the call, so
-    the consumer can emit :func:`debug_payload` for staff.
+    the consumer can emit :func:`debug_payload` for staff. A stage's teaching tools
+    (lessons_app.teaching_tools) go with the transition tool, to the same providers.
     """
     resolved = (
         provider
         if isinstance(provider, ResolvedProvider)
         else ResolvedProvider(model=provider or llm.DEFAULT_PROVIDER)
     )
-    offers_tool = kind_of(current_stage).tutor_leads and resolved.uses_tools
+    offers_tool = kind_of(current_stage).tutor_leads and calls_tools(resolved)
     # The split prompt, so the seam can mark the lesson content for prompt caching.
     system = build_system_prompt_parts(
-        current_stage, current_content, previous_content, offers_tool=offers_tool
+        current_stage,
+        current_content,
+        previous_content,
+        offers_tool=offers_tool,
+        teaching=teaching,
+        learner=learner,
     )
-    tools = [TRANSITION_TOOL] if offers_tool else None
+    tools = offered_tools(teaching) if offers_tool else None
     model_messages = fit_messages(build_model_messages(messages), system, tools, resolved)
 
     if on_prompt is not None:

@@ -62,6 +62,8 @@ class AuthoredField:
     textarea_rows: int | None = None
     # The admin shows it on one line with the field before it.
     beside_previous: bool = False
+    # An export leaves it out while it has the model's default (added after files existed).
+    omit_default: bool = False
 
     @property
     def key(self) -> str:
@@ -115,6 +117,8 @@ class StageKind:
     tutor_leads: bool = False
     # The tag around the lesson text its prompt ends with (KindPrompt.content), if any.
     content_tag: str = ""
+    # The stage has a tutoring mode, learning objectives and questions (lessons_app.teaching).
+    teaches: bool = False
 
     @property
     def label(self) -> str:
@@ -315,6 +319,7 @@ CHAT = StageKind(
         AuthoredField("show_user_previous_content", type=ValueType.BOOLEAN),
         AuthoredField("show_tutor_previous_content", type=ValueType.BOOLEAN),
         AuthoredField("opening_message", textarea_rows=3),
+        AuthoredField("tutoring_mode", omit_default=True),
     ),
     admin_help=(
         "The learner talks with the tutor. The instructions tell the tutor what to do; "
@@ -327,6 +332,7 @@ CHAT = StageKind(
     builds_on_previous=True,
     tutor_leads=True,
     content_tag=PREVIOUS_CONTENT_TAG,
+    teaches=True,
 )
 
 

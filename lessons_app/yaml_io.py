@@ -26,7 +26,25 @@ from lessons_app.stage_kinds import (
     KINDS,
     STAGE_CONTENT_FIELDS,
     AuthoredField,
+    StageKind,
     ValueType,
+)
+from lessons_app.yaml_teaching import (
+    CHAT_TEACHING_KEYS,
+    NEEDS_ANSWER_OR_RUBRIC,
+    OBJECTIVE_MAX_LENGTH,
+    OBJECTIVES_KEY,
+    QUESTION_FIELDS,
+    QUESTION_HINTS_KEY,
+    QUESTION_KEYS,
+    QUESTION_PROMPT_KEY,
+    QUESTIONS_KEY,
+    QuestionPlan,
+    TeachingPlan,
+    lesson_objectives_data,
+    stage_teaching_data,
+    sync_objectives,
+    sync_stage,
 )
 
 TOP_LEVEL_KEY = "lessons"
@@ -292,6 +310,7 @@ def _form_problems(
 class _StagePlan:
     form: ModelForm
     before: dict[str, Any] | None  # None: a new stage
+    teaching: TeachingPlan = dataclasses.field(default_factory=TeachingPlan)
 
 
 @dataclass
@@ -301,6 +320,73 @@ class _LessonPlan:
     before: dict[str, Any] | None
     stages: list[_StagePlan]
     surplus: list[Stage]
+    objectives: tuple[str, ...] = ()
+
+
+def _text_list(raw: Any, path: KeyPath, located: _Located, max_length: int = 0) -> tuple[str, ...]:
+    """A list of non-empty texts (each at most ``max_length`` long if given), or problems."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        located.problem(path, f"{_describe(path)} must be a list of texts, not {_type_name(raw)}.")
+        return ()
+    texts = []
+    for index, item in enumerate(raw):
+        where = (*path, index)
+        text = _check_value(item, ValueType.TEXT, where, located)
+        if text is None:
+            continue
+        if not text.strip():
+            located.problem(where, f"{_describe(where)} is empty.")
+        elif max_length and len(text) > max_length:
+            located.problem(where, f"{_describe(where)} is longer than {max_length} characters.")
+        texts.append(text.strip() if max_length else text)
+    return tuple(texts)
+
+
+def _plan_question(raw: Any, path: KeyPath, located: _Located) -> QuestionPlan | None:
+    if _not_a_mapping(raw, path, located):
+        return None
+    _check_unknown_keys(raw, QUESTION_KEYS, path, located, "a question")
+    if not _check_required_keys(raw, [QUESTION_PROMPT_KEY], path, located, "a question"):
+        return None
+    values = {}
+    for key, name in QUESTION_FIELDS.items():
+        value = _check_value(raw.get(key), ValueType.TEXT, (*path, key), located)
+        values[name] = value or ""
+    if not values["prompt"].strip():
+        located.problem((*path, QUESTION_PROMPT_KEY), f"{_describe(path)}: the prompt is empty.")
+    if not (values["expected_answer"].strip() or values["rubric"].strip()):
+        located.problem(path, f"{_describe(path)}: {NEEDS_ANSWER_OR_RUBRIC}")
+    hints = _text_list(raw.get(QUESTION_HINTS_KEY), (*path, QUESTION_HINTS_KEY), located)
+    return QuestionPlan(hints=hints, **values)
+
+
+def _plan_teaching(raw: dict[str, Any], path: KeyPath, located: _Located) -> TeachingPlan:
+    """A chat stage's objectives and questions as its file gives them."""
+    objectives = _text_list(
+        raw.get(OBJECTIVES_KEY), (*path, OBJECTIVES_KEY), located, OBJECTIVE_MAX_LENGTH
+    )
+    raw_questions = raw.get(QUESTIONS_KEY)
+    questions_path = (*path, QUESTIONS_KEY)
+    if raw_questions is None:
+        raw_questions = []
+    if not isinstance(raw_questions, list):
+        located.problem(
+            questions_path,
+            f"{_describe(questions_path)} must be a list, not {_type_name(raw_questions)}.",
+        )
+        raw_questions = []
+    questions = [
+        _plan_question(item, (*questions_path, index), located)
+        for index, item in enumerate(raw_questions)
+    ]
+    return TeachingPlan(objectives, tuple(q for q in questions if q is not None))
+
+
+def _extra_keys(kind: StageKind) -> tuple[str, ...]:
+    """A kind's stage keys that are not model fields of it: the chat stage's teaching."""
+    return CHAT_TEACHING_KEYS if kind.teaches else ()
 
 
 def _snapshot(instance: Lesson | Stage, names: Iterable[str]) -> dict[str, Any]:
@@ -332,13 +418,13 @@ def _plan_stage(
         return None
     fields = (*COMMON_FIELDS, *kind.fields)
     other_kinds = {
-        field.key: other.value
+        key: other.value
         for other in KINDS.values()
         if other is not kind
-        for field in other.fields
+        for key in (*(field.key for field in other.fields), *_extra_keys(other))
     }
     what = f"{_a(kind.value)} stage"
-    keys = [field.key for field in fields]
+    keys = [field.key for field in fields] + list(_extra_keys(kind))
     known_ok = _check_unknown_keys(raw, keys, path, located, what, other_kinds)
     required_ok = _check_required_keys(raw, _required_keys(fields), path, located, what)
     # Keys left out, including other kinds' fields, take the model's defaults.
@@ -352,10 +438,11 @@ def _plan_stage(
     # Unknown keys are ignored here so the form can still report other mistakes.
     snapshot = _snapshot(existing, STAGE_CONTENT_FIELDS) if existing else None
     form = StageImportForm(data=data, instance=existing or Stage())
+    teaching = _plan_teaching(raw, path, located) if kind.teaches else TeachingPlan()
     if not form.is_valid():
         _form_problems(form, fields, path, located)
         return None
-    return _StagePlan(form=form, before=snapshot) if known_ok else None
+    return _StagePlan(form=form, before=snapshot, teaching=teaching) if known_ok else None
 
 
 def _claim_slug(slug: Any, path: KeyPath, seen: dict[str, int], located: _Located) -> bool:
@@ -404,7 +491,7 @@ def _plan_lesson(
     if _not_a_mapping(raw, path, located):
         return None
     what = "a lesson"
-    keys = [*(field.key for field in LESSON_FIELDS), LESSON_STAGES_KEY]
+    keys = [*(field.key for field in LESSON_FIELDS), OBJECTIVES_KEY, LESSON_STAGES_KEY]
     ok = _check_unknown_keys(raw, keys, path, located, what)
     required_ok = _check_required_keys(raw, _required_keys(LESSON_FIELDS), path, located, what)
     data: dict[str, Any] = {
@@ -418,6 +505,9 @@ def _plan_lesson(
     existing = Lesson.objects.filter(slug=slug).first() if slug else None
     existing_stages = list(existing.stages.order_by("position", "id")) if existing else []
     stage_plans, stages_ok = _plan_stages(raw, path, existing_stages, located)
+    objectives = _text_list(
+        raw.get(OBJECTIVES_KEY), (*path, OBJECTIVES_KEY), located, OBJECTIVE_MAX_LENGTH
+    )
 
     if not (required_ok and types_ok):
         return None
@@ -434,6 +524,7 @@ def _plan_lesson(
         before=snapshot,
         stages=stage_plans,
         surplus=existing_stages[len(stage_plans) :],
+        objectives=objectives,
     )
 
 
@@ -485,18 +576,8 @@ def _apply(plans: list[_LessonPlan], result: ImportResult, skip_existing: bool) 
             stage.delete()
             result.stages_deleted += 1
         for position, stage_plan in enumerate(plan.stages, start=1):
-            stage = stage_plan.form.save(commit=False)
-            moved = stage.lesson_id != lesson.pk or stage.position != position
-            if stage_plan.before is None:
-                result.stages_created += 1
-            elif moved or stage_plan.before != _snapshot(stage, STAGE_CONTENT_FIELDS):
-                result.stages_updated += 1
-            else:
-                continue
-            stage.lesson = lesson
-            stage.position = position
-            stage.save()
-            stages_changed = True
+            stages_changed = _apply_stage(stage_plan, lesson, position, result) or stages_changed
+        stages_changed = sync_objectives(lesson, None, plan.objectives) or stages_changed
         if plan.before is None:
             result.created.append(plan.slug)
         elif lesson_changed or stages_changed:
@@ -505,6 +586,24 @@ def _apply(plans: list[_LessonPlan], result: ImportResult, skip_existing: bool) 
             result.updated.append(plan.slug)
         else:
             result.unchanged.append(plan.slug)
+
+
+def _apply_stage(plan: _StagePlan, lesson: Lesson, position: int, result: ImportResult) -> bool:
+    """Save one planned stage and its teaching content; true if anything changed."""
+    stage = plan.form.save(commit=False)
+    moved = stage.lesson_id != lesson.pk or stage.position != position
+    fields_changed = plan.before is None or moved
+    fields_changed = fields_changed or plan.before != _snapshot(stage, STAGE_CONTENT_FIELDS)
+    if fields_changed:
+        stage.lesson = lesson
+        stage.position = position
+        stage.save()
+    teaching_changed = sync_stage(stage, plan.teaching)
+    if plan.before is None:
+        result.stages_created += 1
+    elif fields_changed or teaching_changed:
+        result.stages_updated += 1
+    return fields_changed or teaching_changed
 
 
 def import_lessons(
@@ -585,6 +684,8 @@ def _authored_values(instance: Lesson | Stage, fields: Iterable[AuthoredField]) 
     data: dict[str, Any] = {}
     for field in fields:
         value = getattr(instance, field.name)
+        if field.omit_default and value == type(instance)._meta.get_field(field.name).default:
+            continue
         if field.required or value not in ("", None):
             data[field.key] = value
     return data
@@ -593,8 +694,14 @@ def _authored_values(instance: Lesson | Stage, fields: Iterable[AuthoredField]) 
 def lesson_to_data(lesson: Lesson) -> dict[str, Any]:
     """The YAML mapping for one lesson; optional keys left at their defaults are omitted."""
     data = _authored_values(lesson, LESSON_FIELDS)
+    objectives = lesson_objectives_data(lesson)
+    if objectives:
+        data[OBJECTIVES_KEY] = objectives
     data[LESSON_STAGES_KEY] = [
-        _authored_values(stage, (*COMMON_FIELDS, *KINDS[stage.kind].fields))
+        {
+            **_authored_values(stage, (*COMMON_FIELDS, *KINDS[stage.kind].fields)),
+            **(stage_teaching_data(stage) if KINDS[stage.kind].teaches else {}),
+        }
         for stage in lesson.stages.order_by("position", "id")
     ]
     return data

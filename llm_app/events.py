@@ -23,6 +23,12 @@ class EventType(StrEnum):
 
 TERMINAL_EVENTS = frozenset({EventType.DONE, EventType.ERROR})
 
+# A ``tool_use`` event's fields: the tool's name, and the arguments the model gave it
+# (a parsed JSON object), present only when it gave some. A call without arguments is
+# ``{"type": "tool_use", "name": ...}``, exactly as before tools took arguments.
+TOOL_NAME = "name"
+TOOL_ARGUMENTS = "arguments"
+
 
 class ErrorCode(StrEnum):
     AUTH = "auth"
@@ -82,8 +88,12 @@ def text_event(content: str) -> dict[str, Any]:
     return {"type": EventType.TEXT.value, "content": content}
 
 
-def tool_use_event(name: str) -> dict[str, Any]:
-    return {"type": EventType.TOOL_USE.value, "name": name}
+def tool_use_event(name: str, arguments: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A completed tool call; ``arguments`` only if the model gave any."""
+    event: dict[str, Any] = {"type": EventType.TOOL_USE.value, TOOL_NAME: name}
+    if arguments:
+        event[TOOL_ARGUMENTS] = arguments
+    return event
 
 
 def done_event() -> dict[str, Any]:

@@ -197,7 +197,7 @@ def _answer_end(provider: ResolvedProvider, reply: StreamedReply, turn: _Turn) -
             provider.model,
         )
     for call in reply.completed_tool_calls():
-        yield events.tool_use_event(call.name)
+        yield events.tool_use_event(call.name, call.parsed_arguments())
     yield _usage(provider, reply, turn)
     yield events.done_event()
 

@@ -296,6 +296,10 @@ if TUTOR_CONVERSATION_RETENTION_DAYS < 0:
 TUTOR_AI_NOTICE = env.bool("TUTOR_AI_NOTICE", default=False)
 # The per-turn JSON log line carries message text only when this is on.
 TUTOR_LOG_MESSAGE_TEXT = env.bool("TUTOR_LOG_MESSAGE_TEXT", default=False)
+# Learner messages are checked with the tutor provider's moderation endpoint (LiteLLM's
+# moderation API; OpenAI-format providers only), after they are saved and beside the reply,
+# never before it; flagged ones are shown to staff on the lesson's Learners page.
+TUTOR_MODERATION = env.bool("TUTOR_MODERATION", default=False)
 
 # --- Tutor turns ----------------------------------------------------------------
 # Where turns' frames, stop requests and heartbeats live (see lessons_app/tutor/): "memory"

@@ -252,6 +252,8 @@ def test_inline_stage_with_a_missing_anchor_shows_the_error(admin_client):
         "stages-0-from_text": "",
         "stages-0-to_text": "Missing end",
         "stages-0-start_seconds": 0,
+        "objectives-TOTAL_FORMS": 0,
+        "objectives-INITIAL_FORMS": 0,
     }
     url = reverse("admin:lessons_app_lesson_change", args=[lesson.pk])
     response = admin_client.post(url, data)

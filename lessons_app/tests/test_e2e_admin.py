@@ -269,6 +269,11 @@ def arm_row(key: str) -> dict[str, str]:
             f"{sum(t.output_tokens or 0 for t in turns):,}"
         ),
         "cost": f"${sum(Decimal(t.cost_usd) for t in turns if t.cost_usd):,.4f}",
+        # No tutor records or evaluation runs are seeded: learning signals are zero, or none.
+        "objectives": "0.00",
+        "quiz": "no answers",
+        "hints": "0.00",
+        "eval_score": "no runs",
     }
 
 
@@ -294,6 +299,7 @@ def arm_csv_row(key: str, arm_id: int) -> list[str]:
         str(sum(t.input_tokens or 0 for t in turns)),
         str(sum(t.output_tokens or 0 for t in turns)),
         f"{sum(Decimal(t.cost_usd) for t in turns if t.cost_usd):.6f}",
+        *("0", "0.0000", "0", "0", "", "0", "0.0000", "", "0"),
     ]
 
 
@@ -322,7 +328,9 @@ def budget_warning(key: str) -> str:
 CSV_HEADER = [
     "arm_id", "provider", "model", "weight", "learners", "turns", "rated", "thumbs_up",
     "thumbs_up_rate", "mean_ttft_ms", "errors", "error_rate", "input_tokens",
-    "output_tokens", "cost_usd",
+    "output_tokens", "cost_usd", "objectives_met", "objectives_per_learner", "answers",
+    "correct_answers", "quiz_correct_rate", "hints", "hints_per_learner", "eval_score",
+    "eval_lessons",
 ]  # fmt: skip
 
 
@@ -443,9 +451,10 @@ def test_staff_read_usage_and_experiment_results(local_page, log_in, seeded, art
     for key, arm_id in arm_ids.items():
         assert page.evaluate(ARM_ROW_JS, arm_id) == arm_row(key)
 
-    # Two bar charts, one bar per arm, each as long as its share of the track.
+    # Five bar charts (thumbs, TTFT, then learning), one bar per arm; the first two are
+    # measured: each bar as long as its share of the track.
     charts = page.locator(".experiment-results section.chart")
-    assert charts.count() == 2
+    assert charts.count() == 5
     expected_bars = {
         "Thumbs-up rate": {
             key: (thumbs_up_share(key), arm_row(key)["thumbs_up"]) for key in arm_ids

@@ -2,6 +2,7 @@
 
 import csv
 import io
+from datetime import timedelta
 from decimal import Decimal
 from html.parser import HTMLParser
 
@@ -9,9 +10,25 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Permission
 from django.urls import reverse
+from django.utils import timezone
 
 from lessons_app.experiment_results import CSV_HEADER, arm_results
-from lessons_app.models import Conversation, Lesson, Message, MessageRating, TurnRefusal
+from lessons_app.learning_signals import learning_signals
+from lessons_app.models import (
+    AnswerRecord,
+    Conversation,
+    EvalRun,
+    Hint,
+    HintRecord,
+    LearningObjective,
+    Lesson,
+    Message,
+    MessageRating,
+    ObjectiveRecord,
+    Question,
+    Stage,
+    TurnRefusal,
+)
 from llm_app.models import Experiment, ExperimentArm, ProviderConfig
 from llm_app.testing.factories import ProviderFactory
 
@@ -137,7 +154,44 @@ def study(claude, gemini):
     old_arm = ExperimentArm.objects.create(experiment=old, provider=claude)
     rate(reply(c11, old_arm, ttft=9000, tokens=(999, 999), cost=Decimal("9")), -1)
     rate(reply(c31, None, status="error", ttft=9000), -1)
+    record_learning(l1, l2, (u1, u2, u3), (arm_a, arm_b, old_arm), (claude, gemini))
     return experiment, arm_a, arm_b, arm_idle
+
+
+def record_learning(l1, l2, users, arms, providers):
+    """Objectives, answers and hints recorded in each arm's replies, and evaluation runs."""
+    u1, u2, u3 = users
+    arm_a, arm_b, old_arm = arms
+    claude, gemini = providers
+    stage = Stage.objects.create(lesson=l1, kind=Stage.Kind.CHAT, title="Chat", instructions="x")
+    ob1, ob2 = (LearningObjective.objects.create(lesson=l1, text=t) for t in ("one", "two"))
+    question = Question.objects.create(stage=stage, prompt="Why?", expected_answer="Air")
+    h1, h2 = (Hint.objects.create(question=question, text=t) for t in ("h1", "h2"))
+
+    def in_arm(arm):
+        return Message.objects.filter(experiment_arm=arm, role=Message.Role.ASSISTANT).first()
+
+    a, b, old = in_arm(arm_a), in_arm(arm_b), in_arm(old_arm)
+    # Arm A (2 learners): 3 objectives met, answers right, wrong, right, 1 hint.
+    for user, objective in ((u1, ob1), (u2, ob1), (u1, ob2)):
+        ObjectiveRecord.objects.create(user=user, objective=objective, message=a)
+    for user, correct in ((u1, True), (u1, False), (u2, True)):
+        AnswerRecord.objects.create(user=user, question=question, correct=correct, message=a)
+    HintRecord.objects.create(user=u1, hint=h1, message=a)
+    # Arm B (1 learner): one wrong answer, 2 hints.
+    AnswerRecord.objects.create(user=u3, question=question, correct=False, message=b)
+    for hint in (h1, h2):
+        HintRecord.objects.create(user=u3, hint=hint, message=b)
+    # Noise: a record in another experiment's reply, and one saved without its reply.
+    ObjectiveRecord.objects.create(user=u3, objective=ob1, message=old)
+    AnswerRecord.objects.create(user=u3, question=question, correct=True, message=None)
+    # Claude's latest run per lesson: 0.8 on one (0.5 before), 0.6 on two; Gemini: unscored.
+    now = timezone.now()
+    for lesson, score, days_ago in ((l1, 0.5, 2), (l1, 0.8, 1), (l2, 0.6, 3)):
+        EvalRun.objects.create(
+            lesson=lesson, provider=claude, score=score, started_at=now - timedelta(days=days_ago)
+        )
+    EvalRun.objects.create(lesson=l1, provider=gemini, score=None, started_at=now)
 
 
 def test_results_page_shows_exact_numbers_per_arm(admin_client, study):
@@ -159,6 +213,10 @@ def test_results_page_shows_exact_numbers_per_arm(admin_client, study):
         "error_rate": "25.0% (1 / 4)",
         "tokens": "45 / 65",
         "cost": "$0.0040",
+        "objectives": "1.50",
+        "quiz": "66.7% (2 / 3)",
+        "hints": "0.50",
+        "eval_score": "70.0% (2 lessons)",
     }
     assert table.metrics(arm_b.pk) == {
         "provider": "Gemini gemini/gemini-2.5-flash",
@@ -170,6 +228,10 @@ def test_results_page_shows_exact_numbers_per_arm(admin_client, study):
         "error_rate": "0.0% (0 / 2)",
         "tokens": "150 / 200",
         "cost": "$0.0140",
+        "objectives": "0.00",
+        "quiz": "0.0% (0 / 1)",
+        "hints": "2.00",
+        "eval_score": "no runs",
     }
     assert table.metrics(arm_idle.pk) == {
         "provider": "OpenAI openai/gpt-4o-mini",
@@ -181,6 +243,10 @@ def test_results_page_shows_exact_numbers_per_arm(admin_client, study):
         "error_rate": "—",
         "tokens": "0 / 0",
         "cost": "—",
+        "objectives": "—",
+        "quiz": "no answers",
+        "hints": "—",
+        "eval_score": "no runs",
     }
 
 
@@ -196,6 +262,16 @@ def test_results_page_draws_bars_for_thumbs_up_and_ttft(admin_client, study):
         ("Claude: 200 ms", "26.7%"),
         ("Gemini: 750 ms", "100.0%"),
         ("OpenAI: —", "0.0%"),
+        ("Claude: 66.7% (2 / 3)", "66.7%"),
+        ("Gemini: 0.0% (0 / 1)", "0.0%"),
+        ("OpenAI: no answers", "0.0%"),
+        # Objectives per learner, relative to the arm with the most (1.5).
+        ("Claude: 1.50", "100.0%"),
+        ("Gemini: 0.00", "0.0%"),
+        ("OpenAI: —", "0.0%"),
+        ("Claude: 70.0% (2 lessons)", "70.0%"),
+        ("Gemini: no runs", "0.0%"),
+        ("OpenAI: no runs", "0.0%"),
     ]
 
 
@@ -209,11 +285,14 @@ def test_csv_export_has_a_header_and_one_exact_row_per_arm(admin_client, study):
     assert tuple(rows[0]) == CSV_HEADER
     assert rows[1:] == [
         [str(arm_a.pk), "Claude", "anthropic/claude-sonnet-4-20250514", "1", "2", "4", "3", "2",
-         "0.6667", "200.0", "1", "0.2500", "45", "65", "0.004000"],
+         "0.6667", "200.0", "1", "0.2500", "45", "65", "0.004000",
+         "3", "1.5000", "3", "2", "0.6667", "1", "0.5000", "0.7000", "2"],
         [str(arm_b.pk), "Gemini", "gemini/gemini-2.5-flash", "3", "1", "2", "1", "1",
-         "1.0000", "750.0", "0", "0.0000", "150", "200", "0.014000"],
+         "1.0000", "750.0", "0", "0.0000", "150", "200", "0.014000",
+         "0", "0.0000", "1", "0", "0.0000", "2", "2.0000", "", "0"],
         [str(arm_idle.pk), "OpenAI", "openai/gpt-4o-mini", "1", "0", "0", "0", "0",
-         "", "", "0", "", "0", "0", ""],
+         "", "", "0", "", "0", "0", "",
+         "0", "", "0", "0", "", "0", "", "", "0"],
     ]  # fmt: skip
 
 
@@ -222,6 +301,13 @@ def test_results_take_one_query(study, django_assert_num_queries):
     with django_assert_num_queries(1):
         results = arm_results(experiment)
     assert [r.turns for r in results] == [4, 2, 0]
+
+
+def test_learning_signals_take_five_queries_whatever_the_arms(study, django_assert_num_queries):
+    experiment, arm_a, *_ = study
+    with django_assert_num_queries(5):  # the arms, three kinds of record, evaluation runs
+        signals = learning_signals(experiment)
+    assert signals[arm_a.pk].objectives_met == 3
 
 
 def test_csv_cells_cannot_smuggle_spreadsheet_formulas(admin_client, claude):

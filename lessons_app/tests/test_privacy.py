@@ -18,6 +18,7 @@ from lessons_app.models import (
     LessonProgress,
     Message,
     MessageRating,
+    ModerationFlag,
 )
 from lessons_app.tests.chat_helpers import make_lesson, make_user, open_chat, refusal
 from lessons_app.tests.factories import PASSWORD
@@ -82,6 +83,7 @@ def test_a_learner_downloads_all_their_data_and_no_one_elses(client, ada, grace,
     }
     [progress] = data["progress"]
     assert (progress["lesson"], progress["current_stage"]) == (lesson.slug, "Photosynthesis")
+    assert data["teaching"] == {"objectives_met": [], "answers": [], "hints_shown": []}
     [conversation] = data["conversations"]
     assert [m["content"] for m in conversation["messages"]] == ["ada's question", "An answer"]
     assert conversation["messages"][1]["rating"]["value"] == 1
@@ -210,3 +212,13 @@ async def test_the_socket_refuses_a_learner_who_has_not_accepted_the_notice(sett
     communicator, history = await open_chat(user)
     assert history["type"] == "history"
     await communicator.disconnect()
+
+
+def test_the_download_says_which_messages_moderation_flagged(client, ada):
+    question = Message.objects.get(conversation__user=ada, role=Message.Role.USER)
+    ModerationFlag.objects.create(message=question, categories=["harassment"])
+    client.force_login(ada)
+    data = json.loads(client.get(reverse("lessons:account_data")).content)
+    first, second = data["conversations"][0]["messages"]
+    assert first["moderation_flag"]["categories"] == ["harassment"]
+    assert second["moderation_flag"] is None

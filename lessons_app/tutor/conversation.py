@@ -18,6 +18,14 @@ from lessons_app import services
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 from lessons_app.ratings import ratings_for
 from lessons_app.stage_kinds import kind_of
+from lessons_app.teaching import (
+    NO_TEACHING,
+    StageTeaching,
+    checklist,
+    load_learner_teaching,
+    load_stage_teaching,
+)
+from lessons_app.tutor.protocol import TEACHING_CHECKLIST
 from llm_app.demo_provider import is_demo_model
 
 
@@ -116,14 +124,23 @@ class StagePosition:
 
     stage: Stage | None
     data: dict[str, Any]
+    # What the stage teaches, read here so that a turn needs no trip for it.
+    teaching: StageTeaching = NO_TEACHING
 
 
 def stage_position(user, lesson: Lesson) -> StagePosition:
-    """The learner's current stage, starting the lesson on their first visit."""
+    """The learner's current stage, starting the lesson on their first visit.
+
+    With what the stage teaches and the learner's checklist on it (no query on a
+    stage that teaches nothing).
+    """
     progress = services.get_or_start_progress(user, lesson)
     stages = services.ordered_stages(lesson)
     stage = stages[services.current_stage_index(progress, stages)] if stages else None
-    return StagePosition(stage=stage, data=serialize_stage(progress, stages))
+    teaching = load_stage_teaching(stage)
+    data = serialize_stage(progress, stages)
+    data[TEACHING_CHECKLIST] = checklist(teaching, load_learner_teaching(user, teaching))
+    return StagePosition(stage=stage, data=data, teaching=teaching)
 
 
 @dataclass
@@ -134,6 +151,7 @@ class ChatState:
     stage_data: dict[str, Any]
     messages: list[Message]
     ratings: dict[int, tuple[int, str]]
+    teaching: StageTeaching = NO_TEACHING
 
     @property
     def needs_opening(self) -> bool:
@@ -172,6 +190,7 @@ def chat_state(user, lesson: Lesson, conversation: Conversation) -> ChatState:
         stage_data=position.data,
         messages=list(conversation.messages.select_related("refusal").order_by("created_at", "id")),
         ratings=ratings_for(conversation),
+        teaching=position.teaching,
     )
 
 

@@ -40,12 +40,24 @@ class ServerFrame(StrEnum):
     REPLY = "reply"
     STAGE = "stage"
     DEBUG = "debug"
+    # The tutor recorded something (an objective met, an answer, a hint shown): the
+    # learner's checklist on the stage, as it is now.
+    TEACHING = "teaching"
     # The seam's events, forwarded verbatim during a turn (``usage`` as usage_frame).
     TEXT = EventType.TEXT.value
     TOOL_USE = EventType.TOOL_USE.value
     USAGE = EventType.USAGE.value
     DONE = EventType.DONE.value
     ERROR = EventType.ERROR.value
+
+
+# The field of the ``teaching`` frame, and of the stage object, that holds the checklist.
+TEACHING_CHECKLIST = "teaching"
+
+
+def teaching_frame(checklist: dict[str, Any]) -> dict[str, Any]:
+    """The ``teaching`` frame: the learner's checklist after the tutor recorded something."""
+    return {"type": ServerFrame.TEACHING.value, TEACHING_CHECKLIST: checklist}
 
 
 # An ``advance`` names the stage the learner is moving on from, as the page's Next button

@@ -30,6 +30,7 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import DatabaseError
 
+from lessons_app import moderation_flags
 from lessons_app.reply_errors import ReplyErrorCode
 from lessons_app.tutor import feed, snapshot, sweep, turns
 from lessons_app.tutor.clock import Clock
@@ -128,6 +129,8 @@ class TurnRunner:
         self._turns[turn.reply_id] = turn
         self.engine.running_here(turn.reply_id, turn.entries)
         turn.start()
+        # After the turn has started, in a task of its own: the reply never waits for it.
+        moderation_flags.start_check(opened.user_message, opened.provider)
         return turn.reply_id
 
     def _forget(self, turn: RunningTurn) -> None:

@@ -22,6 +22,7 @@ from django.conf import settings
 from django.db import DatabaseError
 
 from lessons_app.models import Conversation, Lesson
+from lessons_app.teaching import NO_TEACHING
 from lessons_app.tutor import conversation as chat
 from lessons_app.tutor import feed
 from lessons_app.tutor.conversation import (
@@ -98,6 +99,7 @@ class ChatSession:
         self._cursor = cursor
         self.conversation = conversation
         self.stage = None
+        self.teaching = NO_TEACHING
         self._stage_data: dict[str, Any] | None = None
         self.subscription = None
         # The turn whose frames this socket is sending, and the last frame number sent.
@@ -216,10 +218,12 @@ class ChatSession:
     async def _send_stage(self, position: StagePosition) -> None:
         """Where the learner is now; the browser reloads the lesson page to show it."""
         self.stage, self._stage_data = position.stage, position.data
+        self.teaching = position.teaching
         await self._send({"type": ServerFrame.STAGE.value, "stage": position.data})
 
     def _remember(self, state: ChatState) -> None:
         self.stage = state.stage
+        self.teaching = state.teaching
         self._stage_data = state.stage_data
         self._shown = {message.pk for message in state.messages}
 
@@ -334,6 +338,7 @@ class ChatSession:
             lesson=self.lesson,
             conversation=self.conversation,
             stage=self.stage,
+            teaching=self.teaching,
             **kind,
         )
 

@@ -22,6 +22,8 @@ from lessons_app import observability, prompts
 from lessons_app.models import Message
 from lessons_app.observability import TurnLog
 from lessons_app.reply_errors import ReplyErrorCode
+from lessons_app.teaching import checklist
+from lessons_app.teaching_tools import check_call, record_call, tools_for
 from lessons_app.tutor import feed, turns
 from lessons_app.tutor.clock import Clock
 from lessons_app.tutor.conversation import serialize_message
@@ -35,13 +37,23 @@ from lessons_app.tutor.protocol import (
     ServerFrame,
     encode_frame,
     refusal_error,
+    teaching_frame,
     turn_error,
     usage_frame,
 )
 from lessons_app.tutor.text_frames import TextFrames
 from lessons_app.tutor.turns import OpenedTurn, TurnRequest, TurnResult
 from lessons_app.tutor.writer import LogWriter
-from llm_app.events import ErrorCode, EventType, error_event, text_event
+from llm_app.events import (
+    TOOL_ARGUMENTS,
+    TOOL_NAME,
+    ErrorCode,
+    EventType,
+    error_event,
+    text_event,
+    tool_use_event,
+)
+from llm_app.tool_support import calls_tools
 from llm_app.turn_record import TurnRecord
 
 logger = logging.getLogger(__name__)
@@ -128,6 +140,7 @@ class RunningTurn:
         self._clock = clock
         self._started_at = started_at
         self._first_token_at: float | None = None
+        self._record: TurnRecord | None = None
         self._parts: list[str] = []
         self._length = 0
         self._on_done = on_done
@@ -226,7 +239,6 @@ class RunningTurn:
             if self.owner.show_debug:
                 self._emit(prompts.debug_payload(system, messages))
 
-        record: TurnRecord | None = None
         async for event in prompts.send_message(
             opened.context.history,
             self.request.stage,
@@ -234,25 +246,75 @@ class RunningTurn:
             previous_content=opened.context.previous_content,
             provider=opened.provider,
             on_prompt=on_prompt,
+            teaching=self.request.teaching,
+            learner=opened.context.learner,
         ):
-            kind = event["type"]
-            if kind == EventType.TEXT:
-                if self._first_token_at is None:
-                    self._first_token_at = self._clock.monotonic()
-                self._parts.append(event["content"])
-                self._length += len(event["content"])
-                self._text_frames.add(event["content"])
-                continue
-            elif kind == EventType.DONE:
-                return TurnResult(Message.Status.COMPLETE, "", record), event
-            elif kind == EventType.ERROR:
-                code = ReplyErrorCode(event["code"])
-                return TurnResult(Message.Status.ERROR, code, record), event
-            elif kind == EventType.USAGE:
-                record = TurnRecord.from_values(event)
-                event = usage_frame(record)
-            self._emit(event)
+            ended = await self._take(event)
+            if ended is not None:
+                return ended
         return _internal()  # the seam always ends with done or error; this is a guard
+
+    async def _take(self, event: dict[str, Any]) -> tuple[TurnResult, dict[str, Any]] | None:
+        """Act on one seam event; the turn's result and last frame if it ends the turn."""
+        kind = event["type"]
+        if kind == EventType.TEXT:
+            if self._first_token_at is None:
+                self._first_token_at = self._clock.monotonic()
+            self._parts.append(event["content"])
+            self._length += len(event["content"])
+            self._text_frames.add(event["content"])
+            return None
+        if kind == EventType.DONE:
+            return TurnResult(Message.Status.COMPLETE, "", self._record), event
+        if kind == EventType.ERROR:
+            return TurnResult(Message.Status.ERROR, ReplyErrorCode(event["code"]), self._record), (
+                event
+            )
+        if kind == EventType.USAGE:
+            self._record = TurnRecord.from_values(event)
+            event = usage_frame(self._record)
+        elif kind == EventType.TOOL_USE:
+            name = event[TOOL_NAME]
+            if name != prompts.TRANSITION_TOOL_NAME:
+                await self._record_teaching(event)
+                return None
+            # The browser's frame is the tool's name alone (docs/protocol.md).
+            event = tool_use_event(name)
+        self._emit(event)
+        return None
+
+    async def _record_teaching(self, event: dict[str, Any]) -> None:
+        """Save a teaching tool call that checks out, and show the learner their checklist.
+
+        A call that does not check out is logged and dropped (lessons_app.teaching_tools);
+        the learner never sees a tool call itself.
+        """
+        teaching, learner = self.request.teaching, self.opened.context.learner
+        provider = self.opened.provider
+        offered = tools_for(teaching) if provider is not None and calls_tools(provider) else []
+        checked = check_call(
+            event[TOOL_NAME],
+            event.get(TOOL_ARGUMENTS, {}),
+            teaching,
+            offered,
+            reply_id=self.reply_id,
+        )
+        if checked is None:
+            return
+        try:
+            changed = await database_call(record_call)(
+                checked,
+                user=self.request.user,
+                lesson_id=self.request.lesson.pk,
+                reply_id=self.reply_id,
+                teaching=teaching,
+                state=learner,
+            )
+        except DatabaseError as exc:
+            logger.warning("Recording %s of turn %s failed: %s", checked.tool, self.reply_id, exc)
+            return
+        if changed:
+            self._emit(teaching_frame(checklist(teaching, learner)))
 
     async def _finish(self, result: TurnResult, last_frame: dict[str, Any]) -> None:
         self.finishing = True

@@ -8,6 +8,7 @@ thread; :func:`open_turn` does all the work before the model call in one trip.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,6 +30,12 @@ from lessons_app.models import (
     record_columns,
 )
 from lessons_app.stage_kinds import kind_of, stage_content
+from lessons_app.teaching import (
+    NO_TEACHING,
+    LearnerTeaching,
+    StageTeaching,
+    load_learner_teaching,
+)
 from lessons_app.tutor.conversation import (
     TurnInFlight,
     lock_conversation,
@@ -62,6 +69,8 @@ class TurnRequest:
     content: str = ""
     retry: bool = False
     opening: bool = False
+    # What the stage teaches, as the socket read it with the stage.
+    teaching: StageTeaching = NO_TEACHING
 
 
 @dataclass
@@ -69,6 +78,8 @@ class TurnContext:
     history: list[dict[str, str]]
     current_content: str
     previous_content: str
+    # What the learner has shown on the stage so far; the turn's records update it.
+    learner: LearnerTeaching = dataclasses.field(default_factory=LearnerTeaching)
 
 
 @dataclass
@@ -84,7 +95,7 @@ class OpenedTurn:
     failed: bool = False
 
 
-def _safe_content(stage: Stage | None) -> str:
+def safe_stage_content(stage: Stage | None) -> str:
     """Stage content for the prompt; broken authoring leaves the tutor without it, not broken."""
     try:
         return stage_content(stage)
@@ -93,7 +104,14 @@ def _safe_content(stage: Stage | None) -> str:
         return ""
 
 
-def build_turn_context(conversation: Conversation, stage: Stage, exclude: set[int]) -> TurnContext:
+def build_turn_context(
+    conversation: Conversation,
+    stage: Stage,
+    exclude: set[int],
+    *,
+    user: Any = None,
+    teaching: StageTeaching = NO_TEACHING,
+) -> TurnContext:
     rows = conversation.messages.exclude(pk__in=exclude).order_by("created_at", "id")
     history = [
         {"role": row.role, "content": row.content}
@@ -103,8 +121,10 @@ def build_turn_context(conversation: Conversation, stage: Stage, exclude: set[in
     previous = previous_stage(stage) if kind_of(stage).builds_on_previous else None
     return TurnContext(
         history=history,
-        current_content=_safe_content(stage),
-        previous_content=_safe_content(previous),
+        current_content=safe_stage_content(stage),
+        previous_content=safe_stage_content(previous),
+        # In this trip, and only on a stage that records anything.
+        learner=load_learner_teaching(user, teaching) if user is not None else LearnerTeaching(),
     )
 
 
@@ -217,7 +237,13 @@ def open_turn(request: TurnRequest, *, runner_id: str, now: datetime) -> OpenedT
         opened.failed = True
     elif refusal is None and request.stage is not None:
         try:
-            opened.context = build_turn_context(conversation, request.stage, exclude | {reply.pk})
+            opened.context = build_turn_context(
+                conversation,
+                request.stage,
+                exclude | {reply.pk},
+                user=request.user,
+                teaching=request.teaching,
+            )
         except Exception:
             logger.exception("Preparing turn %s failed; it ends with an error", reply.pk)
             opened.failed = True

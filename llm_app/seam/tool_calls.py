@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 # LiteLLM's finish reason for a reply cut off by max_tokens (Anthropic's ``max_tokens``,
 # Gemini's ``MAX_TOKENS``, OpenAI's ``length``).
@@ -29,6 +30,13 @@ class ToolCallParts:
     @property
     def arguments(self) -> str:
         return "".join(self.argument_parts)
+
+    def parsed_arguments(self) -> dict[str, Any]:
+        """The arguments as a JSON object; ``{}`` when the model gave none.
+
+        Only for a call :func:`completed_tool_calls` reports, whose arguments parse.
+        """
+        return json.loads(self.arguments) if self.arguments.strip() else {}
 
 
 def arguments_complete(arguments: str) -> bool:

@@ -6,6 +6,7 @@ so `url` ends in /v1, like the real service's base URL.
 
 from __future__ import annotations
 
+import json
 import re
 import time
 import uuid
@@ -14,6 +15,11 @@ from typing import Any, ClassVar
 
 from aiohttp import web
 
+from llm_app.testing.fake_moderation import (
+    MODERATIONS_PATH,
+    moderation_body,
+    moderation_problem,
+)
 from llm_app.testing.script import Reply
 from llm_app.testing.server import (
     Dialect,
@@ -156,8 +162,44 @@ class FakeOpenAIServer(FakeProviderServer):
     base_path: ClassVar[str] = "/v1"
     dialect: ClassVar[type[Dialect]] = OpenAIDialect
 
+    def __init__(self, **options: Any) -> None:
+        super().__init__(**options)
+        # term -> the moderation category a text containing it is flagged in (flag()).
+        self.flagged_terms: dict[str, str] = {}
+        # True: moderation requests are held until resume(), like a reply's pause_at.
+        self.hold_moderation = False
+
     def routes(self) -> list[web.AbstractRouteDef]:
-        return [web.post(COMPLETIONS_PATH, self.serve)]
+        return [
+            web.post(COMPLETIONS_PATH, self.serve),
+            web.post(MODERATIONS_PATH, self.serve_moderation),
+        ]
+
+    def flag(self, term: str, category: str = "harassment") -> FakeOpenAIServer:
+        """Moderation flags any text containing ``term`` (case-insensitive) in ``category``."""
+        self.flagged_terms[term] = category
+        return self
+
+    async def serve_moderation(self, request: web.Request) -> web.Response:
+        """POST /v1/moderations (fake_moderation.py): recorded, authenticated, strict."""
+        call = self._record(request, await request.read())
+        try:
+            self.authenticate(request, call)
+            try:
+                call.body = json.loads(call.raw_body) if call.raw_body else None
+            except ValueError as parse_error:
+                raise self.invalid_json(str(parse_error)) from parse_error
+            problem = moderation_problem(call.body)
+            if problem is not None:
+                raise self._invalid(*problem)
+            if self.hold_moderation:
+                await self._hold(call)
+        except ProviderError as error:
+            return self._error_response(call, error)
+        call.status = 200
+        call.completed = True
+        self._notify()
+        return web.json_response(moderation_body(call.body, dict(self.flagged_terms)))
 
     # ------------------------------------------------------------------ errors
 

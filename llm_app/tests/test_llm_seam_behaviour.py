@@ -129,7 +129,9 @@ async def test_tool_call_with_fragmented_arguments_is_reported_once_after_stream
         tools=TOOLS,
     )
     tool_events = [e for e in events if e["type"] == EventType.TOOL_USE]
-    assert tool_events == [{"type": "tool_use", "name": "transition_to_next"}]
+    assert tool_events == [
+        {"type": "tool_use", "name": "transition_to_next", "arguments": {"ready": True}}
+    ]
     types = [e["type"] for e in events]
     assert types.index("tool_use") > types.index("text")
     assert types[-1] == "done"

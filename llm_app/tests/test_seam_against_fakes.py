@@ -87,17 +87,30 @@ async def test_text_reply_becomes_text_usage_done(server: FakeProviderServer) ->
 
 
 async def test_tool_call_is_reported_once_by_name(server: FakeProviderServer) -> None:
-    server.enqueue(
-        Reply.tool_call(
-            "transition_to_next", '{"why": "ready"}', fragments=3, text="Great.", chunks=1
-        )
-    )
+    server.enqueue(Reply.tool_call("transition_to_next", "{}", text="Great.", chunks=1))
 
     events = await run(server, tools=TOOLS)
 
     assert types(events) == ["text", "tool_use", "usage", "done"]
+    # No arguments: exactly the event the original plan's seam reported.
     assert events[1] == {"type": "tool_use", "name": "transition_to_next"}
     assert server.last_request.tool_names == ["transition_to_next"]
+
+
+async def test_tool_call_is_reported_with_its_parsed_arguments(server: FakeProviderServer) -> None:
+    arguments = {"objective_id": 12, "evidence": 'Said "the numerators add"; 1/4+1/4=1/2.'}
+    server.enqueue(
+        Reply.tool_call("record_objective_met", arguments, fragments=5, text="Well done.", chunks=2)
+    )
+
+    events = await run(server, tools=TOOLS)
+
+    assert types(events) == ["text", "text", "tool_use", "usage", "done"]
+    assert events[2] == {
+        "type": "tool_use",
+        "name": "record_objective_met",
+        "arguments": arguments,
+    }
 
 
 @pytest.mark.parametrize("kind", ["anthropic", "openai"])

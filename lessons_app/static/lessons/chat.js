@@ -30,6 +30,7 @@
     REPLY: "reply",
     STAGE: "stage",
     DEBUG: "debug",
+    TEACHING: "teaching",
     TEXT: "text",
     TOOL_USE: "tool_use",
     USAGE: "usage",
@@ -687,6 +688,7 @@
       // A reply still being written (here or in another tab) comes back with its text so far.
       state.busy = false;
       replaceHistory(frame.messages || [], frame.turn);
+      showTeaching(frame.stage && frame.stage.teaching);
       setBusy(Boolean(state.reply));
       forgetDeliveredText(frame.messages || []);
       updateCounter();
@@ -719,6 +721,9 @@
     },
     [SERVER.TEXT](frame) {
       appendText(frame.content);
+    },
+    [SERVER.TEACHING](frame) {
+      showTeaching(frame.teaching);
     },
     [SERVER.TOOL_USE](frame) {
       if (frame.name === TRANSITION_TOOL) {
@@ -782,6 +787,14 @@
     } else if (frame.rejected === CLIENT.STOP) {
       state.stopping = false;
       syncControls();
+    }
+  }
+
+  // --- Teaching checklist (issue 17; rendered by lessons/teaching.js) ----------
+
+  function showTeaching(checklist) {
+    if (window.tutorTeaching) {
+      window.tutorTeaching.render(panel.querySelector("[data-chat-teaching]"), checklist || null);
     }
   }
 
