@@ -7,9 +7,11 @@ under ``test-artifacts/`` (tutor_project/testing/browser.py).
 
 from __future__ import annotations
 
+import uuid
 from pathlib import Path
 
 from tutor_project.testing.browser import log_in
+from tutor_project.testing.running_app import Account
 
 DEMO_SLUG = "learning-with-an-ai-tutor"
 # The one outside host a page may ask for: the demo's YouTube stage, if ever shown online.
@@ -20,6 +22,27 @@ VIEWPORTS = {
 }
 THEMES = ("light", "dark")
 LOGIN_PATH = "/accounts/login/"
+PASSWORD = "learner-pages-password-5519"  # a throwaway test database
+# Run in the served app's shell: a learner of its own, on stage ``stage`` of the demo.
+_NEW_LEARNER = """
+from django.contrib.auth import get_user_model
+from lessons_app import services
+from lessons_app.models import Lesson
+user = get_user_model().objects.create_user(username={username!r}, password={password!r})
+lesson = Lesson.objects.get(slug={slug!r})
+services.get_or_start_progress(user, lesson)
+for _ in range({stage} - 1):
+    services.advance(user, lesson)
+"""
+
+
+def new_learner(running_app_shell, *, stage: int = 1) -> Account:
+    """A learner of the test's own (others' progress never moves it), on ``stage``."""
+    username = f"pages-{uuid.uuid4().hex[:10]}"
+    running_app_shell(
+        _NEW_LEARNER.format(username=username, password=PASSWORD, slug=DEMO_SLUG, stage=stage)
+    )
+    return Account(username, PASSWORD)
 
 
 def open_as_learner(local_page, learner, viewport_name: str, theme: str):

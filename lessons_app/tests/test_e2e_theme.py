@@ -14,6 +14,7 @@ from lessons_app.tests.learner_pages import (
     THEMES,
     VIEWPORTS,
     background_of,
+    new_learner,
     open_as_learner,
     shot,
 )
@@ -32,9 +33,9 @@ PAGES = {
 @pytest.mark.parametrize("theme", THEMES)
 @pytest.mark.parametrize("viewport_name", list(VIEWPORTS))
 def test_pages_follow_the_system_colour_scheme(
-    local_page, running_app_learner, artifacts_dir, viewport_name, theme
+    local_page, running_app_shell, artifacts_dir, viewport_name, theme
 ):
-    opened = open_as_learner(local_page, running_app_learner, viewport_name, theme)
+    opened = open_as_learner(local_page, new_learner(running_app_shell), viewport_name, theme)
     page = opened.page
     for name, path in PAGES.items():
         page.goto(path)
@@ -46,9 +47,9 @@ def test_pages_follow_the_system_colour_scheme(
 
 @pytest.mark.browser
 def test_the_chosen_theme_wins_over_the_system_and_is_remembered(
-    local_page, running_app_learner, artifacts_dir
+    local_page, running_app_shell, artifacts_dir
 ):
-    opened = open_as_learner(local_page, running_app_learner, "desktop", "light")
+    opened = open_as_learner(local_page, new_learner(running_app_shell), "desktop", "light")
     page = opened.page
     page.goto("/")
     page.get_by_label("Theme").select_option("dark")
