@@ -61,6 +61,16 @@ class Stage(models.Model):
 
     # Video
     video_id = models.CharField("YouTube video id", max_length=32, blank=True)
+    # A self-hosted file plays without YouTube (offline too); it wins over video_id.
+    video_url = models.CharField(
+        "video file URL",
+        max_length=500,
+        blank=True,
+        help_text=(
+            "A WebM or MP4 file, played instead of YouTube: a path on this site "
+            "(/static/...) or an https:// address on a host in TUTOR_VIDEO_HOSTS."
+        ),
+    )
     start_seconds = models.PositiveIntegerField(default=0)
     end_seconds = models.PositiveIntegerField(
         null=True, blank=True, help_text="Empty: play to the end of the video."

@@ -193,6 +193,14 @@ def youtube_embed_url(video_id: str, start: int = 0, end: int | None = None) -> 
     return f"{YOUTUBE_EMBED_BASE}{quote(video_id.strip(), safe='')}?{urlencode(params)}"
 
 
+def video_file_url(url: str, start: int = 0, end: int | None = None) -> str:
+    """A self-hosted video's address playing only the stage's span (a media fragment)."""
+    url = url.strip()
+    if not start and end is None:
+        return url
+    return f"{url}#t={start}" + (f",{end}" if end is not None else "")
+
+
 @dataclass(frozen=True)
 class StageBody:
     """What the page shows for one stage's own content.
@@ -209,5 +217,7 @@ class StageBody:
     html: SafeString = EMPTY_HTML
     transcript: str = ""
     embed_url: str = ""
+    # A self-hosted video file (Stage.video_url), played instead of the embed.
+    video_file_url: str = ""
     unavailable: bool = False
     problem: str = ""

@@ -229,6 +229,9 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
 # Images in authored content load from this site and these hosts only (the article is
 # rendered without the others, and the browser refuses them too: img-src below).
 TUTOR_IMAGE_HOSTS = env.list("TUTOR_IMAGE_HOSTS", default=[])
+# Self-hosted video files (Stage.video_url) play from this site and these hosts only
+# (media-src below); YouTube's player is a frame (frame-src).
+TUTOR_VIDEO_HOSTS = env.list("TUTOR_VIDEO_HOSTS", default=[])
 # Content-Security-Policy: scripts, styles and everything else from this site only, no
 # inline script or style; the chat's WebSocket is this site's ('self' covers ws: and
 # wss: on the same host); video stages embed YouTube's privacy-enhanced player
@@ -240,6 +243,7 @@ _CONTENT_SECURITY_POLICY = {
         "script-src": [SELF],
         "style-src": [SELF],
         "img-src": [SELF, "data:", *(f"https://{host}" for host in TUTOR_IMAGE_HOSTS)],
+        "media-src": [SELF, *(f"https://{host}" for host in TUTOR_VIDEO_HOSTS)],
         "connect-src": [SELF],
         "frame-src": ["https://www.youtube-nocookie.com"],
         "object-src": [NONE],

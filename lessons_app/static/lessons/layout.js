@@ -1,5 +1,5 @@
 /*
- * The lesson page's layout controls (templates/lessons/lesson.html).
+ * The lesson page's layout controls (templates/lessons/lesson.html), and its address.
  *
  * On article and video stages the tutor chat is a side panel the learner can hide and
  * show again; the choice is remembered in localStorage for every lesson. On narrow
@@ -16,6 +16,12 @@
   if (!layout) {
     return;
   }
+  // The lesson's own address shows the current stage: the address bar says which.
+  const stageUrl = layout.dataset.stageUrl;
+  if (stageUrl && window.location.pathname !== stageUrl && window.history.replaceState) {
+    window.history.replaceState(window.history.state, "", stageUrl + window.location.hash);
+  }
+
   const collapse = layout.querySelector("[data-chat-collapse]");
   const jump = layout.querySelector("[data-jump-to-chat]");
   const panel = layout.querySelector("#chat-panel, #ai-notice");
