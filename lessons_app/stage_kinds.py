@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from lessons_app.content import (
     AnchorNotFound,
     TranscriptError,
@@ -181,7 +183,7 @@ ARTICLE = StageKind(
         "and the text it ends with; both are included, and quotes and line breaks need "
         "not match exactly."
     ),
-    activity="reading",
+    activity=gettext_noop("reading"),
     template="lessons/_stage_article.html",
     prompt=_article_prompt,
     content=_excerpt,
@@ -287,7 +289,7 @@ VIDEO = StageKind(
         "(WebVTT or SRT) is what the tutor knows of the video: only the cues in the "
         "played span are used."
     ),
-    activity="watching",
+    activity=gettext_noop("watching"),
     template="lessons/_stage_video.html",
     prompt=_video_prompt,
     content=_transcript_span,
@@ -348,7 +350,7 @@ CHAT = StageKind(
         "the content of the stage just before can be shown beside the chat and given "
         "to the tutor."
     ),
-    activity="chatting",
+    activity=gettext_noop("chatting"),
     template="lessons/_stage_chat.html",
     prompt=_chat_prompt,
     builds_on_previous=True,

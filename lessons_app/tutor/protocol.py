@@ -15,6 +15,8 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from lessons_app import untrusted_json
 from lessons_app.reply_errors import ReplyErrorCode
@@ -76,17 +78,18 @@ class FrameErrorCode(StrEnum):
     LIVE_PAUSED = "live_paused"
 
 
-STOPPED_MESSAGE = "You stopped this reply."
-INTERRUPTED_MESSAGE = (
+# Written for the learner, in their language when the frame is encoded (lazy).
+STOPPED_MESSAGE = _("You stopped this reply.")
+INTERRUPTED_MESSAGE = _(
     "The tutor was interrupted before it finished this reply. What arrived is saved; "
     "press Retry for a new one."
 )
-BUSY_MESSAGE = "The tutor is still answering. Wait for the reply or press Stop."
-UNAVAILABLE_MESSAGE = (
+BUSY_MESSAGE = _("The tutor is still answering. Wait for the reply or press Stop.")
+UNAVAILABLE_MESSAGE = _(
     "The tutor can't take that right now because a server it needs is down. "
     "Nothing was lost; please try again in a moment."
 )
-LIVE_PAUSED_MESSAGE = (
+LIVE_PAUSED_MESSAGE = _(
     "The live connection to the tutor is interrupted. The reply goes on and is saved; "
     "it will appear here when the connection is back."
 )
@@ -227,12 +230,14 @@ def parse_client_frame(text: str | None) -> Command:
         )
     content = content.strip()
     if not content:
-        raise FrameError(FrameErrorCode.EMPTY, "Type a message before sending.", rejected=kind)
+        raise FrameError(FrameErrorCode.EMPTY, _("Type a message before sending."), rejected=kind)
     limit = max_message_chars()
     if len(content) > limit:
         raise FrameError(
             FrameErrorCode.TOO_LONG,
-            f"Messages may be at most {limit:,} characters; this one has {len(content):,}.",
+            gettext(
+                "Messages may be at most {limit:,} characters; this one has {length:,}."
+            ).format(limit=limit, length=len(content)),
             rejected=kind,
         )
     return Command(kind, content)

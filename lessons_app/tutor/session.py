@@ -81,8 +81,11 @@ class ChatSession:
         send_text: SendText,
         *,
         cursor: ResumeCursor | None = None,
+        language: str = "",
     ) -> None:
         self.id = uuid.uuid4().hex
+        # The learner's language code; the tutor replies in it (lessons_app.prompts).
+        self.language = language
         self.user = user
         self.lesson = lesson
         self.runtime = runtime
@@ -334,6 +337,7 @@ class ChatSession:
             lesson=self.lesson,
             conversation=self.conversation,
             stage=self.stage,
+            language=self.language,
             **kind,
         )
 

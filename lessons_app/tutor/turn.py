@@ -234,6 +234,7 @@ class RunningTurn:
             previous_content=opened.context.previous_content,
             provider=opened.provider,
             on_prompt=on_prompt,
+            language=self.request.language,
         ):
             kind = event["type"]
             if kind == EventType.TEXT:

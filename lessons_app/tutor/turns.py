@@ -62,6 +62,8 @@ class TurnRequest:
     content: str = ""
     retry: bool = False
     opening: bool = False
+    # The learner's language code (lessons_app.languages); empty: the site's default.
+    language: str = ""
 
 
 @dataclass
