@@ -127,12 +127,15 @@
   const PURIFY_CONFIG = {
     ALLOWED_TAGS: [
       "p", "br", "strong", "em", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li",
-      "a", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td",
+      "a", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td", "span",
     ],
-    ALLOWED_ATTR: ["href", "title", "start", "align"],
+    // "class" only as lessons/rich_text.js allows it: math markers and code languages.
+    ALLOWED_ATTR: ["href", "title", "start", "align", "class"],
     ALLOW_DATA_ATTR: false,
     RETURN_DOM_FRAGMENT: true,
   };
+
+  const rich = window.TutorRichText || null;
 
   const renderer = (function () {
     const marked = window.marked;
@@ -140,6 +143,11 @@
     if (!marked || !marked.Marked || !purify || !purify.isSupported) {
       return null;
     }
+    purify.addHook("uponSanitizeAttribute", (node, data) => {
+      if (data.attrName === "class" && !(rich && rich.allowedClass(node.tagName, data.attrValue))) {
+        data.keepAttr = false;
+      }
+    });
     purify.addHook("afterSanitizeAttributes", (node) => {
       if (node.tagName === "A" && node.hasAttribute("href")) {
         node.setAttribute("target", "_blank");
@@ -165,13 +173,19 @@
           return `<h${level}>${this.parser.parseInline(token.tokens)}</h${level}>\n`;
         },
       },
+      // Math is cut out before markdown escapes can eat its backslashes.
+      extensions: rich ? [rich.markedMath] : [],
     });
     return (text) => purify.sanitize(md.parse(text || ""), PURIFY_CONFIG);
   })();
 
   function renderMarkdown(element, text) {
     if (renderer) {
-      element.replaceChildren(renderer(text));
+      const fragment = renderer(text);
+      if (rich) {
+        rich.enhance(fragment); // math typeset, code highlighted, after sanitising
+      }
+      element.replaceChildren(fragment);
     } else {
       // The libraries failed to load: plain text is still safe and readable.
       element.textContent = text || "";
