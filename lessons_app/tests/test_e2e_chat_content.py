@@ -167,3 +167,51 @@ def test_math_is_typeset_while_streaming_after_reload_and_in_the_article(
     assert_math_typeset(page.locator(REPLY).last)  # from the history frame
     assert page.evaluate("window.__violations") == []  # KaTeX's styles pass the policy
     opened.close_and_assert_local_and_error_free()
+
+
+# The lowest contrast ratio (WCAG) of any text in the code block against its background.
+LOWEST_CODE_CONTRAST_JS = """(pre) => {
+    const rgb = (value) => value.match(/[\\d.]+/g).slice(0, 3).map(Number);
+    const luminance = ([r, g, b]) => {
+        const [R, G, B] = [r, g, b].map((c) => {
+            c /= 255;
+            return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+        });
+        return 0.2126 * R + 0.7152 * G + 0.0722 * B;
+    };
+    const ratio = (a, b) => {
+        const [hi, lo] = [luminance(a), luminance(b)].sort((x, y) => y - x);
+        return (hi + 0.05) / (lo + 0.05);
+    };
+    const background = rgb(getComputedStyle(pre).backgroundColor);
+    const nodes = [pre.querySelector('code'), ...pre.querySelectorAll('code span')];
+    return Math.min(...nodes.map((node) => ratio(rgb(getComputedStyle(node).color), background)));
+}"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_a_code_block_is_highlighted_readable_focusable_and_copyable(
+    open_chat, artifacts_dir, scheme
+):
+    opened = open_chat()
+    page = opened.page
+    page.emulate_media(color_scheme=scheme)
+    ask(page)
+    reply = page.locator(REPLY).last
+    code = reply.locator(".code-block pre code.language-python.hljs")
+    assert code.locator(".hljs-keyword").first.text_content() == "def"
+    pre = reply.locator(".code-block pre")
+    assert pre.get_attribute("tabindex") == "0"
+    assert pre.get_attribute("role") == "region"
+    assert pre.get_attribute("aria-label") == "Code (python)"
+    assert pre.evaluate(LOWEST_CODE_CONTRAST_JS) >= 4.5
+    pre.focus()
+    assert page.evaluate("document.activeElement.tagName") == "PRE"
+
+    copy = reply.get_by_role("button", name="Copy code (python)")
+    copy.click()
+    assert copy.text_content() == "Copied"
+    assert page.evaluate("navigator.clipboard.readText()") == CODE + "\n"
+    page.screenshot(path=artifacts_dir / f"chat-code-{scheme}-desktop.png")
+    opened.close_and_assert_local_and_error_free()
