@@ -20,6 +20,9 @@ from lessons_app.ratings import ratings_for
 from lessons_app.stage_kinds import kind_of
 from llm_app.demo_provider import is_demo_model
 
+# Who an authored opening message is from (it has no provider).
+AUTHOR_ATTRIBUTION = "Lesson author"
+
 
 class TurnInFlight(Exception):
     """The conversation already has a turn in flight (on any socket, in any process)."""
@@ -66,6 +69,7 @@ def serialize_message(
         "error_code": message.error_code,
         "stage_id": message.stage_id,
         "created_at": message.created_at.isoformat() if message.created_at else None,
+        "superseded_at": message.superseded_at.isoformat() if message.superseded_at else None,
     }
     if message.role == Message.Role.ASSISTANT:
         record = message.turn_record()
@@ -230,6 +234,6 @@ def open_stage(conversation: Conversation, stage: Stage | None) -> tuple[Opening
             stage=stage,
             content=stage.opening_message.strip(),
             status=Message.Status.COMPLETE,
-            provider_name="Lesson author",
+            provider_name=AUTHOR_ATTRIBUTION,
         )
         return Opening.AUTHORED, message

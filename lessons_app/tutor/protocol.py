@@ -32,6 +32,8 @@ class ClientFrame(StrEnum):
     STOP = "stop"
     ADVANCE = "advance"
     RETRY = "retry"
+    # The learner's last message, changed: it replaces the old one and gets a new reply.
+    EDIT = "edit"
 
 
 class ServerFrame(StrEnum):
@@ -69,6 +71,7 @@ class FrameErrorCode(StrEnum):
     BUSY = "busy"
     NOTHING_TO_STOP = "nothing_to_stop"
     NOTHING_TO_RETRY = "nothing_to_retry"
+    NOTHING_TO_EDIT = "nothing_to_edit"
     # The database or the turn engine is down: nothing was saved, try again shortly.
     UNAVAILABLE = "unavailable"
     # A notice, not a refusal (``rejected`` is null): live frames are held up because the
@@ -86,6 +89,8 @@ UNAVAILABLE_MESSAGE = (
     "The tutor can't take that right now because a server it needs is down. "
     "Nothing was lost; please try again in a moment."
 )
+NOTHING_TO_RETRY_MESSAGE = "There is no tutor reply here to write again."
+NOTHING_TO_EDIT_MESSAGE = "There is no message of yours on this stage to edit."
 LIVE_PAUSED_MESSAGE = (
     "The live connection to the tutor is interrupted. The reply goes on and is saved; "
     "it will appear here when the connection is back."
@@ -217,13 +222,13 @@ def parse_client_frame(text: str | None) -> Command:
         ) from None
     if kind == ClientFrame.ADVANCE:
         return Command(kind, from_stage=_from_stage(data))
-    if kind != ClientFrame.MESSAGE:
+    if kind not in (ClientFrame.MESSAGE, ClientFrame.EDIT):
         return Command(kind)
 
     content = data.get("content")
     if not isinstance(content, str):
         raise FrameError(
-            FrameErrorCode.BAD_FRAME, 'A message frame needs a "content" string.', rejected=kind
+            FrameErrorCode.BAD_FRAME, f'A {kind} frame needs a "content" string.', rejected=kind
         )
     content = content.strip()
     if not content:
