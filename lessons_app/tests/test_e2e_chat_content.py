@@ -21,6 +21,10 @@ from llm_app.testing import FakeOpenAIServer, Reply
 from tutor_project.testing.browser import log_in
 from tutor_project.testing.daphne import daphne_server
 
+# The first test sets up two served apps (the shared one and this module's) and the last
+# stops this one: more than the default 120 s on a busy machine.
+pytestmark = pytest.mark.timeout(300)
+
 LEARNER, PASSWORD = "rich-learner", "rich-learner-password-5521"
 LESSON = f"/lessons/{DEMO_SLUG}/"
 TIMEOUT_MS = 20_000
@@ -214,4 +218,118 @@ def test_a_code_block_is_highlighted_readable_focusable_and_copyable(
     assert copy.text_content() == "Copied"
     assert page.evaluate("navigator.clipboard.readText()") == CODE + "\n"
     page.screenshot(path=artifacts_dir / f"chat-code-{scheme}-desktop.png")
+    opened.close_and_assert_local_and_error_free()
+
+
+TOP_ITEMS_JS = """() => [...document.querySelectorAll('[data-chat-messages] > li')].map(
+    (li) => li.dataset.role || li.className)"""
+
+
+@pytest.mark.browser
+def test_copy_regenerate_and_edit_in_two_tabs(open_chat, fake_openai, artifacts_dir):
+    opened = open_chat()
+    page = opened.page
+    ask(page, "Which curve is it?")
+    user = page.locator("[data-chat-messages] > li[data-role='user']").last
+    reply = page.locator(REPLY).last
+
+    # Copy gives the message's source: the markdown, math delimiters and all.
+    reply.get_by_role("button", name="Copy this message").click()
+    assert page.evaluate("navigator.clipboard.readText()") == RICH_REPLY
+    user.get_by_role("button", name="Copy this message").click()
+    assert page.evaluate("navigator.clipboard.readText()") == "Which curve is it?"
+
+    other = open_chat()  # a second tab of the same learner
+    fake_openai.enqueue(Reply.text("A **fresh** answer.", chunks=3))
+    reply.get_by_role("button", name="Write this reply again").click()
+    for tab in (page, other.page):
+        tab.wait_for_function(
+            "() => document.querySelector(\"[data-chat-messages] > li[data-role='assistant']"
+            "[data-status='complete']:last-of-type .chat-body\")?.textContent.trim()"
+            " === 'A fresh answer.'"
+        )
+        assert tab.evaluate(TOP_ITEMS_JS)[-3:] == ["user", "chat-superseded", "assistant"]
+    earlier = page.locator(".chat-superseded details")
+    assert not earlier.evaluate("(details) => details.open")  # collapsed
+    earlier.locator("summary").click()
+    assert_math_typeset(earlier.locator("li[data-role='assistant']"))
+    page.screenshot(path=artifacts_dir / "chat-regenerated-desktop.png")
+
+    fake_openai.enqueue(Reply.text("About spacing.", chunks=2))
+    user = page.locator("[data-chat-messages] > li[data-role='user']").last
+    user.get_by_role("button", name="Edit your last message and send it again").click()
+    box = page.get_by_label("Message the tutor")
+    assert box.input_value() == "Which curve is it?"
+    assert page.locator(".chat-editing").is_visible()
+    box.fill("What does spacing do?")
+    box.press("Enter")
+    for tab in (page, other.page):
+        tab.wait_for_function(
+            "() => [...document.querySelectorAll(\"[data-chat-messages] > li[data-role='user']\")]"
+            ".pop()?.textContent.includes('What does spacing do?')"
+        )
+        wait_for_reply(tab, "complete")
+        assert (
+            tab.locator(REPLY).last.locator(".chat-body").text_content().strip() == "About spacing."
+        )
+        assert tab.evaluate(TOP_ITEMS_JS)[-3:] == ["chat-superseded", "user", "assistant"]
+    assert fake_openai.last_request.messages[-1]["content"] == "What does spacing do?"
+    sent = str(fake_openai.last_request.messages)
+    assert "Which curve" not in sent and "fresh" not in sent  # superseded: never sent again
+    page.screenshot(path=artifacts_dir / "chat-edited-desktop.png")
+    other.close_and_assert_local_and_error_free()
+    opened.close_and_assert_local_and_error_free()
+
+
+@pytest.mark.browser
+def test_messages_carry_times_tables_scroll_and_the_reply_is_announced_once(
+    open_chat, artifacts_dir
+):
+    opened = open_chat(PHONE)
+    page = opened.page
+    page.evaluate(
+        """() => {
+            window.__announced = [];
+            const region = document.querySelector('[data-chat-announce]');
+            new MutationObserver(() => {
+                if (region.textContent) window.__announced.push(region.textContent);
+            }).observe(region, {childList: true, characterData: true, subtree: true});
+        }"""
+    )
+    ask(page)
+    reply = page.locator(REPLY).last
+    # Streamed text is in no live region; the end of the reply was announced once.
+    assert page.locator("[data-chat-messages]").get_attribute("aria-live") is None
+    assert reply.evaluate("(li) => li.closest('[aria-live]')") is None
+    assert page.evaluate("window.__announced") == ["The tutor has replied."]
+
+    for item in (reply, page.locator("[data-chat-messages] > li[data-role='user']").last):
+        stamp = item.locator("time.chat-time")
+        assert stamp.get_attribute("datetime").startswith("20")
+        assert len(stamp.text_content()) >= 4  # "14:05"
+
+    # The table scrolls in its own focusable container; no cell breaks a word.
+    scroller = reply.locator(".table-scroll")
+    assert scroller.get_attribute("tabindex") == "0"
+    assert scroller.get_attribute("role") == "region"
+    words_fit = reply.locator("td, th").evaluate_all(
+        """(cells) => cells.every((cell) => {
+            const range = document.createRange();
+            return [...cell.childNodes].every((node) => {
+                const words = node.textContent.split(/\\s+/).filter(Boolean);
+                return words.every((word) => {
+                    const probe = document.createElement('span');
+                    probe.textContent = word;
+                    probe.style.whiteSpace = 'nowrap';
+                    cell.appendChild(probe);
+                    const fits = probe.getBoundingClientRect().width <= cell.clientWidth;
+                    probe.remove();
+                    return fits;
+                });
+            });
+        })"""
+    )
+    assert words_fit
+    scroller.scroll_into_view_if_needed()
+    page.screenshot(path=artifacts_dir / "chat-rich-reply-phone.png", full_page=True)
     opened.close_and_assert_local_and_error_free()
