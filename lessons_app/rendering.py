@@ -127,6 +127,41 @@ _URL_SCHEMES = frozenset({"http", "https", "mailto"})
 _LINK_ATTRIBUTES = {"a": {"target": "_blank"}}
 
 
+# A line that starts a markdown block of its own: never joined to the line before.
+_BLOCK_START = re.compile(r"\s*(?:[-*+>#|]|\d+[.)](?:\s|$)|```|~~~)")
+_FENCE = re.compile(r"\s*(?:```|~~~)")
+
+
+def join_wrapped_lines(text: str) -> str:
+    """Each paragraph on one line, where the author wrapped it by hand.
+
+    An authored opening message written as a YAML block scalar (``|-``) keeps the
+    source's line breaks, and the chat (which shows a single line break as a break)
+    would break its sentences there. Blank lines, list items, headings, quotes, table
+    rows, code blocks and markdown's own hard breaks (two spaces or a backslash at the
+    end of a line) stay as written.
+    """
+    lines: list[str] = []
+    joinable = False  # the line before is paragraph text a next line may continue
+    in_code = False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            in_code = not in_code
+            lines.append(line)
+            joinable = False
+        elif in_code or not line.strip():
+            lines.append(line)
+            joinable = False
+        elif joinable and not _BLOCK_START.match(line):
+            lines[-1] = f"{lines[-1].rstrip()} {line.strip()}"
+        else:
+            lines.append(line)
+        if not in_code and line.strip() and not _FENCE.match(line):
+            last = lines[-1]
+            joinable = not (last.endswith(("  ", "\\")) or last.lstrip().startswith(("#", "|")))
+    return "\n".join(lines)
+
+
 # Markdown on the learner pages sits under an <h2> (the stage title or the
 # chat panel's), so its "# Heading" becomes an <h3> and the outline stays sound.
 PAGE_HEADING_OFFSET = 2

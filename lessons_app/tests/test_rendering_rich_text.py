@@ -1,4 +1,5 @@
-"""Math and code in server-rendered markdown: kept for the page's KaTeX and highlight.js.
+"""Math and code in server-rendered markdown, kept for the page's KaTeX and highlight.js;
+and authored opening messages without the YAML source's hard line breaks.
 
 The page (lessons/rich_text.js) typesets ``span.math-inline`` / ``span.math-display``
 and highlights ``code.language-…``; these tests pin what the server hands it, and that
@@ -9,7 +10,13 @@ from __future__ import annotations
 
 import pytest
 
-from lessons_app.rendering import render_markdown
+from lessons_app import services
+from lessons_app.management.commands.load_demo import DEMO_FIXTURE
+from lessons_app.models import Stage
+from lessons_app.rendering import join_wrapped_lines, render_markdown
+from lessons_app.tests.factories import LearnerFactory
+from lessons_app.tutor.conversation import Opening, open_stage
+from lessons_app.yaml_io import import_lessons_file
 
 
 def test_inline_and_display_math_keep_their_backslashes():
@@ -57,3 +64,54 @@ def test_other_classes_are_dropped():
     assert "other" not in html
     assert "onclick" not in html
     assert '<span class="math-inline">m</span>' in html
+
+
+def test_hand_wrapped_paragraphs_are_joined_and_markdown_blocks_kept():
+    text = (
+        "Hi! Before we go on: in your own words, why might trying to remember\n"
+        "something help you more than reading it again?\n"
+        "\n"
+        "- one item\n"
+        "  that continues\n"
+        "- two\n"
+        "# A heading\n"
+        "Line with a hard break  \n"
+        "after it\n"
+        "```\n"
+        "code stays\n"
+        "as written\n"
+        "```\n"
+        "| a | b |\n"
+        "| - | - |"
+    )
+    assert join_wrapped_lines(text) == (
+        "Hi! Before we go on: in your own words, why might trying to remember "
+        "something help you more than reading it again?\n"
+        "\n"
+        "- one item that continues\n"
+        "- two\n"
+        "# A heading\n"
+        "Line with a hard break  \n"
+        "after it\n"
+        "```\n"
+        "code stays\n"
+        "as written\n"
+        "```\n"
+        "| a | b |\n"
+        "| - | - |"
+    )
+
+
+@pytest.mark.django_db
+def test_the_demo_chat_stage_opens_with_its_message_unwrapped():
+    import_lessons_file(DEMO_FIXTURE)
+    stage = Stage.objects.get(title="Check your understanding")
+    assert "remember\nsomething" in stage.opening_message  # as the YAML source wraps it
+    user = LearnerFactory()
+    conversation = services.get_conversation(user, stage.lesson)
+    opening, message = open_stage(conversation, stage)
+    assert opening == Opening.AUTHORED
+    assert message.content == (
+        "Hi! Before we go on: in your own words, why might trying to remember "
+        "something help you more than reading it again?"
+    )

@@ -17,6 +17,7 @@ from django.http import Http404
 from lessons_app import services
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 from lessons_app.ratings import ratings_for
+from lessons_app.rendering import join_wrapped_lines
 from lessons_app.stage_kinds import kind_of
 from llm_app.demo_provider import is_demo_model
 
@@ -232,7 +233,8 @@ def open_stage(conversation: Conversation, stage: Stage | None) -> tuple[Opening
             conversation=conversation,
             role=Message.Role.ASSISTANT,
             stage=stage,
-            content=stage.opening_message.strip(),
+            # As the author meant it: sentences not broken where the YAML source wrapped.
+            content=join_wrapped_lines(stage.opening_message.strip()),
             status=Message.Status.COMPLETE,
             provider_name=AUTHOR_ATTRIBUTION,
         )
