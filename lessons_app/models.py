@@ -259,6 +259,10 @@ class Message(ProviderAttribution):
     # last said it was alive. Stale ones are finished as interrupted (lessons_app.tutor.sweep).
     runner_id = models.CharField(max_length=64, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set when the learner edited their last message or regenerated the reply: the
+    # message stays in the record (and in history frames, marked), but the model is not
+    # sent it again and the chat shows it collapsed (docs/protocol.md, "Edit and regenerate").
+    superseded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -34,6 +34,8 @@ class ClientFrame(StrEnum):
     STOP = "stop"
     ADVANCE = "advance"
     RETRY = "retry"
+    # The learner's last message, changed: it replaces the old one and gets a new reply.
+    EDIT = "edit"
 
 
 class ServerFrame(StrEnum):
@@ -71,6 +73,7 @@ class FrameErrorCode(StrEnum):
     BUSY = "busy"
     NOTHING_TO_STOP = "nothing_to_stop"
     NOTHING_TO_RETRY = "nothing_to_retry"
+    NOTHING_TO_EDIT = "nothing_to_edit"
     # The database or the turn engine is down: nothing was saved, try again shortly.
     UNAVAILABLE = "unavailable"
     # A notice, not a refusal (``rejected`` is null): live frames are held up because the
@@ -89,6 +92,8 @@ UNAVAILABLE_MESSAGE = _(
     "The tutor can't take that right now because a server it needs is down. "
     "Nothing was lost; please try again in a moment."
 )
+NOTHING_TO_RETRY_MESSAGE = _("There is no tutor reply here to write again.")
+NOTHING_TO_EDIT_MESSAGE = _("There is no message of yours on this stage to edit.")
 LIVE_PAUSED_MESSAGE = _(
     "The live connection to the tutor is interrupted. The reply goes on and is saved; "
     "it will appear here when the connection is back."
@@ -220,13 +225,13 @@ def parse_client_frame(text: str | None) -> Command:
         ) from None
     if kind == ClientFrame.ADVANCE:
         return Command(kind, from_stage=_from_stage(data))
-    if kind != ClientFrame.MESSAGE:
+    if kind not in (ClientFrame.MESSAGE, ClientFrame.EDIT):
         return Command(kind)
 
     content = data.get("content")
     if not isinstance(content, str):
         raise FrameError(
-            FrameErrorCode.BAD_FRAME, 'A message frame needs a "content" string.', rejected=kind
+            FrameErrorCode.BAD_FRAME, f'A {kind} frame needs a "content" string.', rejected=kind
         )
     content = content.strip()
     if not content:

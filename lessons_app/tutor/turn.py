@@ -175,7 +175,10 @@ class RunningTurn:
         try:
             self._emit_start()
             # Sent with the first entries: every socket of the learner follows from here.
-            self._writer.announce(self.conversation_id, feed.turn_started(self.reply_id))
+            self._writer.announce(
+                self.conversation_id,
+                feed.turn_started(self.reply_id, supersedes=self.opened.supersedes),
+            )
             result, last_frame = await self._produce()
         except asyncio.CancelledError:
             asyncio.current_task().uncancel()

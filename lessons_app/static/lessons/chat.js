@@ -21,7 +21,13 @@
   }
 
   // Frame and field names, as in lessons_app/tutor/protocol.py and llm_app/events.py.
-  const CLIENT = { MESSAGE: "message", STOP: "stop", ADVANCE: "advance", RETRY: "retry" };
+  const CLIENT = {
+    MESSAGE: "message",
+    STOP: "stop",
+    ADVANCE: "advance",
+    RETRY: "retry",
+    EDIT: "edit",
+  };
   // An advance names the stage this page shows, so a repeated one moves nobody twice.
   const ADVANCE_FROM_STAGE = "from_stage";
   const SERVER = {
@@ -50,6 +56,11 @@
   const TURN_ID = "message_id";
   const TURN_SEQ = "seq";
   const TRANSITION_TOOL = "transition_to_next";
+  // Set on a message an edit or a regeneration replaced (docs/protocol.md, "Edit and regenerate").
+  const SUPERSEDED_AT = "superseded_at";
+  // The list's own items (a superseded group holds items of its own).
+  const TOP_TUTOR_ITEMS = ":scope > li[data-role='assistant']";
+  const TOP_USER_ITEMS = ":scope > li[data-role='user']";
 
   // A saved reply's error text is not stored, only its code; these stand in for it.
   const STOPPED_TEXT = "This reply was stopped before it finished.";
@@ -111,6 +122,8 @@
     transitionOffered: false,
     maxChars: DEFAULT_MAX_CHARS,
     noticeTimer: 0,
+    // The id of the learner message being edited in the box, if any.
+    editing: null,
   };
 
   // --- Safe markdown ----------------------------------------------------------
@@ -127,12 +140,15 @@
   const PURIFY_CONFIG = {
     ALLOWED_TAGS: [
       "p", "br", "strong", "em", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li",
-      "a", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td",
+      "a", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td", "span",
     ],
-    ALLOWED_ATTR: ["href", "title", "start", "align"],
+    // "class" only as lessons/rich_text.js allows it: math markers and code languages.
+    ALLOWED_ATTR: ["href", "title", "start", "align", "class"],
     ALLOW_DATA_ATTR: false,
     RETURN_DOM_FRAGMENT: true,
   };
+
+  const rich = window.TutorRichText || null;
 
   const renderer = (function () {
     const marked = window.marked;
@@ -140,6 +156,11 @@
     if (!marked || !marked.Marked || !purify || !purify.isSupported) {
       return null;
     }
+    purify.addHook("uponSanitizeAttribute", (node, data) => {
+      if (data.attrName === "class" && !(rich && rich.allowedClass(node.tagName, data.attrValue))) {
+        data.keepAttr = false;
+      }
+    });
     purify.addHook("afterSanitizeAttributes", (node) => {
       if (node.tagName === "A" && node.hasAttribute("href")) {
         node.setAttribute("target", "_blank");
@@ -165,13 +186,19 @@
           return `<h${level}>${this.parser.parseInline(token.tokens)}</h${level}>\n`;
         },
       },
+      // Math is cut out before markdown escapes can eat its backslashes.
+      extensions: rich ? [rich.markedMath] : [],
     });
     return (text) => purify.sanitize(md.parse(text || ""), PURIFY_CONFIG);
   })();
 
   function renderMarkdown(element, text) {
     if (renderer) {
-      element.replaceChildren(renderer(text));
+      const fragment = renderer(text);
+      if (rich) {
+        rich.enhance(fragment); // math typeset, code highlighted, after sanitising
+      }
+      element.replaceChildren(fragment);
     } else {
       // The libraries failed to load: plain text is still safe and readable.
       element.textContent = text || "";
@@ -267,13 +294,46 @@
       li.dataset.messageId = message.id;
     }
     li.appendChild(el("span", "visually-hidden", spokenPrefix));
+    li._message = message;
     return li;
+  }
+
+  // <time datetime="…">14:05</time>, the full date and time on hover.
+  function timeOf(message) {
+    const when = message.created_at ? new Date(message.created_at) : null;
+    if (!when || Number.isNaN(when.getTime())) {
+      return null;
+    }
+    const node = el("time", "chat-time", when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    node.dateTime = message.created_at;
+    node.title = when.toLocaleString();
+    return node;
+  }
+
+  // A message's own controls: Copy (its source text), and Edit or Regenerate where they apply.
+  function messageActions(li) {
+    const bar = el("div", "chat-actions");
+    const copy = window.TutorRichText
+      ? window.TutorRichText.copyButton("Copy", "Copy this message", () => li._message.content || "")
+      : null;
+    if (copy) {
+      copy.classList.add("chat-copy");
+      bar.appendChild(copy);
+    }
+    return bar;
   }
 
   function userItem(message) {
     const li = messageItem(message, ROLE.USER, "You said:");
     // Learner text is text: textContent escapes it, CSS keeps its line breaks.
     li.appendChild(el("div", "chat-bubble", message.content));
+    const meta = el("div", "chat-meta");
+    const time = timeOf(message);
+    if (time) {
+      meta.appendChild(time);
+    }
+    meta.appendChild(messageActions(li));
+    li.appendChild(meta);
     return li;
   }
 
@@ -300,8 +360,13 @@
     provider.hidden = !provider.textContent;
     meta.appendChild(provider);
     meta.appendChild(el("span", "chat-state"));
+    const time = timeOf(message);
+    if (time) {
+      meta.appendChild(time);
+    }
+    li._actions = messageActions(li);
+    meta.appendChild(li._actions);
     li.appendChild(meta);
-    li._message = message;
     li._body = body;
     li._provider = provider;
     setTutorStatus(li, message.status, null);
@@ -340,7 +405,14 @@
       const line = el("p", "chat-error", errorText || ENDED_EARLY_TEXT[status]);
       li.querySelector(".chat-bubble").after(line);
     }
-    if (status === STATUS.COMPLETE && li._message.id != null && !li.querySelector(".chat-rating")) {
+    // Nothing to copy while it is still being written.
+    li._actions.hidden = status === STATUS.STREAMING;
+    if (
+      status === STATUS.COMPLETE &&
+      li._message.id != null &&
+      !li._message[SUPERSEDED_AT] &&
+      !li.querySelector(".chat-rating")
+    ) {
       li.appendChild(ratingControls(li._message));
     }
   }
@@ -355,22 +427,46 @@
     return tutorItem(message);
   }
 
-  function lastTutorItem() {
-    const items = ui.list.querySelectorAll("li[data-role='assistant']");
+  function lastItem(selector) {
+    const items = ui.list.querySelectorAll(selector);
     return items.length ? items[items.length - 1] : null;
   }
 
-  // The server retries only the last reply, and only if it failed, was stopped or interrupted.
+  function lastTutorItem() {
+    return lastItem(TOP_TUTOR_ITEMS);
+  }
+
+  // The reply just before `li` answers a learner message: it can be written again.
+  function answersTheLearner(li) {
+    let before = li.previousElementSibling;
+    while (before && before.classList.contains("chat-superseded")) {
+      before = before.previousElementSibling;
+    }
+    return Boolean(before && before.dataset.role === ROLE.USER);
+  }
+
+  // Retry (a reply that ended early) or Regenerate (a finished one that answers the
+  // learner) on the last reply; Edit on the learner's last message of this stage.
   function refreshRetry() {
-    ui.list.querySelectorAll(".chat-retry").forEach((node) => node.remove());
-    const last = lastTutorItem();
-    if (state.busy || !last) {
+    ui.list.querySelectorAll(".chat-retry, .chat-regenerate, .chat-edit").forEach((node) => node.remove());
+    if (state.busy) {
       return;
     }
-    if (ENDED_EARLY.includes(last.dataset.status)) {
+    const last = lastTutorItem();
+    if (last && ENDED_EARLY.includes(last.dataset.status)) {
       const retry = button("Retry", "button button-secondary button-small chat-retry", onRetry);
       retry.setAttribute("aria-label", "Retry this reply");
       last.appendChild(retry);
+    } else if (last && last.dataset.status === STATUS.COMPLETE && answersTheLearner(last)) {
+      const again = button("Regenerate", "copy-button chat-regenerate", onRetry);
+      again.setAttribute("aria-label", "Write this reply again");
+      last._actions.appendChild(again);
+    }
+    const mine = lastItem(TOP_USER_ITEMS);
+    if (mine && String(mine._message.stage_id) === String(panel.dataset.stageId)) {
+      const edit = button("Edit", "copy-button chat-edit", () => startEditing(mine));
+      edit.setAttribute("aria-label", "Edit your last message and send it again");
+      mine.querySelector(".chat-actions").appendChild(edit);
     }
   }
 
@@ -382,6 +478,31 @@
     ui.demoNote.hidden = !isDemo;
   }
 
+  // Superseded messages (an edit, a regeneration) are kept, collapsed: one "Earlier
+  // version" disclosure for each run of them, in its place.
+  function historyItems(messages) {
+    const fragment = document.createDocumentFragment();
+    let group = null;
+    messages.forEach((message) => {
+      if (!message[SUPERSEDED_AT] || message.role === ROLE.SYSTEM) {
+        group = null;
+        fragment.appendChild(itemFor(message));
+        return;
+      }
+      if (!group) {
+        const li = el("li", "chat-superseded");
+        const details = el("details");
+        details.appendChild(el("summary", "", "Earlier version (replaced)"));
+        group = el("ol", "chat-superseded-messages");
+        details.appendChild(group);
+        li.appendChild(details);
+        fragment.appendChild(li);
+      }
+      group.appendChild(itemFor(message));
+    });
+    return fragment;
+  }
+
   // `turn` names the reply still being written, if any: its text so far is in
   // `messages`, and its frames after `turn.seq` follow on the socket.
   function replaceHistory(messages, turn) {
@@ -390,9 +511,11 @@
     state.reply = null;
     state.turn = null;
     state.pendingDebug = null;
-    const fragment = document.createDocumentFragment();
-    messages.forEach((message) => fragment.appendChild(itemFor(message)));
-    ui.list.replaceChildren(fragment);
+    ui.list.replaceChildren(historyItems(messages));
+    const mine = lastItem(TOP_USER_ITEMS);
+    if (state.editing !== null && !(mine && mine._message.id === state.editing)) {
+      stopEditing(); // what was being edited is no longer the last message
+    }
     state.turnOpen = false;
     if (turn) {
       const li = ui.list.querySelector(`li[data-message-id="${Number(turn[TURN_ID])}"]`);
@@ -668,7 +791,10 @@
     refreshDemoNote();
     if (status === STATUS.COMPLETE && state.transitionOffered) {
       showTransition();
-    } else if (status !== STATUS.COMPLETE) {
+    } else if (status === STATUS.COMPLETE) {
+      // Once, at the end: the streamed text itself is in no live region.
+      announce("The tutor has replied.");
+    } else {
       announce(errorText || FAILED_TEXT);
     }
     state.transitionOffered = false;
@@ -763,13 +889,14 @@
   // A refused frame never ends a turn in flight; it only undoes what sending it started.
   function onRefusal(frame) {
     showNotice(frame.message || "The tutor couldn't take that.");
-    if (frame.rejected === CLIENT.MESSAGE || frame.rejected === CLIENT.RETRY) {
+    const sentText = frame.rejected === CLIENT.MESSAGE || frame.rejected === CLIENT.EDIT;
+    if (sentText || frame.rejected === CLIENT.RETRY) {
       if (!state.reply && state.pending) {
         hidePending();
         // Still busy if another tab's turn has started here (its echo came first).
         setBusy(state.turnOpen);
       }
-      if (frame.rejected === CLIENT.MESSAGE && state.pendingText && !ui.input.value.trim()) {
+      if (sentText && state.pendingText && !ui.input.value.trim()) {
         ui.input.value = state.pendingText;
         updateCounter();
       }
@@ -838,6 +965,7 @@
   // For screen readers: things that change away from the focused control.
   function announce(text) {
     if (ui.announce) {
+      ui.announce.textContent = "";
       ui.announce.textContent = text;
     }
   }
@@ -865,7 +993,9 @@
     if (ui.sendButton.disabled) {
       return;
     }
-    if (send({ type: CLIENT.MESSAGE, content })) {
+    const frame = state.editing ? { type: CLIENT.EDIT, content } : { type: CLIENT.MESSAGE, content };
+    if (send(frame)) {
+      stopEditing();
       hideNotice(); // about an earlier frame
       state.pendingText = ui.input.value;
       ui.input.value = "";
@@ -875,6 +1005,33 @@
       showPending();
       ui.input.focus();
     }
+  }
+
+  // Edit: the message goes back into the box; sending it replaces the original.
+  const editNote = (function () {
+    const note = el("p", "chat-editing");
+    note.hidden = true;
+    note.appendChild(el("span", "", "Editing your last message: sending replaces it and its reply. "));
+    note.appendChild(button("Cancel", "copy-button", () => {
+      stopEditing();
+      ui.input.value = "";
+      updateCounter();
+    }));
+    ui.form.insertBefore(note, ui.form.firstChild);
+    return note;
+  })();
+
+  function startEditing(li) {
+    state.editing = li._message.id;
+    ui.input.value = li._message.content || "";
+    editNote.hidden = false;
+    updateCounter();
+    ui.input.focus();
+  }
+
+  function stopEditing() {
+    state.editing = null;
+    editNote.hidden = true;
   }
 
   function onRetry() {

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lessons_app', '0010_uploaded_image'),
+        ('lessons_app', '0011_message_superseded_at'),
     ]
 
     operations = [
