@@ -5,8 +5,8 @@ from __future__ import annotations
 
 # Languages shipped besides English, the language the source is written in.
 TRANSLATED_LANGUAGES = ("de",)
-# Gettext domains: Python and templates.
-DOMAINS = ("django",)
+# Gettext domains: Python and templates; the scripts (Django's JavaScript catalogue).
+DOMAINS = ("django", "djangojs")
 # Not looked in for marked strings: tests, tools, and what is not the project's own.
 IGNORED = (
     ".venv",

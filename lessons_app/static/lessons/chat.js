@@ -15,6 +15,12 @@
 (function () {
   "use strict";
 
+  // Learner-facing texts go through Django's JavaScript catalogue (/jsi18n/, loaded before
+  // this script; docs/translations.md); without it they stay English.
+  const gettext = window.gettext || ((text) => text);
+  const interpolate =
+    window.interpolate || ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => values[key]));
+
   const panel = document.getElementById("chat-panel");
   if (!panel || !("WebSocket" in window)) {
     return;
@@ -55,6 +61,8 @@
   // Every frame of a turn carries these: the reply's id and the frame's number in the turn.
   const TURN_ID = "message_id";
   const TURN_SEQ = "seq";
+  // The socket's language parameter (lessons_app/languages.py).
+  const LANGUAGE_PARAMETER = "lang";
   const TRANSITION_TOOL = "transition_to_next";
   // Set on a message an edit or a regeneration replaced (docs/protocol.md, "Edit and regenerate").
   const SUPERSEDED_AT = "superseded_at";
@@ -63,10 +71,10 @@
   const TOP_USER_ITEMS = ":scope > li[data-role='user']";
 
   // A saved reply's error text is not stored, only its code; these stand in for it.
-  const STOPPED_TEXT = "This reply was stopped before it finished.";
-  const FAILED_TEXT = "The tutor couldn't finish this reply.";
+  const STOPPED_TEXT = gettext("This reply was stopped before it finished.");
+  const FAILED_TEXT = gettext("The tutor couldn't finish this reply.");
   const INTERRUPTED_TEXT =
-    "The tutor was interrupted before it finished this reply. What arrived is saved.";
+    gettext("The tutor was interrupted before it finished this reply. What arrived is saved.");
   // Statuses of a reply that ended early, which the server can retry.
   const ENDED_EARLY = [STATUS.STOPPED, STATUS.ERROR, STATUS.INTERRUPTED];
 
@@ -252,7 +260,7 @@
   function typingDots() {
     const dots = el("span", "chat-typing");
     dots.setAttribute("role", "img");
-    dots.setAttribute("aria-label", "The tutor is typing");
+    dots.setAttribute("aria-label", gettext("The tutor is typing"));
     for (let i = 0; i < 3; i += 1) {
       dots.appendChild(el("span"));
     }
@@ -314,7 +322,7 @@
   function messageActions(li) {
     const bar = el("div", "chat-actions");
     const copy = window.TutorRichText
-      ? window.TutorRichText.copyButton("Copy", "Copy this message", () => li._message.content || "")
+      ? window.TutorRichText.copyButton(gettext("Copy"), gettext("Copy this message"), () => li._message.content || "")
       : null;
     if (copy) {
       copy.classList.add("chat-copy");
@@ -324,7 +332,7 @@
   }
 
   function userItem(message) {
-    const li = messageItem(message, ROLE.USER, "You said:");
+    const li = messageItem(message, ROLE.USER, gettext("You said:"));
     // Learner text is text: textContent escapes it, CSS keeps its line breaks.
     li.appendChild(el("div", "chat-bubble", message.content));
     const meta = el("div", "chat-meta");
@@ -345,15 +353,15 @@
   }
 
   function tutorItem(message) {
-    const li = messageItem(message, ROLE.ASSISTANT, "Tutor said:");
+    const li = messageItem(message, ROLE.ASSISTANT, gettext("Tutor said:"));
     const bubble = el("div", "chat-bubble");
     const body = el("div", "prose chat-body");
     bubble.appendChild(body);
     li.appendChild(bubble);
     const meta = el("div", "chat-meta");
     if (message.is_demo) {
-      const badge = el("span", "chat-badge chat-badge-demo", "Demo tutor");
-      badge.title = "The offline demo tutor: scripted replies, not a real model.";
+      const badge = el("span", "chat-badge chat-badge-demo", gettext("Demo tutor"));
+      badge.title = gettext("The offline demo tutor: scripted replies, not a real model.");
       meta.appendChild(badge);
     }
     const provider = el("span", "chat-provider", providerLabel(message));
@@ -381,9 +389,9 @@
   }
 
   const STATUS_LABELS = {
-    [STATUS.STOPPED]: "Stopped",
-    [STATUS.ERROR]: "Not finished",
-    [STATUS.INTERRUPTED]: "Interrupted",
+    [STATUS.STOPPED]: gettext("Stopped"),
+    [STATUS.ERROR]: gettext("Not finished"),
+    [STATUS.INTERRUPTED]: gettext("Interrupted"),
   };
   const ENDED_EARLY_TEXT = {
     [STATUS.STOPPED]: STOPPED_TEXT,
@@ -454,18 +462,18 @@
     }
     const last = lastTutorItem();
     if (last && ENDED_EARLY.includes(last.dataset.status)) {
-      const retry = button("Retry", "button button-secondary button-small chat-retry", onRetry);
-      retry.setAttribute("aria-label", "Retry this reply");
+      const retry = button(gettext("Retry"), "button button-secondary button-small chat-retry", onRetry);
+      retry.setAttribute("aria-label", gettext("Retry this reply"));
       last.appendChild(retry);
     } else if (last && last.dataset.status === STATUS.COMPLETE && answersTheLearner(last)) {
-      const again = button("Regenerate", "copy-button chat-regenerate", onRetry);
-      again.setAttribute("aria-label", "Write this reply again");
+      const again = button(gettext("Regenerate"), "copy-button chat-regenerate", onRetry);
+      again.setAttribute("aria-label", gettext("Write this reply again"));
       last._actions.appendChild(again);
     }
     const mine = lastItem(TOP_USER_ITEMS);
     if (mine && String(mine._message.stage_id) === String(panel.dataset.stageId)) {
-      const edit = button("Edit", "copy-button chat-edit", () => startEditing(mine));
-      edit.setAttribute("aria-label", "Edit your last message and send it again");
+      const edit = button(gettext("Edit"), "copy-button chat-edit", () => startEditing(mine));
+      edit.setAttribute("aria-label", gettext("Edit your last message and send it again"));
       mine.querySelector(".chat-actions").appendChild(edit);
     }
   }
@@ -492,7 +500,7 @@
       if (!group) {
         const li = el("li", "chat-superseded");
         const details = el("details");
-        details.appendChild(el("summary", "", "Earlier version (replaced)"));
+        details.appendChild(el("summary", "", gettext("Earlier version (replaced)")));
         group = el("ol", "chat-superseded-messages");
         details.appendChild(group);
         li.appendChild(details);
@@ -590,8 +598,8 @@
         data && typeof data.error === "string"
           ? data.error
           : response.status === 404
-            ? "This reply can't be rated."
-            : `The server answered ${response.status}.`;
+            ? gettext("This reply can't be rated.")
+            : interpolate(gettext("The server answered %(status)s."), { status: response.status }, true);
       throw new Error(reason);
     }
     return data || {};
@@ -604,29 +612,29 @@
     const wrap = el("div", "chat-rating");
     const group = el("div", "chat-rating-buttons");
     group.setAttribute("role", "group");
-    group.setAttribute("aria-label", "Rate this reply");
+    group.setAttribute("aria-label", gettext("Rate this reply"));
     const up = button("", "chat-rate chat-rate-up", () => choose(1));
     up.appendChild(thumbIcon(false));
-    up.appendChild(el("span", "visually-hidden", "Helpful"));
-    up.title = "Helpful";
+    up.appendChild(el("span", "visually-hidden", gettext("Helpful")));
+    up.title = gettext("Helpful");
     const down = button("", "chat-rate chat-rate-down", () => choose(-1));
     down.appendChild(thumbIcon(true));
-    down.appendChild(el("span", "visually-hidden", "Not helpful"));
-    down.title = "Not helpful";
+    down.appendChild(el("span", "visually-hidden", gettext("Not helpful")));
+    down.title = gettext("Not helpful");
     const feedback = el("span", "chat-rating-status");
     feedback.setAttribute("role", "status");
     group.append(up, down, feedback);
 
     const form = el("form", "chat-rating-comment");
     const inputId = `chat-rating-comment-${ratingIds}`;
-    const label = el("label", "visually-hidden", "Comment on this reply (optional)");
+    const label = el("label", "visually-hidden", gettext("Comment on this reply (optional)"));
     label.htmlFor = inputId;
     const input = el("input");
     input.type = "text";
     input.id = inputId;
     input.maxLength = MAX_COMMENT_CHARS;
-    input.placeholder = "Add a comment (optional)";
-    const save = el("button", "button button-secondary button-small", "Save");
+    input.placeholder = gettext("Add a comment (optional)");
+    const save = el("button", "button button-secondary button-small", gettext("Save"));
     save.type = "submit";
     form.append(label, input, save);
     wrap.append(group, form);
@@ -651,9 +659,13 @@
         current = data.value === undefined ? value : data.value;
         message.rating = current === null ? null : { value: current, comment: data.comment || "" };
         feedback.textContent =
-          current === null ? "Rating removed." : comment ? "Thanks for the feedback." : "Thanks!";
+          current === null ? gettext("Rating removed.") : comment ? gettext("Thanks for the feedback.") : gettext("Thanks!");
       } catch (error) {
-        feedback.textContent = `Couldn't save your rating: ${error.message}`;
+        feedback.textContent = interpolate(
+          gettext("Couldn't save your rating: %(error)s"),
+          { error: error.message },
+          true
+        );
       } finally {
         up.disabled = down.disabled = save.disabled = false;
         show();
@@ -759,7 +771,7 @@
 
   function attachDebug(frame) {
     const details = el("details", "chat-debug");
-    details.appendChild(el("summary", "", "Prompt sent to the model"));
+    details.appendChild(el("summary", "", gettext("Prompt sent to the model")));
     const lines = [`SYSTEM\n${frame.system || ""}`];
     (frame.messages || []).forEach((message) => {
       lines.push(`${String(message.role || "").toUpperCase()}\n${message.content || ""}`);
@@ -793,7 +805,7 @@
       showTransition();
     } else if (status === STATUS.COMPLETE) {
       // Once, at the end: the streamed text itself is in no live region.
-      announce("The tutor has replied.");
+      announce(gettext("The tutor has replied."));
     } else {
       announce(errorText || FAILED_TEXT);
     }
@@ -881,14 +893,14 @@
       // The frame only says where the learner is now: the page shows that stage (it is
       // server-rendered), and the reloaded page's socket brings the chat history.
       state.leaving = true;
-      setStatus("Opening the next stage…");
+      setStatus(gettext("Opening the next stage…"));
       window.location.reload();
     },
   };
 
   // A refused frame never ends a turn in flight; it only undoes what sending it started.
   function onRefusal(frame) {
-    showNotice(frame.message || "The tutor couldn't take that.");
+    showNotice(frame.message || gettext("The tutor couldn't take that."));
     const sentText = frame.rejected === CLIENT.MESSAGE || frame.rejected === CLIENT.EDIT;
     if (sentText || frame.rejected === CLIENT.RETRY) {
       if (!state.reply && state.pending) {
@@ -922,7 +934,15 @@
     const over = length > max;
     ui.counter.hidden = length < max * COUNTER_FROM;
     ui.counter.textContent = over
-      ? `${length.toLocaleString()} / ${max.toLocaleString()}: ${(length - max).toLocaleString()} too many`
+      ? interpolate(
+          gettext("%(length)s / %(max)s: %(over)s too many"),
+          {
+            length: length.toLocaleString(),
+            max: max.toLocaleString(),
+            over: (length - max).toLocaleString(),
+          },
+          true
+        )
       : `${length.toLocaleString()} / ${max.toLocaleString()}`;
     ui.counter.classList.toggle("is-over", over);
     syncControls();
@@ -959,7 +979,7 @@
     keepingScroll(() => {
       ui.transition.hidden = false;
     });
-    announce("The tutor thinks you're ready to move on: Next stage, or Continue chatting.");
+    announce(gettext("The tutor thinks you're ready to move on: Next stage, or Continue chatting."));
   }
 
   // For screen readers: things that change away from the focused control.
@@ -976,7 +996,7 @@
 
   function send(frame) {
     if (!state.socket || state.socket.readyState !== WebSocket.OPEN) {
-      showNotice("Not connected to the tutor yet. Trying again…");
+      showNotice(gettext("Not connected to the tutor yet. Trying again…"));
       return false;
     }
     state.socket.send(JSON.stringify(frame));
@@ -1011,8 +1031,8 @@
   const editNote = (function () {
     const note = el("p", "chat-editing");
     note.hidden = true;
-    note.appendChild(el("span", "", "Editing your last message: sending replaces it and its reply. "));
-    note.appendChild(button("Cancel", "copy-button", () => {
+    note.appendChild(el("span", "", gettext("Editing your last message: sending replaces it and its reply. ")));
+    note.appendChild(button(gettext("Cancel"), "copy-button", () => {
       stopEditing();
       ui.input.value = "";
       updateCounter();
@@ -1059,7 +1079,7 @@
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey) {
       event.preventDefault();
       if (state.busy) {
-        showNotice("The tutor is still answering. Wait for the reply or press Stop.");
+        showNotice(gettext("The tutor is still answering. Wait for the reply or press Stop."));
       } else {
         ui.form.requestSubmit();
       }
@@ -1084,9 +1104,11 @@
   function socketUrl() {
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     let url = scheme + window.location.host + panel.dataset.wsUrl;
+    // The page's language: the server's texts and the tutor's replies follow it.
+    url += `?${LANGUAGE_PARAMETER}=${encodeURIComponent(document.documentElement.lang || "")}`;
     if (state.reply && state.turn) {
       const id = encodeURIComponent(state.turn.id);
-      url += `?${TURN_ID}=${id}&${TURN_SEQ}=${encodeURIComponent(state.turn.seq)}`;
+      url += `&${TURN_ID}=${id}&${TURN_SEQ}=${encodeURIComponent(state.turn.seq)}`;
     }
     return url;
   }
@@ -1099,7 +1121,7 @@
       return; // one socket at a time, however many reasons to reconnect arrive together
     }
     if (state.attempts === 0) {
-      setStatus("Connecting…");
+      setStatus(gettext("Connecting…"));
     }
     let socket;
     try {
@@ -1170,7 +1192,7 @@
     const base = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** state.attempts);
     const delay = base / 2 + Math.random() * (base / 2);
     state.attempts += 1;
-    setStatus("Reconnecting…");
+    setStatus(gettext("Reconnecting…"));
     window.clearTimeout(state.reconnectTimer);
     state.reconnectTimer = window.setTimeout(() => {
       if (state.attempts >= CHECK_PAGE_AFTER_ATTEMPTS) {
@@ -1198,9 +1220,9 @@
       return;
     }
     if (response.type === "opaqueredirect") {
-      stopReconnecting("You've been logged out.", "Log in again", panel.dataset.loginUrl);
+      stopReconnecting(gettext("You've been logged out."), gettext("Log in again"), panel.dataset.loginUrl);
     } else if (response.status === 404) {
-      stopReconnecting("This lesson is no longer available.", "See all lessons", "/");
+      stopReconnecting(gettext("This lesson is no longer available."), gettext("See all lessons"), "/");
     } else {
       connect();
     }

@@ -15,6 +15,13 @@
 (function () {
   "use strict";
 
+  // Texts through Django's JavaScript catalogue (/jsi18n/; docs/translations.md).
+  const gettext = (text) => (window.gettext ? window.gettext(text) : text);
+  const interpolate = (format, values, named) =>
+    window.interpolate
+      ? window.interpolate(format, values, named)
+      : format.replace(/%\((\w+)\)s/g, (_, key) => values[key]);
+
   // What counts as math in markdown, tried where a "$" or "\(" / "\[" starts.
   // "$…$" needs no space just inside its dollars and no digit just after ("$5 and $10").
   const MATH_PATTERNS = [
@@ -129,9 +136,9 @@
       window.clearTimeout(timer);
       try {
         await copyText(text());
-        node.textContent = "Copied";
+        node.textContent = gettext("Copied");
       } catch (error) {
-        node.textContent = "Couldn't copy";
+        node.textContent = gettext("Couldn't copy");
       }
       node.dataset.copied = "true";
       timer = window.setTimeout(() => {
@@ -161,10 +168,16 @@
       const name = document.createElement("span");
       name.className = "code-block-language";
       name.textContent = language;
-      bar.append(name, copyButton("Copy", `Copy code${language ? ` (${language})` : ""}`, () => source));
+      const label = language
+        ? interpolate(gettext("Copy code (%(language)s)"), { language }, true)
+        : gettext("Copy code");
+      bar.append(name, copyButton(gettext("Copy"), label, () => source));
       pre.tabIndex = 0;
       pre.setAttribute("role", "region");
-      pre.setAttribute("aria-label", language ? `Code (${language})` : "Code");
+      pre.setAttribute(
+        "aria-label",
+        language ? interpolate(gettext("Code (%(language)s)"), { language }, true) : gettext("Code")
+      );
       pre.replaceWith(wrap);
       wrap.append(bar, pre);
     });
@@ -180,7 +193,7 @@
       wrap.className = "table-scroll";
       wrap.tabIndex = 0;
       wrap.setAttribute("role", "region");
-      wrap.setAttribute("aria-label", "Table");
+      wrap.setAttribute("aria-label", gettext("Table"));
       table.replaceWith(wrap);
       wrap.appendChild(table);
     });
