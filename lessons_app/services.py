@@ -137,8 +137,13 @@ def _get_or_create_race_safe(model: type[M], defaults: dict[str, Any] | None = N
 
     The unique constraint decides who wins; the loser's insert fails inside its
     own savepoint (so an enclosing transaction stays usable) and it reads the
-    winner's row instead.
+    winner's row instead. The row is read first, outside any transaction: on SQLite a
+    transaction takes the database's one write lock (``IMMEDIATE``), and every socket
+    and turn asks for rows that nearly always exist.
     """
+    existing = model.objects.filter(**keys).first()
+    if existing is not None:
+        return existing
     try:
         with transaction.atomic():
             obj, _ = model.objects.get_or_create(defaults=defaults, **keys)

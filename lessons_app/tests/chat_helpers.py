@@ -98,6 +98,16 @@ async def connect(
     return communicator, connected, subprotocol_or_code
 
 
+async def refusal(user, slug: str) -> int:
+    """The close code of a socket that may not chat: answered, then closed before any frame."""
+    communicator, connected, _ = await connect(user, slug)
+    assert connected, "the handshake is answered before the database decides"
+    output = await communicator.receive_output(timeout=RECEIVE_TIMEOUT)
+    assert output["type"] == "websocket.close", output
+    assert type(output["code"]) is int, "Daphne (autobahn) sends no other type of code"
+    return output["code"]
+
+
 async def open_chat(user, slug: str = "plants", *, query: str = ""):
     """A socket opened as ``user``, and the ``history`` frame it opened with."""
     communicator, connected, _ = await connect(user, slug, query=query)

@@ -12,6 +12,7 @@ from lessons_app.tests.chat_helpers import (
     make_lesson,
     make_user,
     receive,
+    refusal,
     send,
 )
 from lessons_app.tutor.protocol import MAX_FRAME_BYTES
@@ -19,10 +20,8 @@ from lessons_app.tutor.protocol import MAX_FRAME_BYTES
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("turn_runtime")]
 
 
-async def test_anonymous_connection_is_refused_at_the_handshake(learner):
-    _, connected, code = await connect(None, "plants")
-    assert not connected
-    assert code == 4401
+async def test_anonymous_connection_is_closed_with_4401(learner):
+    assert await refusal(None, "plants") == 4401
 
 
 async def test_cross_origin_connection_is_refused_at_the_handshake(learner):
@@ -32,10 +31,8 @@ async def test_cross_origin_connection_is_refused_at_the_handshake(learner):
 
 async def test_unknown_or_unpublished_lesson_is_refused(learner):
     await Lesson.objects.filter(slug="plants").aupdate(is_published=False)
-    _, connected, code = await connect(learner, "plants")
-    assert (connected, code) == (False, 4404)
-    _, connected, code = await connect(learner, "no-such-lesson")
-    assert (connected, code) == (False, 4404)
+    assert await refusal(learner, "plants") == 4404
+    assert await refusal(learner, "no-such-lesson") == 4404
 
 
 async def test_staff_may_open_an_unpublished_lesson():

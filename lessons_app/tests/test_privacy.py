@@ -19,7 +19,7 @@ from lessons_app.models import (
     Message,
     MessageRating,
 )
-from lessons_app.tests.chat_helpers import connect, make_lesson, make_user, open_chat
+from lessons_app.tests.chat_helpers import make_lesson, make_user, open_chat, refusal
 from lessons_app.tests.factories import PASSWORD
 
 pytestmark = pytest.mark.django_db
@@ -205,8 +205,7 @@ async def test_the_socket_refuses_a_learner_who_has_not_accepted_the_notice(sett
     settings.TUTOR_AI_NOTICE = True
     await database_sync_to_async(make_lesson)()
     user = await database_sync_to_async(make_user)("new")
-    _, connected, code = await connect(user, "plants")
-    assert (connected, code) == (False, 4403)
+    assert await refusal(user, "plants") == 4403
     await database_sync_to_async(ai_notice.accept_notice)(user, now=NOW)
     communicator, history = await open_chat(user)
     assert history["type"] == "history"

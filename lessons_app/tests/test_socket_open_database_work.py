@@ -1,8 +1,8 @@
-"""What opening a chat socket asks of the database: three trips, two before the handshake.
+"""What opening a chat socket asks of the database: two trips, both after the handshake.
 
 After a deploy every learner's socket reconnects at once, and each trip waits its
-turn for one of the chat's database threads: the user (Channels' session lookup),
-the lesson with the learner's conversation, then the history. Whether the stage
+turn for one of the chat's database threads: the user (Channels' session lookup)
+with the lesson and the learner's conversation, then the history. Whether the stage
 still needs its opening message is read from that history, not asked again.
 """
 
@@ -17,8 +17,8 @@ from lessons_app.tutor import database
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("turn_runtime")]
 
-# The user (Channels' session lookup), the lesson with the learner's conversation, the history.
-TRIPS_TO_OPEN = ["get_user", "find_chat", "chat_state"]
+# The user (Channels' session lookup) with the lesson and the conversation; the history.
+TRIPS_TO_OPEN = ["admit", "chat_state"]
 
 
 @pytest.fixture
@@ -44,7 +44,7 @@ async def reopen(user, trips):
     return history, list(trips)
 
 
-async def test_a_socket_on_an_article_stage_opens_in_three_trips(trips):
+async def test_a_socket_on_an_article_stage_opens_in_two_trips(trips):
     user = await database_sync_to_async(make_user)()
     await database_sync_to_async(make_lesson)()
     await reopen(user, trips)  # the first visit starts the lesson (and the turn runtime)
@@ -67,7 +67,7 @@ async def test_an_opened_chat_stage_is_not_asked_about_again(trips):
     history, opened_with = await reopen(user, trips)
 
     # The first socket saved the author's opening (one trip more); the next one shows it.
-    assert first_opened_with[-4:] == [*TRIPS_TO_OPEN, "open_stage"]
+    assert first_opened_with[-3:] == [*TRIPS_TO_OPEN, "open_stage"]
     openings = [m for m in history["messages"] if m["role"] == "assistant"]
     assert [m["content"] for m in openings] == ["Where does a tree's mass come from?"]
     assert opened_with == TRIPS_TO_OPEN

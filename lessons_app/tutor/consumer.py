@@ -9,9 +9,8 @@ from django.db import DatabaseError
 from django.utils import translation
 
 from lessons_app import observability
-from lessons_app.ai_notice import notice_enabled, notice_required
 from lessons_app.languages import language_of_scope
-from lessons_app.tutor.conversation import find_chat
+from lessons_app.tutor.admission import admit
 from lessons_app.tutor.database import database_call
 from lessons_app.tutor.protocol import (
     UNAVAILABLE_MESSAGE,
@@ -27,13 +26,9 @@ from lessons_app.tutor.session import ChatSession
 
 logger = logging.getLogger(__name__)
 
-# Close codes sent instead of accepting; browsers see a failed handshake.
-CLOSE_UNAUTHENTICATED = 4401
-CLOSE_NOT_FOUND = 4404
-# The AI-use notice is on and the learner has not accepted it (lessons_app.ai_notice).
-CLOSE_NOTICE_NOT_ACCEPTED = 4403
 # "Try again later": the socket could not be set up; the client reconnects. RFC 6455's
-# 1013, in the range for applications (Daphne refuses to send 1013 itself).
+# 1013, in the range for applications (Daphne refuses to send 1013 itself). The codes of
+# a socket that may not chat are lessons_app.tutor.admission.Refusal.
 CLOSE_TRY_AGAIN_LATER = 4013
 
 
@@ -52,34 +47,27 @@ class LessonChatConsumer(AsyncWebsocketConsumer):
             await self._connect()
 
     async def _connect(self) -> None:
-        user = self.scope.get("user")
-        if user is None or not user.is_authenticated:
-            await self.close(code=CLOSE_UNAUTHENTICATED)
-            return
+        # Answered first, then one trip decides (lessons_app.tutor.admission says why).
+        await self.accept()
         slug = self.scope["url_route"]["kwargs"]["slug"]
         try:
-            found = await database_call(find_chat)(user, slug)
+            admission = await database_call(admit)(self.scope, slug)
         except DatabaseError:
-            await self.accept()
             await self._give_up("the database is unavailable")
             return
-        if found is None:
-            await self.close(code=CLOSE_NOT_FOUND)
+        if admission.refusal is not None:
+            # A plain int: autobahn refuses any other type of close code.
+            await self.close(code=admission.refusal.value)
             return
-        if notice_enabled() and await database_call(notice_required)(user):
-            await self.close(code=CLOSE_NOTICE_NOT_ACCEPTED)
-            return
-        lesson, conversation = found
         session = ChatSession(
-            user,
-            lesson,
-            conversation,
+            admission.user,
+            admission.lesson,
+            admission.conversation,
             await get_runtime(),
             self.send_text,
             cursor=parse_resume_cursor(self.scope.get("query_string", b"")),
             language=self.language,
         )
-        await self.accept()
         observability.socket_opened()
         self.session = session
         try:

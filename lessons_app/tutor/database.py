@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import ParamSpec, TypeVar
 
-from channels.auth import AuthMiddleware, get_user
+from channels.auth import AuthMiddleware
 from channels.db import DatabaseSyncToAsync
 from channels.sessions import CookieMiddleware, SessionMiddleware
 from django.conf import settings
@@ -79,14 +79,17 @@ async def aclose_connections() -> None:
     await asyncio.to_thread(close_connections)
 
 
-class PooledAuthMiddleware(AuthMiddleware):
-    """Channels' ``AuthMiddleware``, looking the user up on the chat's pool."""
+class DeferredAuthMiddleware(AuthMiddleware):
+    """Channels' ``AuthMiddleware``, leaving the user's lookup to the consumer.
+
+    The chat looks the user up after answering the handshake, in the same trip to the
+    pool as the lesson and the conversation (``lessons_app.tutor.admission``).
+    """
 
     async def resolve_scope(self, scope) -> None:
-        # ``get_user`` is Channels' own lookup (session, user, session hash), undecorated.
-        scope["user"]._wrapped = await database_call(get_user.func)(scope)
+        pass
 
 
 def auth_middleware_stack(inner):
-    """Channels' ``AuthMiddlewareStack`` with the user looked up on the pool."""
-    return CookieMiddleware(SessionMiddleware(PooledAuthMiddleware(inner)))
+    """Channels' ``AuthMiddlewareStack``, the user looked up later by the consumer."""
+    return CookieMiddleware(SessionMiddleware(DeferredAuthMiddleware(inner)))

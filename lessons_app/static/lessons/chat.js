@@ -82,6 +82,8 @@
   const RECONNECT_MAX_MS = 15000;
   // After this many failed reconnects, check whether the page itself is still ours.
   const CHECK_PAGE_AFTER_ATTEMPTS = 2;
+  // Close codes of a socket that may not chat (docs/protocol.md): final, not retried.
+  const CLOSE = { UNAUTHENTICATED: 4401, NOTICE_NOT_ACCEPTED: 4403, NOT_FOUND: 4404 };
   const NOTICE_MS = 6000;
   // Show the character counter from this share of the limit.
   const COUNTER_FROM = 0.8;
@@ -1151,8 +1153,14 @@
         handler(frame);
       }
     });
-    socket.addEventListener("close", () => {
+    socket.addEventListener("close", (event) => {
       if (state.socket !== socket) {
+        return;
+      }
+      if (refusedFor(event.code)) {
+        state.socket = null;
+        state.connected = false;
+        syncControls();
         return;
       }
       state.socket = null;
@@ -1203,8 +1211,24 @@
     }, delay);
   }
 
-  // A refused handshake looks like a network failure to the browser, whatever the
-  // server's close code. Once reconnecting keeps failing, ask the page itself: a
+  // The server answers every handshake, then closes with a code if the socket may not
+  // chat: say why, once, instead of reconnecting.
+  function refusedFor(code) {
+    if (code === CLOSE.UNAUTHENTICATED) {
+      stopReconnecting("You've been logged out.", "Log in again", panel.dataset.loginUrl);
+    } else if (code === CLOSE.NOT_FOUND) {
+      stopReconnecting("This lesson is no longer available.", "See all lessons", "/");
+    } else if (code === CLOSE.NOTICE_NOT_ACCEPTED) {
+      state.leaving = true;
+      window.location.reload(); // the page shows the notice in place of the chat
+    } else {
+      return false;
+    }
+    return true;
+  }
+
+  // A handshake refused on the way (a proxy, an older server) looks like a network
+  // failure to the browser. Once reconnecting keeps failing, ask the page itself: a
   // redirect means the learner was logged out, a 404 that the lesson is gone; both are
   // final, so say so instead of retrying for ever.
   async function checkPageThenConnect() {
