@@ -241,7 +241,7 @@ def test_copy_regenerate_and_edit_in_two_tabs(open_chat, fake_openai, artifacts_
 
     other = open_chat()  # a second tab of the same learner
     fake_openai.enqueue(Reply.text("A **fresh** answer.", chunks=3))
-    reply.get_by_role("button", name="Write this reply again").click()
+    reply.get_by_role("button", name="Regenerate: write this reply again").click()
     for tab in (page, other.page):
         tab.wait_for_function(
             "() => document.querySelector(\"[data-chat-messages] > li[data-role='assistant']"

@@ -469,7 +469,7 @@
       last.appendChild(retry);
     } else if (last && last.dataset.status === STATUS.COMPLETE && answersTheLearner(last)) {
       const again = button(gettext("Regenerate"), "copy-button chat-regenerate", onRetry);
-      again.setAttribute("aria-label", gettext("Write this reply again"));
+      again.setAttribute("aria-label", gettext("Regenerate: write this reply again"));
       last._actions.appendChild(again);
     }
     const mine = lastItem(TOP_USER_ITEMS);
