@@ -8,7 +8,7 @@ PORT ?= 8000
 
 export LITELLM_LOCAL_MODEL_COST_MAP := True
 
-.PHONY: install run serve test lint format bench bench-load clean local-model local-model-stop test-local-model
+.PHONY: install run serve test lint format messages bench bench-load clean local-model local-model-stop test-local-model
 
 $(VENV)/.installed: requirements.txt
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -59,6 +59,12 @@ format: install
 	$(VENV)/bin/ruff format .
 
 # The hot paths and the served path one turn at a time, then the served path under load.
+# Refresh the translation catalogues from the marked strings, then compile them
+# (docs/translations.md); needs GNU gettext (apt-get install -y gettext).
+messages: install
+	DEBUG=1 $(PY) -c "import subprocess, sys; from tutor_project.translations import DOMAINS, makemessages_arguments as args; [subprocess.run([sys.executable, 'manage.py', *args(d)], check=True) for d in DOMAINS]"
+	DEBUG=1 $(PY) manage.py compilemessages --ignore=.venv
+
 bench: install
 	$(PY) bench/run.py
 	$(PY) -m bench.load.run

@@ -12,13 +12,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from django.conf import settings
+from django.utils.translation import gettext_lazy as _
 
 from lessons_app.models import AiNoticeAcceptance
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
-AI_NOTICE = (
+AI_NOTICE = _(
     "The tutor in this chat is an AI language model, not a person. What you write here, "
     "with the lesson's text, is sent to the AI provider the site uses to produce each "
     "reply. Replies can be wrong: check what matters. Your conversations are stored so "
@@ -41,6 +42,6 @@ def notice_required(user: AbstractBaseUser) -> bool:
 def accept_notice(user: AbstractBaseUser, *, now: datetime) -> AiNoticeAcceptance:
     """Record that ``user`` accepted the notice now; a second acceptance keeps the first."""
     acceptance, _ = AiNoticeAcceptance.objects.get_or_create(
-        user=user, defaults={"notice": AI_NOTICE, "accepted_at": now}
+        user=user, defaults={"notice": str(AI_NOTICE), "accepted_at": now}
     )
     return acceptance

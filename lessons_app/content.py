@@ -100,25 +100,36 @@ def cut_excerpt(body: str, from_text: str = "", to_text: str = "") -> str:
     return body[original_start:original_end].strip()
 
 
-def parse_transcript(transcript: str) -> list[tuple[float, float, str]]:
-    """Parse WebVTT or SRT text into ``(start_seconds, end_seconds, text)`` cues."""
+def _captions(transcript: str) -> list[webvtt.Caption]:
     text = transcript.strip().lstrip("\ufeff")
     if not text:
         return []
     kind = "vtt" if text.startswith("WEBVTT") else "srt"
     try:
-        captions = webvtt.WebVTT.from_buffer(io.StringIO(text + "\n"), format=kind)
+        captions = list(webvtt.WebVTT.from_buffer(io.StringIO(text + "\n"), format=kind))
     except MalformedFileError as exc:
         raise TranscriptError(
             f"The transcript is not valid WebVTT (starting with 'WEBVTT') or SRT: {exc}."
         ) from exc
-    cues = [(c.start_in_seconds, c.end_in_seconds, c.text.strip()) for c in captions]
-    if not cues:
+    if not captions:
         raise TranscriptError(
             "The transcript has no cues. Each cue is a time line such as "
             "'00:00:01.000 --> 00:00:04.000' followed by its text."
         )
-    return cues
+    return captions
+
+
+def parse_transcript(transcript: str) -> list[tuple[float, float, str]]:
+    """Parse WebVTT or SRT text into ``(start_seconds, end_seconds, text)`` cues."""
+    return [(c.start_in_seconds, c.end_in_seconds, c.text.strip()) for c in _captions(transcript)]
+
+
+def transcript_as_webvtt(transcript: str) -> str:
+    """The transcript (WebVTT or SRT) as WebVTT, for a self-hosted video's captions track."""
+    blocks = ["WEBVTT"]
+    for caption in _captions(transcript):
+        blocks.append(f"{caption.start} --> {caption.end}\n{caption.text.strip()}")
+    return "\n\n".join(blocks) + "\n"
 
 
 def cut_transcript(transcript: str, start: float = 0, end: float | None = None) -> str:

@@ -19,6 +19,7 @@ from django.conf import settings
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
+from django.utils.translation import gettext, ngettext
 
 from lessons_app.models import Message
 from lessons_app.reply_errors import ReplyErrorCode
@@ -51,26 +52,27 @@ def _time_until(now: datetime, then: datetime) -> str:
     hours, minutes = divmod(minutes, 60)
     parts = []
     if hours:
-        parts.append(f"{hours} hour{'s' if hours != 1 else ''}")
+        parts.append(ngettext("%(count)d hour", "%(count)d hours", hours) % {"count": hours})
     if minutes:
-        parts.append(f"{minutes} minute{'s' if minutes != 1 else ''}")
+        parts.append(
+            ngettext("%(count)d minute", "%(count)d minutes", minutes) % {"count": minutes}
+        )
     return " ".join(parts)
 
 
 def budget_message(now: datetime) -> str:
-    return (
+    return gettext(
         "The tutor has used up today's budget, so it can't answer right now. "
-        f"It will be back at midnight UTC, in about {_time_until(now, next_reset(now))}. "
-        "Your work so far is saved."
-    )
+        "It will be back at midnight UTC, in about {time}. Your work so far is saved."
+    ).format(time=_time_until(now, next_reset(now)))
 
 
 def daily_limit_message(limit: int, now: datetime) -> str:
-    return (
-        f"You've sent today's {limit} messages to the tutor, which is the daily limit. "
-        f"You can send more after midnight UTC, in about {_time_until(now, next_reset(now))}. "
+    return gettext(
+        "You've sent today's {limit} messages to the tutor, which is the daily limit. "
+        "You can send more after midnight UTC, in about {time}. "
         "You can still read the lesson in the meantime."
-    )
+    ).format(limit=limit, time=_time_until(now, next_reset(now)))
 
 
 def spent_today(now: datetime, provider_ids: Collection[int]) -> dict[int, Decimal]:

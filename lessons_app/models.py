@@ -73,6 +73,16 @@ class Stage(models.Model):
 
     # Video
     video_id = models.CharField("YouTube video id", max_length=32, blank=True)
+    # A self-hosted file plays without YouTube (offline too); it wins over video_id.
+    video_url = models.CharField(
+        "video file URL",
+        max_length=500,
+        blank=True,
+        help_text=(
+            "A WebM or MP4 file, played instead of YouTube: a path on this site "
+            "(/static/...) or an https:// address on a host in TUTOR_VIDEO_HOSTS."
+        ),
+    )
     start_seconds = models.PositiveIntegerField(default=0)
     end_seconds = models.PositiveIntegerField(
         null=True, blank=True, help_text="Empty: play to the end of the video."
@@ -407,6 +417,10 @@ class Message(ProviderAttribution):
     # last said it was alive. Stale ones are finished as interrupted (lessons_app.tutor.sweep).
     runner_id = models.CharField(max_length=64, blank=True)
     heartbeat_at = models.DateTimeField(null=True, blank=True)
+    # Set when the learner edited their last message or regenerated the reply: the
+    # message stays in the record (and in history frames, marked), but the model is not
+    # sent it again and the chat shows it collapsed (docs/protocol.md, "Edit and regenerate").
+    superseded_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

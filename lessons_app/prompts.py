@@ -15,6 +15,7 @@ from contextlib import aclosing
 from typing import TYPE_CHECKING, Any
 
 from lessons_app.history_fit import fit_history
+from lessons_app.languages import english_name
 from lessons_app.models import TutoringMode
 from lessons_app.stage_kinds import kind_of
 from lessons_app.teaching import NO_TEACHING, LearnerTeaching, QuestionItem, StageTeaching
@@ -66,6 +67,13 @@ TAGGED_BLOCK = "<{tag}>\n{text}\n</{tag}>"
 # demo tutor (lessons_app.demo_tutor) reads the titles back out of them.
 TUTOR_ROLE_LINE = 'You are the tutor for the lesson "{lesson_title}".'
 STAGE_HEADER = 'Current stage: "{stage_title}" ({kind}).'
+# Pages and markers are in the learner's language (settings.LANGUAGES); the tutor's
+# replies should be too. Not said for English, the language of these instructions.
+ENGLISH = "en"
+REPLY_LANGUAGE = (
+    "The learner reads this site in {language}: reply in {language}, unless they write "
+    "to you in another language or ask for one."
+)
 
 _PERSONA = f"""\
 {TUTOR_ROLE_LINE} You work beside the learner as \
@@ -253,6 +261,7 @@ def build_system_prompt_parts(
     offers_tool: bool = True,
     teaching: StageTeaching = NO_TEACHING,
     learner: LearnerTeaching | None = None,
+    language: str = "",
 ) -> SystemPrompt:
     """Build the tutor's system prompt for ``stage``, with the lesson content kept apart.
 
@@ -266,6 +275,8 @@ def build_system_prompt_parts(
     paragraph about the move-on tool, which the model then does not have.
     ``teaching`` and ``learner`` add the stage's tutoring mode, objectives and questions
     with what the learner has shown so far (:func:`teaching_paragraphs`).
+    ``language`` is the learner's language code: any but English adds a paragraph
+    telling the tutor to reply in it.
     """
     kind = kind_of(stage)
     part = kind.prompt(stage, (current_content or "").strip(), (previous_content or "").strip())
@@ -277,6 +288,8 @@ def build_system_prompt_parts(
     ]
     if kind.tutor_leads and offers_tool:
         paragraphs.append(_TRANSITION)
+    if language and language.split("-")[0].lower() != ENGLISH:
+        paragraphs.append(REPLY_LANGUAGE.format(language=english_name(language)))
     content = _tagged(kind.content_tag, part.content) if part.content else ""
     return SystemPrompt(instructions="\n\n".join(paragraphs), content=content)
 
@@ -379,6 +392,7 @@ async def send_message(
     on_prompt: Callable[[str, list[dict[str, str]]], None] | None = None,
     teaching: StageTeaching = NO_TEACHING,
     learner: LearnerTeaching | None = None,
+    language: str = "",
 ) -> AsyncIterator[dict[str, Any]]:
     """Ask the tutor model for a reply to ``messages`` and stream the seam's events as is.
 
@@ -404,6 +418,7 @@ async def send_message(
         offers_tool=offers_tool,
         teaching=teaching,
         learner=learner,
+        language=language,
     )
     tools = offered_tools(teaching) if offers_tool else None
     model_messages = fit_messages(build_model_messages(messages), system, tools, resolved)

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
+from django.utils.translation import gettext
 
 from lessons_app.models import Conversation, Message, MessageRating
 
@@ -40,7 +41,7 @@ def _own_message(user: AbstractBaseUser, message_id: int) -> Message:
     if message is None:
         raise Message.DoesNotExist("No such message.")
     if message.role != Message.Role.ASSISTANT:
-        raise RatingNotAllowed("Only the tutor's replies can be rated.")
+        raise RatingNotAllowed(gettext("Only the tutor's replies can be rated."))
     return message
 
 
@@ -62,7 +63,9 @@ def clean_comment(comment: str | None) -> str:
     comment = comment.replace("\x00", "").strip()
     if len(comment) > MAX_COMMENT_CHARS:
         raise ValidationError(
-            f"Keep the comment to {MAX_COMMENT_CHARS} characters or fewer (it has {len(comment)}).",
+            gettext("Keep the comment to {limit} characters or fewer (it has {length}).").format(
+                limit=MAX_COMMENT_CHARS, length=len(comment)
+            ),
             code="comment_too_long",
         )
     return comment

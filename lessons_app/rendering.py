@@ -8,20 +8,60 @@ allowlist sanitiser before it reaches a template.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from html import escape
 from urllib.parse import quote, urlencode, urlsplit
 
 import nh3
 from django.conf import settings
 from django.utils.safestring import SafeString, mark_safe
 from markdown_it import MarkdownIt
+from markdown_it.rules_inline import StateInline
 from markdown_it.token import Token
 
 EMPTY_HTML = SafeString("")
 
+# Math, as lessons/rich_text.js finds it in the chat: ``$$…$$`` and ``\[…\]`` displayed,
+# ``\(…\)`` and ``$…$`` inline ("$…$" with no space just inside and no digit after, so
+# "$5 and $10" stays text). Cut out before markdown's escapes can eat its backslashes,
+# it becomes ``<span class="math-inline">TeX</span>`` (or ``math-display``), which the
+# page typesets with KaTeX.
+_MATH = re.compile(
+    r"\$\$(?P<d1>.+?)\$\$|\\\[(?P<d2>.+?)\\\]|\\\((?P<i1>.+?)\\\)"
+    r"|\$(?![\s$])(?P<i2>(?:\\.|[^\\$\n])+?)(?<![\s\\])\$(?!\d)",
+    re.DOTALL,
+)
+MATH_INLINE_CLASS = "math-inline"
+MATH_DISPLAY_CLASS = "math-display"
+_MATH_RULE = "math"
+
+
+def _math_rule(state: StateInline, silent: bool) -> bool:
+    if state.src[state.pos] not in "$\\":
+        return False
+    match = _MATH.match(state.src, state.pos, state.posMax)
+    if match is None or not (tex := next(g for g in match.groups() if g is not None).strip()):
+        return False
+    if not silent:
+        token = state.push(_MATH_RULE, "span", 0)
+        token.content = tex
+        token.meta = {"display": match["d1"] is not None or match["d2"] is not None}
+    state.pos = match.end()
+    return True
+
+
+def _render_math(self, tokens: list[Token], idx: int, options, env) -> str:
+    token = tokens[idx]
+    kind = MATH_DISPLAY_CLASS if token.meta["display"] else MATH_INLINE_CLASS
+    return f'<span class="{kind}">{escape(token.content, quote=False)}</span>'
+
+
 # CommonMark keeps raw HTML in the output; the sanitiser below decides what of
 # it survives, so markdown-it only has to be a faithful renderer.
 _markdown = MarkdownIt("commonmark").enable("table")
+_markdown.inline.ruler.before("escape", _MATH_RULE, _math_rule)
+_markdown.add_render_rule(_MATH_RULE, _render_math)
 
 _TAGS = frozenset(
     {
@@ -52,6 +92,7 @@ _TAGS = frozenset(
         "p",
         "pre",
         "s",
+        "span",
         "strong",
         "sub",
         "summary",
@@ -69,15 +110,56 @@ _ATTRIBUTES: dict[str, set[str]] = {
     "a": {"href", "title"},
     "abbr": {"title"},
     "ol": {"start"},
+    # Only a ``language-…`` class (``_keep_code_language``): highlighting needs it.
+    "code": {"class"},
 }
+_CODE_LANGUAGE = re.compile(r"language-[A-Za-z0-9_+#-]{1,40}")
 # markdown-it writes a table column's alignment as an inline style, which the
 # Content-Security-Policy would refuse; it becomes one of these classes (site.css).
 _ALIGNMENT_CLASSES = {"left": "align-left", "center": "align-center", "right": "align-right"}
-_CLASSES = {tag: set(_ALIGNMENT_CLASSES.values()) for tag in ("td", "th")}
+_CLASSES = {
+    **{tag: set(_ALIGNMENT_CLASSES.values()) for tag in ("td", "th")},
+    "span": {MATH_INLINE_CLASS, MATH_DISPLAY_CLASS},
+}
 _IMAGE_ATTRIBUTES = {"src", "alt", "title", "width", "height"}
 _URL_SCHEMES = frozenset({"http", "https", "mailto"})
 # Links open beside the lesson, so a learner never loses their place in it.
 _LINK_ATTRIBUTES = {"a": {"target": "_blank"}}
+
+
+# A line that starts a markdown block of its own: never joined to the line before.
+_BLOCK_START = re.compile(r"\s*(?:[-*+>#|]|\d+[.)](?:\s|$)|```|~~~)")
+_FENCE = re.compile(r"\s*(?:```|~~~)")
+
+
+def join_wrapped_lines(text: str) -> str:
+    """Each paragraph on one line, where the author wrapped it by hand.
+
+    An authored opening message written as a YAML block scalar (``|-``) keeps the
+    source's line breaks, and the chat (which shows a single line break as a break)
+    would break its sentences there. Blank lines, list items, headings, quotes, table
+    rows, code blocks and markdown's own hard breaks (two spaces or a backslash at the
+    end of a line) stay as written.
+    """
+    lines: list[str] = []
+    joinable = False  # the line before is paragraph text a next line may continue
+    in_code = False
+    for line in text.splitlines():
+        if _FENCE.match(line):
+            in_code = not in_code
+            lines.append(line)
+            joinable = False
+        elif in_code or not line.strip():
+            lines.append(line)
+            joinable = False
+        elif joinable and not _BLOCK_START.match(line):
+            lines[-1] = f"{lines[-1].rstrip()} {line.strip()}"
+        else:
+            lines.append(line)
+        if not in_code and line.strip() and not _FENCE.match(line):
+            last = lines[-1]
+            joinable = not (last.endswith(("  ", "\\")) or last.lstrip().startswith(("#", "|")))
+    return "\n".join(lines)
 
 
 # Markdown on the learner pages sits under an <h2> (the stage title or the
@@ -117,6 +199,8 @@ def _sanitise(html: str, *, allow_images: bool, refused_images: list[RefusedImag
         attributes["img"] = set(_IMAGE_ATTRIBUTES)
 
     def refuse_outside_images(tag: str, attribute: str, value: str) -> str | None:
+        if tag == "code" and attribute == "class":
+            return value if _CODE_LANGUAGE.fullmatch(value) else None
         if tag == "img" and attribute == "src":
             reason = image_refusal(value)
             if reason:
@@ -193,6 +277,14 @@ def youtube_embed_url(video_id: str, start: int = 0, end: int | None = None) -> 
     return f"{YOUTUBE_EMBED_BASE}{quote(video_id.strip(), safe='')}?{urlencode(params)}"
 
 
+def video_file_url(url: str, start: int = 0, end: int | None = None) -> str:
+    """A self-hosted video's address playing only the stage's span (a media fragment)."""
+    url = url.strip()
+    if not start and end is None:
+        return url
+    return f"{url}#t={start}" + (f",{end}" if end is not None else "")
+
+
 @dataclass(frozen=True)
 class StageBody:
     """What the page shows for one stage's own content.
@@ -209,5 +301,7 @@ class StageBody:
     html: SafeString = EMPTY_HTML
     transcript: str = ""
     embed_url: str = ""
+    # A self-hosted video file (Stage.video_url), played instead of the embed.
+    video_file_url: str = ""
     unavailable: bool = False
     problem: str = ""

@@ -15,6 +15,7 @@ from django.db import IntegrityError, models, transaction
 from django.db.models import Prefetch
 from django.http import Http404
 from django.utils import timezone
+from django.utils.translation import gettext, gettext_noop
 
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 from lessons_app.stage_kinds import kind_of
@@ -29,9 +30,10 @@ if TYPE_CHECKING:
 M = TypeVar("M", bound=models.Model)
 
 # {activity} is what the learner does on the stage's kind (lessons_app.stage_kinds).
-STARTED_STAGE_MARKER = "Started {activity}: {title}"
-FINISHED_STAGE_MARKER = "Finished {activity}: {title}"
-COMPLETED_LESSON_MARKER = "Completed the lesson: {title}"
+# Saved in the learner's language at the time (the request's, or the chat socket's).
+STARTED_STAGE_MARKER = gettext_noop("Started {activity}: {title}")
+FINISHED_STAGE_MARKER = gettext_noop("Finished {activity}: {title}")
+COMPLETED_LESSON_MARKER = gettext_noop("Completed the lesson: {title}")
 
 
 # --- Selectors ---------------------------------------------------------------
@@ -166,7 +168,7 @@ def _record_marker(conversation: Conversation, text: str, stage: Stage | None) -
 
 
 def _stage_marker(template: str, stage: Stage) -> str:
-    return template.format(activity=kind_of(stage).activity, title=stage.title)
+    return gettext(template).format(activity=gettext(kind_of(stage).activity), title=stage.title)
 
 
 def get_or_start_progress(user: User, lesson: Lesson) -> LessonProgress:
@@ -235,7 +237,9 @@ def advance(user: User, lesson: Lesson, *, from_stage_id: int | None = None) -> 
         progress.current_stage = current
         progress.completed = True
         progress.completed_at = timezone.now()
-        _record_marker(conversation, COMPLETED_LESSON_MARKER.format(title=lesson.title), current)
+        _record_marker(
+            conversation, gettext(COMPLETED_LESSON_MARKER).format(title=lesson.title), current
+        )
     else:
         following = stages[index + 1]
         progress.current_stage = following

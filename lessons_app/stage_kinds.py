@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from lessons_app.content import (
     AnchorNotFound,
     TranscriptError,
@@ -31,6 +33,7 @@ from lessons_app.rendering import (
     PAGE_HEADING_OFFSET,
     StageBody,
     render_markdown,
+    video_file_url,
     youtube_embed_url,
 )
 
@@ -184,7 +187,7 @@ ARTICLE = StageKind(
         "and the text it ends with; both are included, and quotes and line breaks need "
         "not match exactly."
     ),
-    activity="reading",
+    activity=gettext_noop("reading"),
     template="lessons/_stage_article.html",
     prompt=_article_prompt,
     content=_excerpt,
@@ -213,8 +216,28 @@ def _transcript_span(stage: Stage) -> str:
     return cut_transcript(stage.transcript, stage.start_seconds, stage.end_seconds)
 
 
-def _check_span(values: Mapping[str, Any]) -> list[FieldProblem]:
-    problems = []
+NO_VIDEO_ERROR = "A video stage needs a YouTube video id or a video file URL."
+VIDEO_URL_ERROR = (
+    "A video file URL is a path on this site (starting with /) or an https:// address."
+)
+
+
+def _check_video_source(values: Mapping[str, Any]) -> list[FieldProblem]:
+    video_id = (values.get("video_id") or "").strip()
+    video_url = (values.get("video_url") or "").strip()
+    # A video_id the form refused is absent: it has said what is wrong with it already.
+    if not video_id and not video_url and "video_id" in values:
+        return [("video_id", NO_VIDEO_ERROR)]
+    if video_url and not (
+        (video_url.startswith("/") and not video_url.startswith("//"))
+        or video_url.startswith("https://")
+    ):
+        return [("video_url", VIDEO_URL_ERROR)]
+    return []
+
+
+def _check_video(values: Mapping[str, Any]) -> list[FieldProblem]:
+    problems = _check_video_source(values)
     start, end = values.get("start_seconds"), values.get("end_seconds")
     if start is not None and end is not None and end <= start:
         problems.append(
@@ -238,18 +261,23 @@ def _video_prompt(stage: Stage, content: str, previous: str) -> KindPrompt:
 
 
 def _video_page(stage: Stage, content: str) -> dict[str, Any]:
-    embed_url = ""
-    if stage.video_id.strip():
-        embed_url = youtube_embed_url(stage.video_id, stage.start_seconds, stage.end_seconds)
-    return {"transcript": content, "embed_url": embed_url}
+    shown: dict[str, Any] = {"transcript": content}
+    if stage.video_url.strip():
+        shown["video_file_url"] = video_file_url(
+            stage.video_url, stage.start_seconds, stage.end_seconds
+        )
+    elif stage.video_id.strip():
+        shown["embed_url"] = youtube_embed_url(
+            stage.video_id, stage.start_seconds, stage.end_seconds
+        )
+    return shown
 
 
 VIDEO = StageKind(
     value=Stage.Kind.VIDEO,
     fields=(
-        AuthoredField(
-            "video_id", required=True, blank_error="A video stage needs a YouTube video id."
-        ),
+        AuthoredField("video_id"),
+        AuthoredField("video_url"),
         AuthoredField("start_seconds", yaml_key="start", type=ValueType.INTEGER),
         AuthoredField(
             "end_seconds",
@@ -260,16 +288,17 @@ VIDEO = StageKind(
         AuthoredField("transcript", textarea_rows=10),
     ),
     admin_help=(
-        "A YouTube video, optionally only from the start to the end second. The transcript "
+        "A YouTube video, or a self-hosted video file (which plays instead, offline too), "
+        "optionally only from the start to the end second. The transcript "
         "(WebVTT or SRT) is what the tutor knows of the video: only the cues in the "
         "played span are used."
     ),
-    activity="watching",
+    activity=gettext_noop("watching"),
     template="lessons/_stage_video.html",
     prompt=_video_prompt,
     content=_transcript_span,
     page=_video_page,
-    check=_check_span,
+    check=_check_video,
     empty_preview="No transcript cue falls between the start and the end.",
     content_tag=TRANSCRIPT_TAG,
 )
@@ -326,7 +355,7 @@ CHAT = StageKind(
         "the content of the stage just before can be shown beside the chat and given "
         "to the tutor."
     ),
-    activity="chatting",
+    activity=gettext_noop("chatting"),
     template="lessons/_stage_chat.html",
     prompt=_chat_prompt,
     builds_on_previous=True,

@@ -13,6 +13,12 @@ urlpatterns = [
     path("account/delete/", account_views.delete_account, name="delete_account"),
     path("account/ai-notice/", account_views.accept_ai_notice, name="accept_ai_notice"),
     path("lessons/<slug:slug>/", views.lesson_detail, name="detail"),
+    path("lessons/<slug:slug>/stages/<int:number>/", views.lesson_stage, name="stage"),
+    path(
+        "lessons/<slug:slug>/stages/<int:number>/captions.vtt",
+        views.stage_captions,
+        name="stage_captions",
+    ),
     path("lessons/<slug:slug>/next/", views.next_stage, name="next"),
     path("lessons/<slug:slug>/back/", views.previous_stage, name="back"),
     path(

@@ -13,11 +13,13 @@ from django.contrib.auth.forms import UserCreationForm
 from django.core.exceptions import ValidationError
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods, require_POST
 
 from lessons_app import ai_notice, ratings, services, untrusted_json
-from lessons_app.models import Lesson, Message, UploadedImage
+from lessons_app.content import TranscriptError, transcript_as_webvtt
+from lessons_app.models import Lesson, LessonProgress, Message, Stage, UploadedImage
 from lessons_app.stage_kinds import render_previous_stage_body, render_stage_body
 
 # The tutor chat's WebSocket route; the consumer's routing must match it.
@@ -29,6 +31,7 @@ MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 FROM_STAGE_FIELD = "from_stage"
 # A rating is a value and a comment of at most ratings.MAX_COMMENT_CHARS characters.
 MAX_RATING_BODY_BYTES = 16 * 1024
+WEBVTT_CONTENT_TYPE = "text/vtt; charset=utf-8"
 
 
 def chat_socket_path(lesson: Lesson) -> str:
@@ -68,11 +71,68 @@ def signup(request: HttpRequest) -> HttpResponse:
     )
 
 
+def stage_url(lesson: Lesson, number: int) -> str:
+    """The address of stage ``number`` (1-based) of ``lesson``."""
+    return reverse("lessons:stage", kwargs={"slug": lesson.slug, "number": number})
+
+
 @login_required
 def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
+    """The lesson's page: the stage the learner is on (lessons/layout.js shows its own URL)."""
+    lesson = services.get_visible_lesson_or_404(request.user, slug)
+    return _lesson_page(request, lesson, services.get_or_start_progress(request.user, lesson))
+
+
+@login_required
+def lesson_stage(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """Stage ``number`` of the lesson, when it is the one the learner is on.
+
+    The server alone decides where a learner is (Next and Back move them), so the address
+    of another stage leads to the current one: no address jumps ahead, none moves the
+    learner. A number the lesson has no stage for is a 404.
+    """
     lesson = services.get_visible_lesson_or_404(request.user, slug)
     progress = services.get_or_start_progress(request.user, lesson)
     stages = services.ordered_stages(lesson)
+    if not 1 <= number <= len(stages):
+        raise Http404("The lesson has no such stage.")
+    current = services.current_stage_index(progress, stages) + 1
+    if number != current:
+        return redirect(stage_url(lesson, current))
+    return _lesson_page(request, lesson, progress, stages)
+
+
+@login_required
+def stage_captions(request: HttpRequest, slug: str, number: int) -> HttpResponse:
+    """The captions of the learner's current video stage: its transcript as WebVTT.
+
+    The <track> of a self-hosted video (Stage.video_url) loads them; like the stage's page,
+    only the stage the learner is on has them.
+    """
+    lesson = services.get_visible_lesson_or_404(request.user, slug)
+    progress = services.get_or_start_progress(request.user, lesson)
+    stages = services.ordered_stages(lesson)
+    if not 1 <= number <= len(stages) or services.current_stage_index(progress, stages) + 1 != (
+        number
+    ):
+        raise Http404("The lesson has no such stage here.")
+    stage = stages[number - 1]
+    try:
+        captions = transcript_as_webvtt(stage.transcript) if stage.transcript.strip() else ""
+    except TranscriptError:
+        captions = ""
+    if stage.kind != Stage.Kind.VIDEO or not captions:
+        raise Http404("The stage has no captions.")
+    return HttpResponse(captions, content_type=WEBVTT_CONTENT_TYPE)
+
+
+def _lesson_page(
+    request: HttpRequest,
+    lesson: Lesson,
+    progress: LessonProgress,
+    stages: list[Stage] | None = None,
+) -> HttpResponse:
+    stages = services.ordered_stages(lesson) if stages is None else stages
     context = {
         "lesson": lesson,
         "progress": progress,
@@ -91,6 +151,7 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
         context.update(
             stage=stage,
             stage_number=index + 1,
+            stage_url=stage_url(lesson, index + 1),
             stage_count=len(stages),
             is_first=index == 0,
             is_last=index == len(stages) - 1,
@@ -98,6 +159,13 @@ def lesson_detail(request: HttpRequest, slug: str) -> HttpResponse:
             previous_body=render_previous_stage_body(stage),
         )
     return render(request, "lessons/lesson.html", context)
+
+
+def _current_stage_redirect(lesson: Lesson, progress: LessonProgress) -> HttpResponse:
+    stages = services.ordered_stages(lesson)
+    if not stages:
+        return redirect(lesson.get_absolute_url())
+    return redirect(stage_url(lesson, services.current_stage_index(progress, stages) + 1))
 
 
 def _from_stage_id(request: HttpRequest) -> int | None:
@@ -112,16 +180,16 @@ def _from_stage_id(request: HttpRequest) -> int | None:
 @require_POST
 def next_stage(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = services.get_visible_lesson_or_404(request.user, slug)
-    services.advance(request.user, lesson, from_stage_id=_from_stage_id(request))
-    return redirect(lesson.get_absolute_url())
+    progress = services.advance(request.user, lesson, from_stage_id=_from_stage_id(request))
+    return _current_stage_redirect(lesson, progress)
 
 
 @login_required
 @require_POST
 def previous_stage(request: HttpRequest, slug: str) -> HttpResponse:
     lesson = services.get_visible_lesson_or_404(request.user, slug)
-    services.go_back(request.user, lesson, from_stage_id=_from_stage_id(request))
-    return redirect(lesson.get_absolute_url())
+    progress = services.go_back(request.user, lesson, from_stage_id=_from_stage_id(request))
+    return _current_stage_redirect(lesson, progress)
 
 
 @login_required

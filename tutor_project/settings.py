@@ -64,6 +64,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
+    # The learner's language: the set_language cookie, else the browser's Accept-Language.
+    "django.middleware.locale.LocaleMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
@@ -84,6 +86,7 @@ TEMPLATES = [
         "OPTIONS": {
             "context_processors": [
                 "django.template.context_processors.request",
+                "django.template.context_processors.i18n",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
             ],
@@ -193,7 +196,11 @@ LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "lessons:catalogue"
 LOGOUT_REDIRECT_URL = "login"
 
-LANGUAGE_CODE = "en-us"
+LANGUAGE_CODE = "en"
+# The learner pages' languages (locale/<code>/LC_MESSAGES, docs/translations.md). The tutor
+# is told to reply in the learner's (lessons_app.prompts).
+LANGUAGES = [("en", "English"), ("de", "Deutsch")]
+LOCALE_PATHS = [BASE_DIR / "locale"]
 TIME_ZONE = "UTC"
 USE_I18N = True
 USE_TZ = True
@@ -229,6 +236,9 @@ if env.bool("USE_X_FORWARDED_PROTO", default=False):
 # Images in authored content load from this site and these hosts only (the article is
 # rendered without the others, and the browser refuses them too: img-src below).
 TUTOR_IMAGE_HOSTS = env.list("TUTOR_IMAGE_HOSTS", default=[])
+# Self-hosted video files (Stage.video_url) play from this site and these hosts only
+# (media-src below); YouTube's player is a frame (frame-src).
+TUTOR_VIDEO_HOSTS = env.list("TUTOR_VIDEO_HOSTS", default=[])
 # Content-Security-Policy: scripts, styles and everything else from this site only, no
 # inline script or style; the chat's WebSocket is this site's ('self' covers ws: and
 # wss: on the same host); video stages embed YouTube's privacy-enhanced player
@@ -240,6 +250,7 @@ _CONTENT_SECURITY_POLICY = {
         "script-src": [SELF],
         "style-src": [SELF],
         "img-src": [SELF, "data:", *(f"https://{host}" for host in TUTOR_IMAGE_HOSTS)],
+        "media-src": [SELF, *(f"https://{host}" for host in TUTOR_VIDEO_HOSTS)],
         "connect-src": [SELF],
         "frame-src": ["https://www.youtube-nocookie.com"],
         "object-src": [NONE],

@@ -6,7 +6,8 @@ import os
 from asgiref.sync import sync_to_async
 from channels.layers import get_channel_layer
 from django.db import connection
-from django.http import JsonResponse
+from django.http import HttpRequest, HttpResponseRedirect, JsonResponse
+from django.templatetags.static import static
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -69,3 +70,14 @@ async def healthz(request):
     )
     response[WORKER_PID_HEADER] = str(os.getpid())
     return response
+
+
+# Browsers ask every site for /favicon.ico, the admin's pages included (the learner pages
+# name the icon in a link tag): this answers instead of a 404. Not a permanent redirect:
+# the static address changes with the file (hashed names in production).
+FAVICON_STATIC_PATH = "lessons/favicon.svg"
+
+
+@require_GET
+def favicon(request: HttpRequest) -> HttpResponseRedirect:
+    return HttpResponseRedirect(static(FAVICON_STATIC_PATH))

@@ -192,7 +192,12 @@ def test_adding_a_stage_with_a_missing_anchor_shows_the_error(admin_client, less
             "to_text",
             "The text 'Alpha' does not occur after the start anchor.",
         ),
-        ({"kind": "video"}, "video_id", "A video stage needs a YouTube video id."),
+        ({"kind": "video"}, "video_id", "A video stage needs a YouTube video id or a video file"),
+        (
+            {"kind": "video", "video_url": "http://media.example/v.webm"},
+            "video_url",
+            "A video file URL is a path on this site (starting with /) or an https://",
+        ),
         ({"kind": "video", "video_id": "dQw4w9WgXc"}, "video_id", "A YouTube video id is 11"),
         (
             {"kind": "video", "video_id": "aB3_x9-KqL0", "start_seconds": 20, "end_seconds": 5},

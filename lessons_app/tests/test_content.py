@@ -11,6 +11,7 @@ from lessons_app.content import (
     cut_transcript,
     parse_transcript,
     previous_stage,
+    transcript_as_webvtt,
 )
 from lessons_app.models import Lesson, Stage
 from lessons_app.stage_kinds import previous_stage_content, stage_content
@@ -275,3 +276,11 @@ def test_stage_with_a_broken_anchor_raises_rather_than_showing_everything(lesson
     reading.to_text = "not in the text"
     with pytest.raises(AnchorNotFound):
         stage_content(reading)
+
+
+def test_an_srt_transcript_becomes_webvtt_captions():
+    srt = "1\n00:00:01,500 --> 00:01:05,000\nHello there.\n\n2\n01:00:05,000 --> 01:00:09,250\nBye."
+    assert transcript_as_webvtt(srt) == (
+        "WEBVTT\n\n00:00:01.500 --> 00:01:05.000\nHello there.\n\n"
+        "01:00:05.000 --> 01:00:09.250\nBye.\n"
+    )

@@ -79,7 +79,7 @@ def test_a_learner_downloads_all_their_data_and_no_one_elses(client, ada, grace,
     assert data["account"]["username"] == "ada"
     assert data["ai_notice"] == {
         "accepted_at": "2026-05-01T12:00:00Z",
-        "notice": ai_notice.AI_NOTICE,
+        "notice": str(ai_notice.AI_NOTICE),
     }
     [progress] = data["progress"]
     assert (progress["lesson"], progress["current_stage"]) == (lesson.slug, "Photosynthesis")
@@ -177,18 +177,18 @@ def test_the_ai_notice_stands_in_for_the_chat_until_accepted_once(client, lesson
     user = make_user("new")
     client.force_login(user)
     page = client.get(lesson.get_absolute_url()).content.decode()
-    assert escape(ai_notice.AI_NOTICE) in page
+    assert escape(str(ai_notice.AI_NOTICE)) in page
     assert 'id="chat-panel"' not in page
 
     accept = reverse("lessons:accept_ai_notice")
     response = client.post(accept, {"next": lesson.get_absolute_url()})
     assert response["Location"] == lesson.get_absolute_url()
     acceptance = AiNoticeAcceptance.objects.get(user=user)
-    assert acceptance.notice == ai_notice.AI_NOTICE
+    assert acceptance.notice == str(ai_notice.AI_NOTICE)
     first = acceptance.accepted_at
     page = client.get(lesson.get_absolute_url()).content.decode()
     assert 'id="chat-panel"' in page
-    assert escape(ai_notice.AI_NOTICE) not in page
+    assert escape(str(ai_notice.AI_NOTICE)) not in page
     client.post(accept, {"next": "https://evil.example/"})
     assert AiNoticeAcceptance.objects.get(user=user).accepted_at == first  # accepted once
 

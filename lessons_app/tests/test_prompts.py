@@ -149,6 +149,21 @@ def test_article_stage_prompt_matches_golden(article_stage: Stage) -> None:
     assert TRANSITION_TOOL_NAME not in prompt
 
 
+def test_a_learner_reading_in_german_is_replied_to_in_german(article_stage: Stage) -> None:
+    content = stage_content(article_stage)
+    parts = build_system_prompt_parts(article_stage, content, language="de")
+    prompt = parts.joined()
+
+    assert_matches_golden("article_stage_german", prompt)
+    # An instruction, before the lesson content (which prompt caching keeps apart).
+    assert "The learner reads this site in German: reply in German" in parts.instructions
+    assert "reply in German" not in parts.content
+    # English learners get the prompt as before, with no language line.
+    for english in ("", "en", "en-gb"):
+        parts = build_system_prompt_parts(article_stage, content, language=english)
+        assert parts.joined() == build_system_prompt(article_stage, current_content=content)
+
+
 def test_video_stage_prompt_matches_golden(video_stage: Stage) -> None:
     content = stage_content(video_stage)
     prompt = build_system_prompt(video_stage, current_content=content)

@@ -6,6 +6,7 @@ import re
 
 import pytest
 from django.contrib.auth import get_user_model
+from django.test import Client
 from django.urls import reverse
 
 from lessons_app.models import Lesson, LessonProgress, Message, Stage
@@ -24,7 +25,7 @@ from lessons_app.tests.factories import (
     StaffFactory,
     VideoStageFactory,
 )
-from lessons_app.views import CHAT_SOCKET_PATH, FROM_STAGE_FIELD
+from lessons_app.views import CHAT_SOCKET_PATH, FROM_STAGE_FIELD, stage_url
 from llm_app.services import make_default
 
 pytestmark = pytest.mark.django_db
@@ -212,7 +213,7 @@ def test_next_and_back_move_through_stages_by_post(learner_client, learner, less
 
     response = post_next(learner_client, lesson)
     assert response.status_code == 302
-    assert response["Location"] == lesson.get_absolute_url()
+    assert response["Location"] == stage_url(lesson, 2)
     progress = LessonProgress.objects.get(user=learner, lesson=lesson)
     assert progress.current_stage == video
 
@@ -368,11 +369,12 @@ def test_article_html_and_javascript_links_are_inert(learner_client):
     ) or re.search(
         r'<a [^>]*rel="noopener noreferrer"[^>]*href="https://example.org/page"', article
     )
-    # The page's only scripts are the shipped static files: no inline script at all.
+    # The page's only scripts are the shipped static files and the chat's translations
+    # (Django's JavaScript catalogue, served by this site): no inline script at all.
     script_tags = re.findall(r"<script\b[^>]*>", html, re.IGNORECASE)
     assert script_tags, "the lesson page should load the chat script"
     for tag in script_tags:
-        assert re.search(r'\ssrc="/static/', tag), tag
+        assert re.search(r'\ssrc="/(static/|jsi18n/")', tag), tag
     assert re.findall(r"<script\b[^>]*>(.*?)</script>", html, re.IGNORECASE | re.DOTALL) == [
         ""
     ] * len(script_tags)
@@ -607,3 +609,68 @@ def test_admin_link_for_staff(staff_client):
 def test_no_admin_link_for_learners(learner_client):
     html = learner_client.get(reverse("lessons:catalogue")).content.decode()
     assert f'href="{reverse("admin:index")}"' not in html
+
+
+def test_each_stage_has_its_own_address_and_none_jumps_ahead(learner_client, learner, lesson):
+    assert stage_url(lesson, 2) == f"/lessons/{lesson.slug}/stages/2/"
+    html = learner_client.get(lesson.get_absolute_url()).content.decode()
+    assert f'data-stage-url="{stage_url(lesson, 1)}"' in html
+    response = learner_client.get(stage_url(lesson, 1))
+    assert response.status_code == 200
+    assert "Stage 1 of 3" in response.content.decode()
+    # Ahead of the learner's progress: to the stage they are on, nothing moved.
+    response = learner_client.get(stage_url(lesson, 3))
+    assert response["Location"] == stage_url(lesson, 1)
+    progress = LessonProgress.objects.get(user=learner, lesson=lesson)
+    assert progress.current_stage == stages_of(lesson)[0]
+    assert post_next(learner_client, lesson)["Location"] == stage_url(lesson, 2)
+    assert "Stage 2 of 3" in learner_client.get(stage_url(lesson, 2)).content.decode()
+    # Behind: the same (Back moves them, an address never does).
+    assert learner_client.get(stage_url(lesson, 1))["Location"] == stage_url(lesson, 2)
+    assert post_back(learner_client, lesson)["Location"] == stage_url(lesson, 1)
+    for missing in (0, 4, 99):
+        assert learner_client.get(stage_url(lesson, missing)).status_code == 404
+
+
+def test_a_stage_address_needs_a_log_in_and_a_visible_lesson(learner_client, lesson):
+    url = stage_url(lesson, 1)
+    response = Client().get(url)
+    assert response["Location"] == f"{reverse('login')}?next={url}"
+    lesson.is_published = False
+    lesson.save()
+    assert learner_client.get(url).status_code == 404
+
+
+def test_a_video_file_stage_plays_in_the_page_with_the_transcript_as_captions(
+    learner_client, lesson
+):
+    _article, video, _chat = stages_of(lesson)
+    video.video_url = "/static/lessons/demo/why-struggling-helps.webm"
+    video.save()
+    post_next(learner_client, lesson)
+    html = learner_client.get(stage_url(lesson, 2)).content.decode()
+    captions = reverse("lessons:stage_captions", args=[lesson.slug, 2])
+    assert '<video controls preload="metadata" src="/static/lessons/demo/' in html
+    assert "why-struggling-helps.webm#t=5,18" in html
+    assert f'<track kind="captions" src="{captions}"' in html
+    assert "<iframe" not in html  # the file wins over the YouTube id
+    response = learner_client.get(captions)
+    assert response["Content-Type"] == "text/vtt; charset=utf-8"
+    assert response.content.decode().startswith("WEBVTT\n\n00:00:")
+    # Only the stage the learner is on has captions, as only it has a page.
+    assert (
+        learner_client.get(reverse("lessons:stage_captions", args=[lesson.slug, 1])).status_code
+        == 404
+    )
+    assert (
+        learner_client.get(reverse("lessons:stage_captions", args=[lesson.slug, 9])).status_code
+        == 404
+    )
+
+
+def test_the_favicon_is_linked_on_pages_and_answered_at_favicon_ico(client, learner_client):
+    html = learner_client.get(reverse("lessons:catalogue")).content.decode()
+    assert '<link rel="icon" href="/static/lessons/favicon.svg" type="image/svg+xml">' in html
+    response = Client().get("/favicon.ico")
+    assert response.status_code == 302
+    assert response["Location"] == "/static/lessons/favicon.svg"

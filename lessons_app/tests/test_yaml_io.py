@@ -516,3 +516,37 @@ def test_a_file_that_is_not_utf8_is_refused(tmp_path):
     with pytest.raises(LessonFileError, match="not UTF-8"):
         import_lessons_file(path)
     assert not Lesson.objects.exists()
+
+
+def test_a_video_file_stage_imports_and_exports_without_a_youtube_id():
+    import_lessons(
+        GOOD
+        + "      - kind: video\n"
+        + "        title: Offline\n"
+        + "        video_url: /static/lessons/demo/why-struggling-helps.webm\n"
+    )
+    video = Stage.objects.get(title="Offline")
+    assert (video.video_id, video.video_url) == (
+        "",
+        "/static/lessons/demo/why-struggling-helps.webm",
+    )
+    [stage] = [
+        s for s in yaml.safe_load(export_lessons())["lessons"][0]["stages"] if s["kind"] == "video"
+    ]
+    assert stage["video_url"] == "/static/lessons/demo/why-struggling-helps.webm"
+    assert "video_id" not in stage
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("", "video_id: A video stage needs a YouTube video id or a video file URL."),
+        ("        video_url: http://media.example/v.webm\n", "video_url: A video file URL is"),
+        ("        video_url: //media.example/v.webm\n", "video_url: A video file URL is"),
+    ],
+)
+def test_a_video_stage_needs_a_youtube_id_or_a_safe_file_url(line, message):
+    text = GOOD + "      - kind: video\n        title: Nothing to play\n" + line
+    with pytest.raises(LessonFileError, match=re.escape(message)):
+        import_lessons(text)
+    assert not Lesson.objects.exists()

@@ -6,8 +6,10 @@ import logging
 
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
+from django.utils import translation
 
 from lessons_app import observability
+from lessons_app.languages import language_of_scope
 from lessons_app.tutor.admission import admit
 from lessons_app.tutor.database import database_call
 from lessons_app.tutor.protocol import (
@@ -35,8 +37,16 @@ class LessonChatConsumer(AsyncWebsocketConsumer):
     # outage of the layer's Redis can't close idle sockets (see lessons_app.tutor).
     channel_layer_alias = None
     session: ChatSession | None = None
+    # The learner's language (lessons_app.languages): frames' texts and stage markers are
+    # written in it, and the tutor is told to reply in it.
+    language: str = ""
 
     async def connect(self) -> None:
+        self.language = language_of_scope(self.scope)
+        with translation.override(self.language):
+            await self._connect()
+
+    async def _connect(self) -> None:
         # Answered first, then one trip decides (lessons_app.tutor.admission says why).
         await self.accept()
         slug = self.scope["url_route"]["kwargs"]["slug"]
@@ -56,6 +66,7 @@ class LessonChatConsumer(AsyncWebsocketConsumer):
             await get_runtime(),
             self.send_text,
             cursor=parse_resume_cursor(self.scope.get("query_string", b"")),
+            language=self.language,
         )
         observability.socket_opened()
         self.session = session
@@ -75,6 +86,10 @@ class LessonChatConsumer(AsyncWebsocketConsumer):
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         if self.session is None:
             return
+        with translation.override(self.language):
+            await self._receive(text_data)
+
+    async def _receive(self, text_data: str | None) -> None:
         try:
             command = parse_client_frame(text_data)
         except FrameError as exc:

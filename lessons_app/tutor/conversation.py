@@ -17,6 +17,7 @@ from django.http import Http404
 from lessons_app import services
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 from lessons_app.ratings import ratings_for
+from lessons_app.rendering import join_wrapped_lines
 from lessons_app.stage_kinds import kind_of
 from lessons_app.teaching import (
     NO_TEACHING,
@@ -27,6 +28,9 @@ from lessons_app.teaching import (
 )
 from lessons_app.tutor.protocol import TEACHING_CHECKLIST
 from llm_app.demo_provider import is_demo_model
+
+# Who an authored opening message is from (it has no provider).
+AUTHOR_ATTRIBUTION = "Lesson author"
 
 
 class TurnInFlight(Exception):
@@ -74,6 +78,7 @@ def serialize_message(
         "error_code": message.error_code,
         "stage_id": message.stage_id,
         "created_at": message.created_at.isoformat() if message.created_at else None,
+        "superseded_at": message.superseded_at.isoformat() if message.superseded_at else None,
     }
     if message.role == Message.Role.ASSISTANT:
         record = message.turn_record()
@@ -247,8 +252,9 @@ def open_stage(conversation: Conversation, stage: Stage | None) -> tuple[Opening
             conversation=conversation,
             role=Message.Role.ASSISTANT,
             stage=stage,
-            content=stage.opening_message.strip(),
+            # As the author meant it: sentences not broken where the YAML source wrapped.
+            content=join_wrapped_lines(stage.opening_message.strip()),
             status=Message.Status.COMPLETE,
-            provider_name="Lesson author",
+            provider_name=AUTHOR_ATTRIBUTION,
         )
         return Opening.AUTHORED, message

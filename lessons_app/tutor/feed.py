@@ -13,6 +13,9 @@ from typing import Any
 EVENT = "event"
 TURN = "turn"
 ORIGIN = "origin"
+# On ``turn_started``: the turn superseded earlier messages (an edit, a regenerated reply),
+# so a socket shows a fresh history rather than only following the turn.
+SUPERSEDES = "supersedes"
 
 
 class FeedEvent(StrEnum):
@@ -24,8 +27,8 @@ class FeedEvent(StrEnum):
     STAGE_CHANGED = "stage_changed"
 
 
-def turn_started(turn_id: int) -> dict[str, Any]:
-    return {EVENT: FeedEvent.TURN_STARTED.value, TURN: turn_id}
+def turn_started(turn_id: int, *, supersedes: bool = False) -> dict[str, Any]:
+    return {EVENT: FeedEvent.TURN_STARTED.value, TURN: turn_id, SUPERSEDES: supersedes}
 
 
 def turn_interrupted(turn_id: int) -> dict[str, Any]:

@@ -15,6 +15,8 @@ from urllib.parse import parse_qs
 
 from django.conf import settings
 from django.core.serializers.json import DjangoJSONEncoder
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 from lessons_app import untrusted_json
 from lessons_app.reply_errors import ReplyErrorCode
@@ -32,6 +34,8 @@ class ClientFrame(StrEnum):
     STOP = "stop"
     ADVANCE = "advance"
     RETRY = "retry"
+    # The learner's last message, changed: it replaces the old one and gets a new reply.
+    EDIT = "edit"
 
 
 class ServerFrame(StrEnum):
@@ -81,6 +85,7 @@ class FrameErrorCode(StrEnum):
     BUSY = "busy"
     NOTHING_TO_STOP = "nothing_to_stop"
     NOTHING_TO_RETRY = "nothing_to_retry"
+    NOTHING_TO_EDIT = "nothing_to_edit"
     # The database or the turn engine is down: nothing was saved, try again shortly.
     UNAVAILABLE = "unavailable"
     # A notice, not a refusal (``rejected`` is null): live frames are held up because the
@@ -88,17 +93,20 @@ class FrameErrorCode(StrEnum):
     LIVE_PAUSED = "live_paused"
 
 
-STOPPED_MESSAGE = "You stopped this reply."
-INTERRUPTED_MESSAGE = (
+# Written for the learner, in their language when the frame is encoded (lazy).
+STOPPED_MESSAGE = _("You stopped this reply.")
+INTERRUPTED_MESSAGE = _(
     "The tutor was interrupted before it finished this reply. What arrived is saved; "
     "press Retry for a new one."
 )
-BUSY_MESSAGE = "The tutor is still answering. Wait for the reply or press Stop."
-UNAVAILABLE_MESSAGE = (
+BUSY_MESSAGE = _("The tutor is still answering. Wait for the reply or press Stop.")
+UNAVAILABLE_MESSAGE = _(
     "The tutor can't take that right now because a server it needs is down. "
     "Nothing was lost; please try again in a moment."
 )
-LIVE_PAUSED_MESSAGE = (
+NOTHING_TO_RETRY_MESSAGE = _("There is no tutor reply here to write again.")
+NOTHING_TO_EDIT_MESSAGE = _("There is no message of yours on this stage to edit.")
+LIVE_PAUSED_MESSAGE = _(
     "The live connection to the tutor is interrupted. The reply goes on and is saved; "
     "it will appear here when the connection is back."
 )
@@ -229,22 +237,24 @@ def parse_client_frame(text: str | None) -> Command:
         ) from None
     if kind == ClientFrame.ADVANCE:
         return Command(kind, from_stage=_from_stage(data))
-    if kind != ClientFrame.MESSAGE:
+    if kind not in (ClientFrame.MESSAGE, ClientFrame.EDIT):
         return Command(kind)
 
     content = data.get("content")
     if not isinstance(content, str):
         raise FrameError(
-            FrameErrorCode.BAD_FRAME, 'A message frame needs a "content" string.', rejected=kind
+            FrameErrorCode.BAD_FRAME, f'A {kind} frame needs a "content" string.', rejected=kind
         )
     content = content.strip()
     if not content:
-        raise FrameError(FrameErrorCode.EMPTY, "Type a message before sending.", rejected=kind)
+        raise FrameError(FrameErrorCode.EMPTY, _("Type a message before sending."), rejected=kind)
     limit = max_message_chars()
     if len(content) > limit:
         raise FrameError(
             FrameErrorCode.TOO_LONG,
-            f"Messages may be at most {limit:,} characters; this one has {len(content):,}.",
+            gettext(
+                "Messages may be at most {limit:,} characters; this one has {length:,}."
+            ).format(limit=limit, length=len(content)),
             rejected=kind,
         )
     return Command(kind, content)

@@ -41,6 +41,8 @@ from lessons_app.tutor.engines.base import (
 )
 from lessons_app.tutor.protocol import (
     BUSY_MESSAGE,
+    NOTHING_TO_EDIT_MESSAGE,
+    NOTHING_TO_RETRY_MESSAGE,
     UNAVAILABLE_MESSAGE,
     ClientFrame,
     Command,
@@ -54,7 +56,7 @@ from lessons_app.tutor.protocol import (
 from lessons_app.tutor.runtime import Runtime
 from lessons_app.tutor.snapshot import Snapshot, take_snapshot
 from lessons_app.tutor.turn import TurnOwner
-from lessons_app.tutor.turns import NothingToRetry, TurnRequest
+from lessons_app.tutor.turns import NothingToEdit, NothingToRetry, TurnRequest
 
 logger = logging.getLogger(__name__)
 
@@ -82,8 +84,11 @@ class ChatSession:
         send_text: SendText,
         *,
         cursor: ResumeCursor | None = None,
+        language: str = "",
     ) -> None:
         self.id = uuid.uuid4().hex
+        # The learner's language code; the tutor replies in it (lessons_app.prompts).
+        self.language = language
         self.user = user
         self.lesson = lesson
         self.runtime = runtime
@@ -145,6 +150,7 @@ class ChatSession:
             ClientFrame.MESSAGE: self._on_message,
             ClientFrame.STOP: self._on_stop,
             ClientFrame.RETRY: self._on_retry,
+            ClientFrame.EDIT: self._on_edit,
             ClientFrame.ADVANCE: self._on_advance,
         }
         try:
@@ -310,7 +316,11 @@ class ChatSession:
     async def _on_event(self, event) -> None:
         kind = event.get(feed.EVENT)
         if kind == feed.FeedEvent.TURN_STARTED:
-            self._turn_started(int(event[feed.TURN]))
+            turn_id = int(event[feed.TURN])
+            if not event.get(feed.SUPERSEDES):
+                self._turn_started(turn_id)
+            elif turn_id != self._following and turn_id not in self._shown:
+                await self._resync()  # messages this socket shows were superseded
         elif kind == feed.FeedEvent.TURN_INTERRUPTED:
             turn_id = int(event[feed.TURN])
             if turn_id == self._following or turn_id in self._queued:
@@ -339,6 +349,7 @@ class ChatSession:
             conversation=self.conversation,
             stage=self.stage,
             teaching=self.teaching,
+            language=self.language,
             **kind,
         )
 
@@ -349,23 +360,30 @@ class ChatSession:
             raise FrameError(FrameErrorCode.BUSY, BUSY_MESSAGE, rejected=rejected) from None
         except NothingToRetry:
             raise FrameError(
-                FrameErrorCode.NOTHING_TO_RETRY,
-                "Only a failed, stopped or interrupted reply can be retried.",
-                rejected=rejected,
+                FrameErrorCode.NOTHING_TO_RETRY, NOTHING_TO_RETRY_MESSAGE, rejected=rejected
+            ) from None
+        except NothingToEdit:
+            raise FrameError(
+                FrameErrorCode.NOTHING_TO_EDIT, NOTHING_TO_EDIT_MESSAGE, rejected=rejected
             ) from None
         except (EngineUnavailable, DatabaseError) as exc:
             logger.warning("A turn could not start: %s", exc)
             raise FrameError(
                 FrameErrorCode.UNAVAILABLE, UNAVAILABLE_MESSAGE, rejected=rejected
             ) from None
-        if turn_id is not None:
+        if turn_id is not None and not (request.edit or request.retry):
             self._turn_started(turn_id)
+        # An edit or a retry may supersede messages on screen: this socket, like every
+        # other, learns which from the turn's turn_started event (_on_event).
 
     async def _on_message(self, command: Command) -> None:
         await self._begin(self._request(content=command.content), rejected=command.type)
 
     async def _on_retry(self, command: Command) -> None:
         await self._begin(self._request(retry=True), rejected=command.type)
+
+    async def _on_edit(self, command: Command) -> None:
+        await self._begin(self._request(content=command.content, edit=True), rejected=command.type)
 
     async def _on_stop(self, command: Command) -> None:
         try:

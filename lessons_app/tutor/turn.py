@@ -188,7 +188,10 @@ class RunningTurn:
         try:
             self._emit_start()
             # Sent with the first entries: every socket of the learner follows from here.
-            self._writer.announce(self.conversation_id, feed.turn_started(self.reply_id))
+            self._writer.announce(
+                self.conversation_id,
+                feed.turn_started(self.reply_id, supersedes=self.opened.supersedes),
+            )
             result, last_frame = await self._produce()
         except asyncio.CancelledError:
             asyncio.current_task().uncancel()
@@ -248,6 +251,7 @@ class RunningTurn:
             on_prompt=on_prompt,
             teaching=self.request.teaching,
             learner=opened.context.learner,
+            language=self.request.language,
         ):
             ended = await self._take(event)
             if ended is not None:

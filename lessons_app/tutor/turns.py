@@ -37,6 +37,7 @@ from lessons_app.teaching import (
     load_learner_teaching,
 )
 from lessons_app.tutor.conversation import (
+    AUTHOR_ATTRIBUTION,
     TurnInFlight,
     lock_conversation,
     needs_opening,
@@ -54,7 +55,11 @@ RETRYABLE_STATUSES = (Message.Status.ERROR, Message.Status.STOPPED, Message.Stat
 
 
 class NothingToRetry(Exception):
-    """The last reply is neither failed, stopped nor interrupted."""
+    """There is no reply to write again: none, or the author's, or one of another stage."""
+
+
+class NothingToEdit(Exception):
+    """The learner has no message on this stage to edit."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +76,10 @@ class TurnRequest:
     opening: bool = False
     # What the stage teaches, as the socket read it with the stage.
     teaching: StageTeaching = NO_TEACHING
+    # ``content`` replaces the learner's last message (an ``edit`` frame).
+    edit: bool = False
+    # The learner's language code (lessons_app.languages); empty: the site's default.
+    language: str = ""
 
 
 @dataclass
@@ -93,6 +102,8 @@ class OpenedTurn:
     context: TurnContext | None = None
     # Something before the model call failed (logged); the turn ends with ``internal``.
     failed: bool = False
+    # Messages were superseded (an edit, a regenerated reply): every socket shows a new history.
+    supersedes: bool = False
 
 
 def safe_stage_content(stage: Stage | None) -> str:
@@ -104,6 +115,11 @@ def safe_stage_content(stage: Stage | None) -> str:
         return ""
 
 
+def live_messages(conversation: Conversation):
+    """The conversation's messages that count: not superseded by an edit or a regeneration."""
+    return conversation.messages.filter(superseded_at__isnull=True)
+
+
 def build_turn_context(
     conversation: Conversation,
     stage: Stage,
@@ -112,7 +128,7 @@ def build_turn_context(
     user: Any = None,
     teaching: StageTeaching = NO_TEACHING,
 ) -> TurnContext:
-    rows = conversation.messages.exclude(pk__in=exclude).order_by("created_at", "id")
+    rows = live_messages(conversation).exclude(pk__in=exclude).order_by("created_at", "id")
     history = [
         {"role": row.role, "content": row.content}
         for row in rows
@@ -130,7 +146,17 @@ def build_turn_context(
 
 def last_reply(conversation: Conversation) -> Message | None:
     return (
-        conversation.messages.filter(role=Message.Role.ASSISTANT)
+        live_messages(conversation)
+        .filter(role=Message.Role.ASSISTANT)
+        .order_by("created_at", "id")
+        .last()
+    )
+
+
+def _last_learner_message(conversation: Conversation) -> Message | None:
+    return (
+        live_messages(conversation)
+        .filter(role=Message.Role.USER)
         .order_by("created_at", "id")
         .last()
     )
@@ -144,11 +170,58 @@ def _resolve(user) -> ResolvedProvider | None:
         return None
 
 
-def _retried_reply(conversation: Conversation) -> Message:
-    previous = last_reply(conversation)
-    if previous is None or previous.status not in RETRYABLE_STATUSES:
+def _regenerable(reply: Message, conversation: Conversation, stage: Stage | None) -> bool:
+    """A finished reply may be written again if it answers a learner message on this stage.
+
+    Not the author's opening message, nor a reply of a stage the learner has left.
+    """
+    if stage is None or reply.stage_id != stage.pk or reply.provider_name == AUTHOR_ATTRIBUTION:
+        return False
+    return (
+        live_messages(conversation)
+        .filter(role=Message.Role.USER, stage=stage, pk__lt=reply.pk)
+        .exists()
+    )
+
+
+def _retried_reply(request: TurnRequest, now: datetime) -> tuple[Message, bool]:
+    """The reply a retry writes again, and whether it was superseded (a finished one was).
+
+    A failed, stopped or interrupted reply stays in the history as it was (it is not
+    replayed to the model anyway); a finished one is marked superseded.
+    """
+    previous = last_reply(request.conversation)
+    if previous is None:
         raise NothingToRetry
-    return previous
+    if previous.status in RETRYABLE_STATUSES:
+        return previous, False
+    if previous.status == Message.Status.COMPLETE and _regenerable(
+        previous, request.conversation, request.stage
+    ):
+        Message.objects.filter(pk=previous.pk).update(superseded_at=now)
+        return previous, True
+    raise NothingToRetry
+
+
+def _supersede_last_learner_message(request: TurnRequest, now: datetime) -> None:
+    """An edit: the learner's last message and every reply after it are superseded."""
+    last = _last_learner_message(request.conversation)
+    if last is None or request.stage is None or last.stage_id != request.stage.pk:
+        raise NothingToEdit
+    live_messages(request.conversation).filter(pk__gte=last.pk).exclude(
+        role=Message.Role.SYSTEM
+    ).update(superseded_at=now)
+
+
+def _make_room(request: TurnRequest, now: datetime) -> tuple[set[int], bool]:
+    """What a retry or an edit changes first: replies left out of the context, superseded."""
+    if request.edit:
+        _supersede_last_learner_message(request, now)
+        return set(), True
+    if request.retry:
+        previous, superseded = _retried_reply(request, now)
+        return {previous.pk}, superseded
+    return set(), False
 
 
 def _save_learner_message(request: TurnRequest) -> Message | None:
@@ -208,22 +281,21 @@ def open_turn(request: TurnRequest, *, runner_id: str, now: datetime) -> OpenedT
     then prepare the call.
 
     Raises :class:`TurnInFlight` (nothing saved) when the conversation has a turn in
-    flight, and :class:`NothingToRetry` for a retry with nothing to retry. Returns
+    flight, :class:`NothingToRetry` for a retry with nothing to retry and
+    :class:`NothingToEdit` for an edit with nothing to edit. Returns
     ``None`` for an opening the stage no longer needs. A failure after the rows are
     saved (provider, history) comes back as ``failed``, never as an exception, so
     the turn can still end with an ``error`` frame.
     """
     conversation = request.conversation
     provider = _resolve(request.user)
-    exclude: set[int] = set()
     with transaction.atomic():
         lock_conversation(conversation)
         if turn_in_flight(conversation) is not None:
             raise TurnInFlight
         if request.opening and not needs_opening(conversation, request.stage):
             return None
-        if request.retry:
-            exclude.add(_retried_reply(conversation).pk)
+        exclude, supersedes = _make_room(request, now)
         user_message = _save_learner_message(request)
         refusal = guard.check_turn_allowed(request.user, provider) if provider else None
         reply = _create_reply(
@@ -232,7 +304,13 @@ def open_turn(request: TurnRequest, *, runner_id: str, now: datetime) -> OpenedT
             runner_id=runner_id,
             heartbeat_at=now,
         )
-    opened = OpenedTurn(reply=reply, user_message=user_message, provider=provider, refusal=refusal)
+    opened = OpenedTurn(
+        reply=reply,
+        user_message=user_message,
+        provider=provider,
+        refusal=refusal,
+        supersedes=supersedes,
+    )
     if provider is None:
         opened.failed = True
     elif refusal is None and request.stage is not None:

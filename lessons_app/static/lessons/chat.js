@@ -15,13 +15,25 @@
 (function () {
   "use strict";
 
+  // Learner-facing texts go through Django's JavaScript catalogue (/jsi18n/, loaded before
+  // this script; docs/translations.md); without it they stay English.
+  const gettext = window.gettext || ((text) => text);
+  const interpolate =
+    window.interpolate || ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => values[key]));
+
   const panel = document.getElementById("chat-panel");
   if (!panel || !("WebSocket" in window)) {
     return;
   }
 
   // Frame and field names, as in lessons_app/tutor/protocol.py and llm_app/events.py.
-  const CLIENT = { MESSAGE: "message", STOP: "stop", ADVANCE: "advance", RETRY: "retry" };
+  const CLIENT = {
+    MESSAGE: "message",
+    STOP: "stop",
+    ADVANCE: "advance",
+    RETRY: "retry",
+    EDIT: "edit",
+  };
   // An advance names the stage this page shows, so a repeated one moves nobody twice.
   const ADVANCE_FROM_STAGE = "from_stage";
   const SERVER = {
@@ -50,13 +62,20 @@
   // Every frame of a turn carries these: the reply's id and the frame's number in the turn.
   const TURN_ID = "message_id";
   const TURN_SEQ = "seq";
+  // The socket's language parameter (lessons_app/languages.py).
+  const LANGUAGE_PARAMETER = "lang";
   const TRANSITION_TOOL = "transition_to_next";
+  // Set on a message an edit or a regeneration replaced (docs/protocol.md, "Edit and regenerate").
+  const SUPERSEDED_AT = "superseded_at";
+  // The list's own items (a superseded group holds items of its own).
+  const TOP_TUTOR_ITEMS = ":scope > li[data-role='assistant']";
+  const TOP_USER_ITEMS = ":scope > li[data-role='user']";
 
   // A saved reply's error text is not stored, only its code; these stand in for it.
-  const STOPPED_TEXT = "This reply was stopped before it finished.";
-  const FAILED_TEXT = "The tutor couldn't finish this reply.";
+  const STOPPED_TEXT = gettext("This reply was stopped before it finished.");
+  const FAILED_TEXT = gettext("The tutor couldn't finish this reply.");
   const INTERRUPTED_TEXT =
-    "The tutor was interrupted before it finished this reply. What arrived is saved.";
+    gettext("The tutor was interrupted before it finished this reply. What arrived is saved.");
   // Statuses of a reply that ended early, which the server can retry.
   const ENDED_EARLY = [STATUS.STOPPED, STATUS.ERROR, STATUS.INTERRUPTED];
 
@@ -114,6 +133,8 @@
     transitionOffered: false,
     maxChars: DEFAULT_MAX_CHARS,
     noticeTimer: 0,
+    // The id of the learner message being edited in the box, if any.
+    editing: null,
   };
 
   // --- Safe markdown ----------------------------------------------------------
@@ -130,12 +151,15 @@
   const PURIFY_CONFIG = {
     ALLOWED_TAGS: [
       "p", "br", "strong", "em", "del", "s", "code", "pre", "blockquote", "ul", "ol", "li",
-      "a", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td",
+      "a", "h3", "h4", "h5", "h6", "hr", "table", "thead", "tbody", "tr", "th", "td", "span",
     ],
-    ALLOWED_ATTR: ["href", "title", "start", "align"],
+    // "class" only as lessons/rich_text.js allows it: math markers and code languages.
+    ALLOWED_ATTR: ["href", "title", "start", "align", "class"],
     ALLOW_DATA_ATTR: false,
     RETURN_DOM_FRAGMENT: true,
   };
+
+  const rich = window.TutorRichText || null;
 
   const renderer = (function () {
     const marked = window.marked;
@@ -143,6 +167,11 @@
     if (!marked || !marked.Marked || !purify || !purify.isSupported) {
       return null;
     }
+    purify.addHook("uponSanitizeAttribute", (node, data) => {
+      if (data.attrName === "class" && !(rich && rich.allowedClass(node.tagName, data.attrValue))) {
+        data.keepAttr = false;
+      }
+    });
     purify.addHook("afterSanitizeAttributes", (node) => {
       if (node.tagName === "A" && node.hasAttribute("href")) {
         node.setAttribute("target", "_blank");
@@ -168,13 +197,19 @@
           return `<h${level}>${this.parser.parseInline(token.tokens)}</h${level}>\n`;
         },
       },
+      // Math is cut out before markdown escapes can eat its backslashes.
+      extensions: rich ? [rich.markedMath] : [],
     });
     return (text) => purify.sanitize(md.parse(text || ""), PURIFY_CONFIG);
   })();
 
   function renderMarkdown(element, text) {
     if (renderer) {
-      element.replaceChildren(renderer(text));
+      const fragment = renderer(text);
+      if (rich) {
+        rich.enhance(fragment); // math typeset, code highlighted, after sanitising
+      }
+      element.replaceChildren(fragment);
     } else {
       // The libraries failed to load: plain text is still safe and readable.
       element.textContent = text || "";
@@ -228,7 +263,7 @@
   function typingDots() {
     const dots = el("span", "chat-typing");
     dots.setAttribute("role", "img");
-    dots.setAttribute("aria-label", "The tutor is typing");
+    dots.setAttribute("aria-label", gettext("The tutor is typing"));
     for (let i = 0; i < 3; i += 1) {
       dots.appendChild(el("span"));
     }
@@ -270,13 +305,46 @@
       li.dataset.messageId = message.id;
     }
     li.appendChild(el("span", "visually-hidden", spokenPrefix));
+    li._message = message;
     return li;
   }
 
+  // <time datetime="…">14:05</time>, the full date and time on hover.
+  function timeOf(message) {
+    const when = message.created_at ? new Date(message.created_at) : null;
+    if (!when || Number.isNaN(when.getTime())) {
+      return null;
+    }
+    const node = el("time", "chat-time", when.toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" }));
+    node.dateTime = message.created_at;
+    node.title = when.toLocaleString();
+    return node;
+  }
+
+  // A message's own controls: Copy (its source text), and Edit or Regenerate where they apply.
+  function messageActions(li) {
+    const bar = el("div", "chat-actions");
+    const copy = window.TutorRichText
+      ? window.TutorRichText.copyButton(gettext("Copy"), gettext("Copy this message"), () => li._message.content || "")
+      : null;
+    if (copy) {
+      copy.classList.add("chat-copy");
+      bar.appendChild(copy);
+    }
+    return bar;
+  }
+
   function userItem(message) {
-    const li = messageItem(message, ROLE.USER, "You said:");
+    const li = messageItem(message, ROLE.USER, gettext("You said:"));
     // Learner text is text: textContent escapes it, CSS keeps its line breaks.
     li.appendChild(el("div", "chat-bubble", message.content));
+    const meta = el("div", "chat-meta");
+    const time = timeOf(message);
+    if (time) {
+      meta.appendChild(time);
+    }
+    meta.appendChild(messageActions(li));
+    li.appendChild(meta);
     return li;
   }
 
@@ -288,23 +356,28 @@
   }
 
   function tutorItem(message) {
-    const li = messageItem(message, ROLE.ASSISTANT, "Tutor said:");
+    const li = messageItem(message, ROLE.ASSISTANT, gettext("Tutor said:"));
     const bubble = el("div", "chat-bubble");
     const body = el("div", "prose chat-body");
     bubble.appendChild(body);
     li.appendChild(bubble);
     const meta = el("div", "chat-meta");
     if (message.is_demo) {
-      const badge = el("span", "chat-badge chat-badge-demo", "Demo tutor");
-      badge.title = "The offline demo tutor: scripted replies, not a real model.";
+      const badge = el("span", "chat-badge chat-badge-demo", gettext("Demo tutor"));
+      badge.title = gettext("The offline demo tutor: scripted replies, not a real model.");
       meta.appendChild(badge);
     }
     const provider = el("span", "chat-provider", providerLabel(message));
     provider.hidden = !provider.textContent;
     meta.appendChild(provider);
     meta.appendChild(el("span", "chat-state"));
+    const time = timeOf(message);
+    if (time) {
+      meta.appendChild(time);
+    }
+    li._actions = messageActions(li);
+    meta.appendChild(li._actions);
     li.appendChild(meta);
-    li._message = message;
     li._body = body;
     li._provider = provider;
     setTutorStatus(li, message.status, null);
@@ -319,9 +392,9 @@
   }
 
   const STATUS_LABELS = {
-    [STATUS.STOPPED]: "Stopped",
-    [STATUS.ERROR]: "Not finished",
-    [STATUS.INTERRUPTED]: "Interrupted",
+    [STATUS.STOPPED]: gettext("Stopped"),
+    [STATUS.ERROR]: gettext("Not finished"),
+    [STATUS.INTERRUPTED]: gettext("Interrupted"),
   };
   const ENDED_EARLY_TEXT = {
     [STATUS.STOPPED]: STOPPED_TEXT,
@@ -343,7 +416,14 @@
       const line = el("p", "chat-error", errorText || ENDED_EARLY_TEXT[status]);
       li.querySelector(".chat-bubble").after(line);
     }
-    if (status === STATUS.COMPLETE && li._message.id != null && !li.querySelector(".chat-rating")) {
+    // Nothing to copy while it is still being written.
+    li._actions.hidden = status === STATUS.STREAMING;
+    if (
+      status === STATUS.COMPLETE &&
+      li._message.id != null &&
+      !li._message[SUPERSEDED_AT] &&
+      !li.querySelector(".chat-rating")
+    ) {
       li.appendChild(ratingControls(li._message));
     }
   }
@@ -358,22 +438,46 @@
     return tutorItem(message);
   }
 
-  function lastTutorItem() {
-    const items = ui.list.querySelectorAll("li[data-role='assistant']");
+  function lastItem(selector) {
+    const items = ui.list.querySelectorAll(selector);
     return items.length ? items[items.length - 1] : null;
   }
 
-  // The server retries only the last reply, and only if it failed, was stopped or interrupted.
+  function lastTutorItem() {
+    return lastItem(TOP_TUTOR_ITEMS);
+  }
+
+  // The reply just before `li` answers a learner message: it can be written again.
+  function answersTheLearner(li) {
+    let before = li.previousElementSibling;
+    while (before && before.classList.contains("chat-superseded")) {
+      before = before.previousElementSibling;
+    }
+    return Boolean(before && before.dataset.role === ROLE.USER);
+  }
+
+  // Retry (a reply that ended early) or Regenerate (a finished one that answers the
+  // learner) on the last reply; Edit on the learner's last message of this stage.
   function refreshRetry() {
-    ui.list.querySelectorAll(".chat-retry").forEach((node) => node.remove());
-    const last = lastTutorItem();
-    if (state.busy || !last) {
+    ui.list.querySelectorAll(".chat-retry, .chat-regenerate, .chat-edit").forEach((node) => node.remove());
+    if (state.busy) {
       return;
     }
-    if (ENDED_EARLY.includes(last.dataset.status)) {
-      const retry = button("Retry", "button button-secondary button-small chat-retry", onRetry);
-      retry.setAttribute("aria-label", "Retry this reply");
+    const last = lastTutorItem();
+    if (last && ENDED_EARLY.includes(last.dataset.status)) {
+      const retry = button(gettext("Retry"), "button button-secondary button-small chat-retry", onRetry);
+      retry.setAttribute("aria-label", gettext("Retry this reply"));
       last.appendChild(retry);
+    } else if (last && last.dataset.status === STATUS.COMPLETE && answersTheLearner(last)) {
+      const again = button(gettext("Regenerate"), "copy-button chat-regenerate", onRetry);
+      again.setAttribute("aria-label", gettext("Regenerate: write this reply again"));
+      last._actions.appendChild(again);
+    }
+    const mine = lastItem(TOP_USER_ITEMS);
+    if (mine && String(mine._message.stage_id) === String(panel.dataset.stageId)) {
+      const edit = button(gettext("Edit"), "copy-button chat-edit", () => startEditing(mine));
+      edit.setAttribute("aria-label", gettext("Edit your last message and send it again"));
+      mine.querySelector(".chat-actions").appendChild(edit);
     }
   }
 
@@ -385,6 +489,31 @@
     ui.demoNote.hidden = !isDemo;
   }
 
+  // Superseded messages (an edit, a regeneration) are kept, collapsed: one "Earlier
+  // version" disclosure for each run of them, in its place.
+  function historyItems(messages) {
+    const fragment = document.createDocumentFragment();
+    let group = null;
+    messages.forEach((message) => {
+      if (!message[SUPERSEDED_AT] || message.role === ROLE.SYSTEM) {
+        group = null;
+        fragment.appendChild(itemFor(message));
+        return;
+      }
+      if (!group) {
+        const li = el("li", "chat-superseded");
+        const details = el("details");
+        details.appendChild(el("summary", "", gettext("Earlier version (replaced)")));
+        group = el("ol", "chat-superseded-messages");
+        details.appendChild(group);
+        li.appendChild(details);
+        fragment.appendChild(li);
+      }
+      group.appendChild(itemFor(message));
+    });
+    return fragment;
+  }
+
   // `turn` names the reply still being written, if any: its text so far is in
   // `messages`, and its frames after `turn.seq` follow on the socket.
   function replaceHistory(messages, turn) {
@@ -393,9 +522,11 @@
     state.reply = null;
     state.turn = null;
     state.pendingDebug = null;
-    const fragment = document.createDocumentFragment();
-    messages.forEach((message) => fragment.appendChild(itemFor(message)));
-    ui.list.replaceChildren(fragment);
+    ui.list.replaceChildren(historyItems(messages));
+    const mine = lastItem(TOP_USER_ITEMS);
+    if (state.editing !== null && !(mine && mine._message.id === state.editing)) {
+      stopEditing(); // what was being edited is no longer the last message
+    }
     state.turnOpen = false;
     if (turn) {
       const li = ui.list.querySelector(`li[data-message-id="${Number(turn[TURN_ID])}"]`);
@@ -470,8 +601,8 @@
         data && typeof data.error === "string"
           ? data.error
           : response.status === 404
-            ? "This reply can't be rated."
-            : `The server answered ${response.status}.`;
+            ? gettext("This reply can't be rated.")
+            : interpolate(gettext("The server answered %(status)s."), { status: response.status }, true);
       throw new Error(reason);
     }
     return data || {};
@@ -484,29 +615,29 @@
     const wrap = el("div", "chat-rating");
     const group = el("div", "chat-rating-buttons");
     group.setAttribute("role", "group");
-    group.setAttribute("aria-label", "Rate this reply");
+    group.setAttribute("aria-label", gettext("Rate this reply"));
     const up = button("", "chat-rate chat-rate-up", () => choose(1));
     up.appendChild(thumbIcon(false));
-    up.appendChild(el("span", "visually-hidden", "Helpful"));
-    up.title = "Helpful";
+    up.appendChild(el("span", "visually-hidden", gettext("Helpful")));
+    up.title = gettext("Helpful");
     const down = button("", "chat-rate chat-rate-down", () => choose(-1));
     down.appendChild(thumbIcon(true));
-    down.appendChild(el("span", "visually-hidden", "Not helpful"));
-    down.title = "Not helpful";
+    down.appendChild(el("span", "visually-hidden", gettext("Not helpful")));
+    down.title = gettext("Not helpful");
     const feedback = el("span", "chat-rating-status");
     feedback.setAttribute("role", "status");
     group.append(up, down, feedback);
 
     const form = el("form", "chat-rating-comment");
     const inputId = `chat-rating-comment-${ratingIds}`;
-    const label = el("label", "visually-hidden", "Comment on this reply (optional)");
+    const label = el("label", "visually-hidden", gettext("Comment on this reply (optional)"));
     label.htmlFor = inputId;
     const input = el("input");
     input.type = "text";
     input.id = inputId;
     input.maxLength = MAX_COMMENT_CHARS;
-    input.placeholder = "Add a comment (optional)";
-    const save = el("button", "button button-secondary button-small", "Save");
+    input.placeholder = gettext("Add a comment (optional)");
+    const save = el("button", "button button-secondary button-small", gettext("Save"));
     save.type = "submit";
     form.append(label, input, save);
     wrap.append(group, form);
@@ -531,9 +662,13 @@
         current = data.value === undefined ? value : data.value;
         message.rating = current === null ? null : { value: current, comment: data.comment || "" };
         feedback.textContent =
-          current === null ? "Rating removed." : comment ? "Thanks for the feedback." : "Thanks!";
+          current === null ? gettext("Rating removed.") : comment ? gettext("Thanks for the feedback.") : gettext("Thanks!");
       } catch (error) {
-        feedback.textContent = `Couldn't save your rating: ${error.message}`;
+        feedback.textContent = interpolate(
+          gettext("Couldn't save your rating: %(error)s"),
+          { error: error.message },
+          true
+        );
       } finally {
         up.disabled = down.disabled = save.disabled = false;
         show();
@@ -639,7 +774,7 @@
 
   function attachDebug(frame) {
     const details = el("details", "chat-debug");
-    details.appendChild(el("summary", "", "Prompt sent to the model"));
+    details.appendChild(el("summary", "", gettext("Prompt sent to the model")));
     const lines = [`SYSTEM\n${frame.system || ""}`];
     (frame.messages || []).forEach((message) => {
       lines.push(`${String(message.role || "").toUpperCase()}\n${message.content || ""}`);
@@ -671,7 +806,10 @@
     refreshDemoNote();
     if (status === STATUS.COMPLETE && state.transitionOffered) {
       showTransition();
-    } else if (status !== STATUS.COMPLETE) {
+    } else if (status === STATUS.COMPLETE) {
+      // Once, at the end: the streamed text itself is in no live region.
+      announce(gettext("The tutor has replied."));
+    } else {
       announce(errorText || FAILED_TEXT);
     }
     state.transitionOffered = false;
@@ -762,21 +900,22 @@
       // The frame only says where the learner is now: the page shows that stage (it is
       // server-rendered), and the reloaded page's socket brings the chat history.
       state.leaving = true;
-      setStatus("Opening the next stage…");
+      setStatus(gettext("Opening the next stage…"));
       window.location.reload();
     },
   };
 
   // A refused frame never ends a turn in flight; it only undoes what sending it started.
   function onRefusal(frame) {
-    showNotice(frame.message || "The tutor couldn't take that.");
-    if (frame.rejected === CLIENT.MESSAGE || frame.rejected === CLIENT.RETRY) {
+    showNotice(frame.message || gettext("The tutor couldn't take that."));
+    const sentText = frame.rejected === CLIENT.MESSAGE || frame.rejected === CLIENT.EDIT;
+    if (sentText || frame.rejected === CLIENT.RETRY) {
       if (!state.reply && state.pending) {
         hidePending();
         // Still busy if another tab's turn has started here (its echo came first).
         setBusy(state.turnOpen);
       }
-      if (frame.rejected === CLIENT.MESSAGE && state.pendingText && !ui.input.value.trim()) {
+      if (sentText && state.pendingText && !ui.input.value.trim()) {
         ui.input.value = state.pendingText;
         updateCounter();
       }
@@ -810,7 +949,15 @@
     const over = length > max;
     ui.counter.hidden = length < max * COUNTER_FROM;
     ui.counter.textContent = over
-      ? `${length.toLocaleString()} / ${max.toLocaleString()}: ${(length - max).toLocaleString()} too many`
+      ? interpolate(
+          gettext("%(length)s / %(max)s: %(over)s too many"),
+          {
+            length: length.toLocaleString(),
+            max: max.toLocaleString(),
+            over: (length - max).toLocaleString(),
+          },
+          true
+        )
       : `${length.toLocaleString()} / ${max.toLocaleString()}`;
     ui.counter.classList.toggle("is-over", over);
     syncControls();
@@ -847,12 +994,13 @@
     keepingScroll(() => {
       ui.transition.hidden = false;
     });
-    announce("The tutor thinks you're ready to move on: Next stage, or Continue chatting.");
+    announce(gettext("The tutor thinks you're ready to move on: Next stage, or Continue chatting."));
   }
 
   // For screen readers: things that change away from the focused control.
   function announce(text) {
     if (ui.announce) {
+      ui.announce.textContent = "";
       ui.announce.textContent = text;
     }
   }
@@ -863,7 +1011,7 @@
 
   function send(frame) {
     if (!state.socket || state.socket.readyState !== WebSocket.OPEN) {
-      showNotice("Not connected to the tutor yet. Trying again…");
+      showNotice(gettext("Not connected to the tutor yet. Trying again…"));
       return false;
     }
     state.socket.send(JSON.stringify(frame));
@@ -880,7 +1028,9 @@
     if (ui.sendButton.disabled) {
       return;
     }
-    if (send({ type: CLIENT.MESSAGE, content })) {
+    const frame = state.editing ? { type: CLIENT.EDIT, content } : { type: CLIENT.MESSAGE, content };
+    if (send(frame)) {
+      stopEditing();
       hideNotice(); // about an earlier frame
       state.pendingText = ui.input.value;
       ui.input.value = "";
@@ -890,6 +1040,33 @@
       showPending();
       ui.input.focus();
     }
+  }
+
+  // Edit: the message goes back into the box; sending it replaces the original.
+  const editNote = (function () {
+    const note = el("p", "chat-editing");
+    note.hidden = true;
+    note.appendChild(el("span", "", gettext("Editing your last message: sending replaces it and its reply. ")));
+    note.appendChild(button(gettext("Cancel"), "copy-button", () => {
+      stopEditing();
+      ui.input.value = "";
+      updateCounter();
+    }));
+    ui.form.insertBefore(note, ui.form.firstChild);
+    return note;
+  })();
+
+  function startEditing(li) {
+    state.editing = li._message.id;
+    ui.input.value = li._message.content || "";
+    editNote.hidden = false;
+    updateCounter();
+    ui.input.focus();
+  }
+
+  function stopEditing() {
+    state.editing = null;
+    editNote.hidden = true;
   }
 
   function onRetry() {
@@ -917,7 +1094,7 @@
     if (event.key === "Enter" && !event.shiftKey && !event.isComposing && !event.altKey) {
       event.preventDefault();
       if (state.busy) {
-        showNotice("The tutor is still answering. Wait for the reply or press Stop.");
+        showNotice(gettext("The tutor is still answering. Wait for the reply or press Stop."));
       } else {
         ui.form.requestSubmit();
       }
@@ -942,9 +1119,11 @@
   function socketUrl() {
     const scheme = window.location.protocol === "https:" ? "wss://" : "ws://";
     let url = scheme + window.location.host + panel.dataset.wsUrl;
+    // The page's language: the server's texts and the tutor's replies follow it.
+    url += `?${LANGUAGE_PARAMETER}=${encodeURIComponent(document.documentElement.lang || "")}`;
     if (state.reply && state.turn) {
       const id = encodeURIComponent(state.turn.id);
-      url += `?${TURN_ID}=${id}&${TURN_SEQ}=${encodeURIComponent(state.turn.seq)}`;
+      url += `&${TURN_ID}=${id}&${TURN_SEQ}=${encodeURIComponent(state.turn.seq)}`;
     }
     return url;
   }
@@ -957,7 +1136,7 @@
       return; // one socket at a time, however many reasons to reconnect arrive together
     }
     if (state.attempts === 0) {
-      setStatus("Connecting…");
+      setStatus(gettext("Connecting…"));
     }
     let socket;
     try {
@@ -1034,7 +1213,7 @@
     const base = Math.min(RECONNECT_MAX_MS, RECONNECT_FIRST_MS * 2 ** state.attempts);
     const delay = base / 2 + Math.random() * (base / 2);
     state.attempts += 1;
-    setStatus("Reconnecting…");
+    setStatus(gettext("Reconnecting…"));
     window.clearTimeout(state.reconnectTimer);
     state.reconnectTimer = window.setTimeout(() => {
       if (state.attempts >= CHECK_PAGE_AFTER_ATTEMPTS) {
@@ -1078,9 +1257,9 @@
       return;
     }
     if (response.type === "opaqueredirect") {
-      stopReconnecting("You've been logged out.", "Log in again", panel.dataset.loginUrl);
+      stopReconnecting(gettext("You've been logged out."), gettext("Log in again"), panel.dataset.loginUrl);
     } else if (response.status === 404) {
-      stopReconnecting("This lesson is no longer available.", "See all lessons", "/");
+      stopReconnecting(gettext("This lesson is no longer available."), gettext("See all lessons"), "/");
     } else {
       connect();
     }
