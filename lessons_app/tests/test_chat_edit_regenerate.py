@@ -59,12 +59,18 @@ async def ask(communicator, content: str) -> list[dict]:
 async def test_regenerating_a_finished_reply_supersedes_it_and_the_model_never_sees_it(
     learner, claude
 ):
-    claude.enqueue(Reply.text("First answer."), Reply.text("Second answer."), Reply.text("Ok."))
+    # The new reply is held after its first chunk, so the history certainly catches it streaming.
+    claude.enqueue(
+        Reply.text("First answer."),
+        Reply.text("Second answer.", chunks=3, pause_at=1),
+        Reply.text("Ok."),
+    )
     communicator, _ = await open_chat(learner)
     await ask(communicator, "Hello?")
     await send(communicator, {"type": "retry"})
 
     history = await receive(communicator)
+    claude.resume()
     assert history["type"] == "history"
     old, new = [m for m in history["messages"] if m["role"] == "assistant"]
     assert old["content"] == "First answer." and old["superseded_at"] is not None

@@ -534,6 +534,6 @@ def test_a_learner_logged_out_elsewhere_is_told_so_instead_of_reconnecting_for_e
     with page.expect_navigation():
         link.click()
     assert page.get_by_role("button", name="Log in").is_visible()
-    assert parse_qs(urlsplit(page.url).query) == {"next": [f"/lessons/{DEMO_SLUG}/"]}
+    assert parse_qs(urlsplit(page.url).query) == {"next": [next_path]}
 
     opened.close_and_assert_local_and_error_free()

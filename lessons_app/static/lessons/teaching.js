@@ -6,11 +6,16 @@
 (function () {
   "use strict";
 
+  // Django's JavaScript catalogue (/jsi18n/), loaded before this file.
+  const gettext = window.gettext || ((text) => text);
+  const interpolate =
+    window.interpolate || ((format, values) => format.replace(/%\((\w+)\)s/g, (_, key) => values[key]));
+
   const MODE_LABELS = {
-    open: "Conversation",
-    socratic: "Socratic",
-    hint_ladder: "Hint ladder",
-    quiz: "Quiz",
+    open: gettext("Conversation"),
+    socratic: gettext("Socratic"),
+    hint_ladder: gettext("Hint ladder"),
+    quiz: gettext("Quiz"),
   };
 
   function el(tag, className, text) {
@@ -29,12 +34,16 @@
     item.dataset.objectiveId = String(objective.id);
     item.append(el("span", "teaching-mark", objective.met ? "✓" : "○"));
     item.append(el("span", "teaching-text", objective.text));
-    item.append(el("span", "visually-hidden", objective.met ? " (met)" : " (not yet)"));
+    item.append(el("span", "visually-hidden", objective.met ? gettext(" (met)") : gettext(" (not yet)")));
     return item;
   }
 
   function questionItem(question, number) {
-    const verdict = !question.answered ? "" : question.correct ? "right" : "not right yet";
+    const verdict = !question.answered
+      ? ""
+      : question.correct
+        ? gettext("right")
+        : gettext("not right yet");
     const mark = !question.answered ? "○" : question.correct ? "✓" : "✗";
     const classes = ["teaching-item"];
     if (question.answered) {
@@ -43,7 +52,7 @@
     const item = el("li", classes.join(" "));
     item.dataset.questionId = String(question.id);
     item.append(el("span", "teaching-mark", mark));
-    item.append(el("span", "teaching-text", `Question ${number}`));
+    item.append(el("span", "teaching-text", interpolate(gettext("Question %(number)s"), { number }, true)));
     if (verdict) {
       item.append(el("span", "visually-hidden", ` (${verdict})`));
     }
@@ -64,23 +73,32 @@
     if (!checklist) {
       return;
     }
-    const header = el("p", "teaching-title", MODE_LABELS[checklist.mode] || "Your progress");
+    const header = el("p", "teaching-title", MODE_LABELS[checklist.mode] || gettext("Your progress"));
     const score = checklist.score || {};
     if (score.questions) {
       header.append(
-        el("span", "teaching-score", ` · ${score.correct} of ${score.questions} right`),
+        el(
+          "span",
+          "teaching-score",
+          " · " +
+            interpolate(
+              gettext("%(correct)s of %(questions)s right"),
+              { correct: score.correct, questions: score.questions },
+              true,
+            ),
+        ),
       );
     }
     container.append(header);
     if ((checklist.objectives || []).length) {
       const list = el("ul", "teaching-list teaching-objectives");
-      list.setAttribute("aria-label", "Learning objectives");
+      list.setAttribute("aria-label", gettext("Learning objectives"));
       checklist.objectives.forEach((objective) => list.append(objectiveItem(objective)));
       container.append(list);
     }
     if ((checklist.questions || []).length) {
       const list = el("ol", "teaching-list teaching-questions");
-      list.setAttribute("aria-label", "Questions");
+      list.setAttribute("aria-label", gettext("Questions"));
       checklist.questions.forEach((question, index) =>
         list.append(questionItem(question, index + 1)),
       );
