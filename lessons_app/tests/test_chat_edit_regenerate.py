@@ -100,13 +100,16 @@ async def test_regenerating_a_finished_reply_supersedes_it_and_the_model_never_s
 async def test_an_edit_replaces_the_last_message_and_every_tab_gets_the_new_history(
     learner, claude
 ):
-    claude.enqueue(Reply.text("About cats."), Reply.text("About dogs."))
+    # The new reply is held after its first chunk, so both histories certainly catch it
+    # streaming and its frames follow them.
+    claude.enqueue(Reply.text("About cats."), Reply.text("About dogs.", chunks=3, pause_at=1))
     first, _ = await open_chat(learner)
     second, _ = await open_chat(learner)
     await ask(first, "Tell me about cats")
     await receive_turn(second)  # the other tab followed that turn
 
     await send(first, {"type": "edit", "content": "  Tell me about dogs  "})
+    replies = []
     for socket in (first, second):
         history = await receive(socket)
         assert history["type"] == "history"
@@ -121,7 +124,10 @@ async def test_an_edit_replaces_the_last_message_and_every_tab_gets_the_new_hist
             ("user", "Tell me about dogs", False),
         ]
         assert reply[0] == "assistant" and not reply[2]
-        assert reply[1] + text_of(await receive_turn(socket)) == "About dogs."
+        replies.append(reply[1])
+    claude.resume()
+    for socket, shown_text in zip((first, second), replies, strict=True):
+        assert shown_text + text_of(await receive_turn(socket)) == "About dogs."
     assert said(claude.last_request) == [("user", "Tell me about dogs")]
     await assert_silent(first)
     await first.disconnect()
