@@ -1,11 +1,12 @@
 """Whether a socket may chat, decided in one trip to the database after its handshake.
 
 The handshake is answered before this trip, not after it: Daphne drops a handshake its
-application has not answered within ``--websocket_connect_timeout`` (5 s), and after a
-restart every learner's page reconnects at once, so handshakes waiting for the
-database would time out, reconnect and queue again, and the backlog would never clear.
-A refused socket is closed straight after the handshake, with a code the page can read
-(a refused handshake shows a browser nothing but a network failure).
+application has not answered within ``--websocket_connect_timeout`` (its default 5 s;
+``serve`` gives 30), and after a restart every learner's page reconnects at once, so
+handshakes waiting for the database would time out, reconnect and queue again, and the
+backlog would never clear. A refused socket is closed straight after the handshake, with
+a code the page can read (a refused handshake shows a browser nothing but a network
+failure).
 """
 
 from __future__ import annotations
