@@ -22,6 +22,7 @@ from django.db import OperationalError
 from lessons_app.models import Lesson, Message
 from lessons_app.tests.chat_helpers import (
     CLAUDE,
+    RECEIVE_TIMEOUT,
     add_provider,
     make_user,
     open_chat,
@@ -351,10 +352,10 @@ async def test_the_asgi_lifespan_starts_and_stops_the_runtime(turn_runtime):
 
     lifespan = ApplicationCommunicator(TurnRuntimeMiddleware(no_app), {"type": "lifespan"})
     await lifespan.send_input({"type": "lifespan.startup"})
-    assert await lifespan.receive_output() == {"type": "lifespan.startup.complete"}
+    assert await lifespan.receive_output(RECEIVE_TIMEOUT) == {"type": "lifespan.startup.complete"}
     assert current_runtime() is not None
     await lifespan.send_input({"type": "lifespan.shutdown"})
-    assert await lifespan.receive_output() == {"type": "lifespan.shutdown.complete"}
+    assert await lifespan.receive_output(RECEIVE_TIMEOUT) == {"type": "lifespan.shutdown.complete"}
     assert current_runtime() is None
 
 
