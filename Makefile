@@ -108,8 +108,17 @@ local-model: install .env $(LOCAL_MODEL_DIR)/venv/.installed
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py register_local_model --api-base $(LOCAL_MODEL_API_BASE) --alias $(LOCAL_MODEL_ALIAS) --context $(LOCAL_MODEL_CTX)
 
+# Stops the server local-model started; without its pid file (deleted, or a `make clean`),
+# the server is found by its command line, so it is never left running unseen.
 local-model-stop:
-	@if [ -f $(LOCAL_MODEL_DIR)/server.pid ]; then kill $$(cat $(LOCAL_MODEL_DIR)/server.pid) 2>/dev/null || true; rm -f $(LOCAL_MODEL_DIR)/server.pid; echo "Stopped the local model server."; fi
+	@if [ -f $(LOCAL_MODEL_DIR)/server.pid ] && kill $$(cat $(LOCAL_MODEL_DIR)/server.pid) 2>/dev/null; then \
+		echo "Stopped the local model server (pid $$(cat $(LOCAL_MODEL_DIR)/server.pid))."; \
+	elif pkill -f 'llama_cpp.server .*--port $(LOCAL_MODEL_PORT)( |$$)'; then \
+		echo "Stopped the local model server on port $(LOCAL_MODEL_PORT) (it had no pid file)."; \
+	else \
+		echo "No local model server is running on port $(LOCAL_MODEL_PORT)."; \
+	fi
+	@rm -f $(LOCAL_MODEL_DIR)/server.pid
 
 # The real model, briefly: a streamed reply, a stopped one, a long conversation (opt-in).
 test-local-model: install
