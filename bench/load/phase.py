@@ -3,8 +3,13 @@
 The learners' first turns are spread over one turn's length (config.TURN_SECONDS), so
 turns start at the steady rate instead of all at once. Chunks per second and CPU per chunk
 are taken over the window in which every learner is busy: from the last learner's start
-to the end of the phase. Used by the load client (turns over WebSockets) and the direct
-LiteLLM client (turns straight from ``litellm.acompletion``) alike.
+to the end of the phase. A ``steady`` phase (the comparison of one worker with two, at
+saturation) starts its window later, once every learner's first turn has ended: a
+saturated server's first seconds go to opening c turns at once (their database work,
+before any chunk), and a window that holds mostly that start measures how fast the start
+clears, which two workers do more than twice as fast, not how many chunks a worker
+streams. Used by the load client (turns over WebSockets) and the direct LiteLLM client
+(turns straight from ``litellm.acompletion``) alike.
 """
 
 from __future__ import annotations
@@ -34,12 +39,20 @@ def cpu_of(pids: list[int]) -> Callable[[], float]:
     return lambda: sum(process_cpu_seconds(pid) for pid in pids)
 
 
-async def _sample_cpu(window: tuple[float, float], cpu: Callable[[], float]) -> float:
+async def _sample_cpu(
+    window: tuple[float, float], cpu: Callable[[], float], ready: asyncio.Event
+) -> tuple[float, float | None]:
+    """The window's actual start (not before ``ready``) and the CPU spent from then to its end;
+    ``None`` for the CPU if ``ready`` came only after the window's end."""
     start, end = window
     await asyncio.sleep(max(0.0, start - time.monotonic()))
+    await ready.wait()
+    start = time.monotonic()
+    if start >= end:
+        return start, None
     before = cpu()
     await asyncio.sleep(max(0.0, end - time.monotonic()))
-    return cpu() - before
+    return start, cpu() - before
 
 
 async def run_phase(
@@ -47,26 +60,43 @@ async def run_phase(
     seconds: float,
     turn: Callable[[int, int], Awaitable[Turn]],
     cpu: Callable[[], float],
+    *,
+    steady: bool = False,
 ) -> dict[str, Any]:
-    """Run ``turn(learner, number)`` in a loop on ``c`` learners for ``seconds``; summarise."""
+    """Run ``turn(learner, number)`` in a loop on ``c`` learners for ``seconds``; summarise.
+
+    ``steady``: the window starts once every learner's first turn has ended (see above);
+    if that is after the phase's end, there is no window and no chunks per second.
+    """
     start = time.monotonic() + 0.05
     end = start + seconds
     spread = TURN_SECONDS if c > 1 else 0.0
-    window = (start + spread, end)
     turns: list[Turn] = []
+    first_turns_left = c
+    all_busy = asyncio.Event()
+    if not steady:
+        all_busy.set()
 
     async def learner(index: int) -> None:
+        nonlocal first_turns_left
         await asyncio.sleep(max(0.0, start + spread * index / c - time.monotonic()))
         number = 0
         while True:  # at least one turn each, however short the phase
             turns.append(await turn(index, number))
+            if number == 0:
+                first_turns_left -= 1
+                if not first_turns_left:
+                    all_busy.set()
             number += 1
             if time.monotonic() >= end:
                 return
 
-    sampler = asyncio.create_task(_sample_cpu(window, cpu))
+    sampler = asyncio.create_task(_sample_cpu((start + spread, end), cpu, all_busy))
     await asyncio.gather(*(learner(index) for index in range(c)))
-    cpu_seconds = await sampler
+    window_start, cpu_seconds = await sampler
+    window = (window_start, end)
     summary = summarize(turns, window, cpu_seconds, CHUNKS)
-    summary.update(c=c, seconds=time.monotonic() - start)
+    summary.update(
+        c=c, seconds=time.monotonic() - start, window_seconds=max(0.0, end - window_start)
+    )
     return summary

@@ -121,8 +121,10 @@ def phases(results: dict[str, Any]) -> list[str]:
     saturation = results["saturation"]
     if saturation:
         _, direct = _level(results, saturation["c"], POSTGRESQL)
-        label = f"{labels[POSTGRESQL]}, 2 workers"
-        lines.append(_phase_row(saturation["c"], label, saturation["two"], direct))
+        for key, workers in (("one", "1 worker"), ("two", "2 workers")):
+            if key in saturation:
+                label = f"{labels[POSTGRESQL]}, {workers}, steady"
+                lines.append(_phase_row(saturation["c"], label, saturation[key], direct))
     return lines
 
 
@@ -153,13 +155,12 @@ def _cpu_ratios(results: dict[str, Any], name: str) -> str:
 
 
 def _saturation(results: dict[str, Any], name: str) -> str:
-    """Chunks per second on one worker (the level's row) and on two, at the same c."""
+    """Chunks per second on one worker and on two at the same c, both in a steady window."""
     saturation = results["saturation"]
     if name != POSTGRESQL or not saturation:
         return NONE
-    one, _ = _level(results, saturation["c"], name)
-    two = saturation["two"]
-    if not one or "failed" in two:
+    one, two = saturation.get("one", {}), saturation.get("two", {})
+    if not one or not two or "failed" in one or "failed" in two:
         return NONE
     rates = one["chunks_per_second"], two["chunks_per_second"]
     return f"{number(rates[0])} → {number(rates[1])} ({times(ratio(rates[1], rates[0]))})"
@@ -174,7 +175,7 @@ def _idle(results: dict[str, Any], name: str, keys: tuple[str, ...], spec: str) 
 
 def _queries(results: dict[str, Any], name: str, keys: tuple[str, ...]) -> str:
     counted = results["queries"].get(name)
-    return " / ".join(number(counted[key]) for key in keys) if counted else NONE
+    return " / ".join(number(counted.get(key)) for key in keys) if counted else NONE
 
 
 def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], str]]]:
@@ -190,7 +191,7 @@ def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], s
             lambda n: _cpu_ratios(results, n),
         ),
         (
-            f"chunks/s at c={max(results['levels'], default=0)}: 1 → 2 workers",
+            f"chunks/s at c={max(results['levels'], default=0)}, steady: 1 → 2 workers",
             lambda n: _saturation(results, n),
         ),
         (
@@ -216,6 +217,10 @@ def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], s
             lambda n: _idle(results, n, ("sockets", "reconnected"), ".0f"),
         ),
         ("queries per turn: all / before model call", lambda n: _queries(results, n, QUERY_KEYS)),
+        (
+            "database trips per turn: all / before model",
+            lambda n: _queries(results, n, ("trips", "trips_before_model")),
+        ),
         (
             f"DB connections per turn: served c={LOW} / in-process",
             lambda n: _connections(results, n),
