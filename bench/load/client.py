@@ -5,7 +5,8 @@ Driven over stdin/stdout (bench/load/pipe.py):
 - ``turns``: c learners (``cookies``), split evenly over the servers (``targets``), each
   running turns back to back for ``seconds``; TTFT is from sending the ``message`` frame
   to the first ``text`` frame. CPU per chunk is the servers' (``pids``) over the window;
-  ``steady``: the window starts once every learner's first turn has ended (bench/load/phase.py).
+  ``steady_limit``: a steady phase, whose window starts once every learner's first turn has
+  ended (bench/load/phase.py).
 - ``idle_open`` / ``idle_reconnected`` / ``idle_close``: sockets that only hold a
   conversation open (bench/load/idle.py).
 """
@@ -107,7 +108,7 @@ async def turns(request: dict[str, Any]) -> dict[str, Any]:
                 request["seconds"],
                 learners.turn,
                 cpu_of(request["pids"]),
-                steady=request.get("steady", False),
+                steady_limit=request.get("steady_limit"),
             )
         finally:
             await learners.close()

@@ -3,7 +3,7 @@
 The learners' first turns are spread over one turn's length (config.TURN_SECONDS), so
 turns start at the steady rate instead of all at once. Chunks per second and CPU per chunk
 are taken over the window in which every learner is busy: from the last learner's start
-to the end of the phase. A ``steady`` phase (the comparison of one worker with two, at
+to the end of the phase. A steady phase (the comparison of one worker with two, at
 saturation) starts its window later, once every learner's first turn has ended: a
 saturated server's first seconds go to opening c turns at once (their database work,
 before any chunk), and a window that holds mostly that start measures how fast the start
@@ -18,6 +18,7 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bench.load.config import CHUNKS, TURN_SECONDS
@@ -39,20 +40,32 @@ def cpu_of(pids: list[int]) -> Callable[[], float]:
     return lambda: sum(process_cpu_seconds(pid) for pid in pids)
 
 
+@dataclass
+class _Window:
+    """When chunks and CPU are counted; a steady phase moves it once it knows when."""
+
+    start: float
+    end: float
+
+
 async def _sample_cpu(
-    window: tuple[float, float], cpu: Callable[[], float], ready: asyncio.Event
-) -> tuple[float, float | None]:
-    """The window's actual start (not before ``ready``) and the CPU spent from then to its end;
-    ``None`` for the CPU if ``ready`` came only after the window's end."""
-    start, end = window
-    await asyncio.sleep(max(0.0, start - time.monotonic()))
+    window: _Window, cpu: Callable[[], float], ready: asyncio.Event, steady_seconds: float | None
+) -> float | None:
+    """The CPU spent in the window; ``None`` if there is none (never steady in time).
+
+    ``steady_seconds``: the window starts when ``ready`` is set and lasts that long, or
+    until the window's end if that comes first.
+    """
+    await asyncio.sleep(max(0.0, window.start - time.monotonic()))
     await ready.wait()
-    start = time.monotonic()
-    if start >= end:
-        return start, None
+    if steady_seconds is not None:
+        now = time.monotonic()
+        window.start, window.end = now, min(window.end, now + steady_seconds)
+    if window.start >= window.end:
+        return None
     before = cpu()
-    await asyncio.sleep(max(0.0, end - time.monotonic()))
-    return start, cpu() - before
+    await asyncio.sleep(max(0.0, window.end - time.monotonic()))
+    return cpu() - before
 
 
 async def run_phase(
@@ -61,20 +74,21 @@ async def run_phase(
     turn: Callable[[int, int], Awaitable[Turn]],
     cpu: Callable[[], float],
     *,
-    steady: bool = False,
+    steady_limit: float | None = None,
 ) -> dict[str, Any]:
     """Run ``turn(learner, number)`` in a loop on ``c`` learners for ``seconds``; summarise.
 
-    ``steady``: the window starts once every learner's first turn has ended (see above);
-    if that is after the phase's end, there is no window and no chunks per second.
+    ``steady_limit``: a steady phase (see above). Its window starts once every learner's
+    first turn has ended and lasts ``seconds``; the phase ends with it, or after
+    ``steady_limit`` seconds at the latest, without a window if it never got steady.
     """
     start = time.monotonic() + 0.05
-    end = start + seconds
     spread = TURN_SECONDS if c > 1 else 0.0
+    window = _Window(start + spread, start + (steady_limit or seconds))
     turns: list[Turn] = []
     first_turns_left = c
     all_busy = asyncio.Event()
-    if not steady:
+    if steady_limit is None:
         all_busy.set()
 
     async def learner(index: int) -> None:
@@ -88,15 +102,18 @@ async def run_phase(
                 if not first_turns_left:
                     all_busy.set()
             number += 1
-            if time.monotonic() >= end:
+            if time.monotonic() >= window.end:
                 return
 
-    sampler = asyncio.create_task(_sample_cpu((start + spread, end), cpu, all_busy))
+    steady_seconds = seconds if steady_limit is not None else None
+    sampler = asyncio.create_task(_sample_cpu(window, cpu, all_busy, steady_seconds))
     await asyncio.gather(*(learner(index) for index in range(c)))
-    window_start, cpu_seconds = await sampler
-    window = (window_start, end)
-    summary = summarize(turns, window, cpu_seconds, CHUNKS)
+    cpu_seconds = await sampler
+    summary = summarize(turns, (window.start, window.end), cpu_seconds, CHUNKS)
     summary.update(
-        c=c, seconds=time.monotonic() - start, window_seconds=max(0.0, end - window_start)
+        c=c,
+        seconds=time.monotonic() - start,
+        window_seconds=max(0.0, window.end - window.start),
+        steady_after=window.start - start if steady_limit is not None else None,
     )
     return summary

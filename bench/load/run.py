@@ -190,11 +190,10 @@ class Bench:
         workers: Workers,
         c: int,
         *,
-        seconds: float | None = None,
         steady: bool = False,
     ) -> dict[str, Any]:
-        """c of the learners no phase has used, on ``workers``, for ``seconds`` (a phase's
-        length unless given); ``steady``: see bench/load/phase.py."""
+        """c of the learners no phase has used, on ``workers``, for a phase's length;
+        ``steady``: for the saturation's, in a steady window (bench/load/phase.py)."""
         learners = self.learners(c)
         summary, opened, seconds = self._counted(
             lambda: client.call(
@@ -202,9 +201,9 @@ class Bench:
                 targets=workers.urls,
                 cookies=self.cookies[name][learners],
                 c=c,
-                seconds=seconds or self.plan.phase_seconds,
+                seconds=self.plan.saturation_seconds if steady else self.plan.phase_seconds,
                 pids=workers.pids,
-                steady=steady,
+                steady_limit=self.plan.saturation_limit_seconds if steady else None,
             )
         )
         if summary.get("turns") and name in self.idle_rates:
@@ -235,8 +234,8 @@ class Bench:
 
         Not the level's row for one worker: that phase is short, and at saturation its
         window holds mostly the start (c turns opened at once), which two workers clear
-        more than twice as fast. Here both run equally long, back to back, on fresh
-        learners, and count from the moment every learner's first turn has ended.
+        more than twice as fast. Here both run back to back, on fresh learners, and
+        count equally long from the moment every learner's first turn has ended.
         """
         workers = self.workers.get(databases.POSTGRESQL)
         if workers is None:
@@ -249,7 +248,6 @@ class Bench:
                 databases.POSTGRESQL,
                 workers.subset(count),
                 c,
-                seconds=self.plan.saturation_seconds,
                 steady=True,
             )
             self.results["saturation"][key] = result

@@ -44,8 +44,15 @@ def brief(summary: dict[str, Any]) -> str:
         f"gap {number(summary['gap_mean'], '.1f', 1000)} ms, "
         f"{number(summary['cpu_per_chunk'], scale=1e6)} µs CPU/chunk, "
         f"{number(summary['chunks_per_second'])} chunks/s, {errors(summary)} errors "
-        f"{summary['error_kinds'] or ''}"
+        f"{summary['error_kinds'] or ''}{_steady(summary)}"
     )
+
+
+def _steady(summary: dict[str, Any]) -> str:
+    """When a steady phase's window began, and how long it lasted."""
+    if summary.get("steady_after") is None:
+        return ""
+    return f" (window from {summary['steady_after']:.0f} s, {summary['window_seconds']:.0f} s long)"
 
 
 COLUMNS = (
