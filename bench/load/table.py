@@ -57,7 +57,7 @@ def _steady(summary: dict[str, Any]) -> str:
 
 COLUMNS = (
     ("c", 4),
-    ("path", 29),
+    ("path", 38),
     ("turns", 6),
     ("TTFT p50", 9),
     ("TTFT p95", 9),
@@ -313,7 +313,10 @@ def render(results: dict[str, Any]) -> str:
         "direct LiteLLM at the same c;\ngap: mean ms between a turn's chunks (p95 over all "
         "chunks); CPU µs/ch: the server's (or direct client's) CPU per delivered chunk; "
         "errors:\nfailed turns + sockets not opened + chunks lost. One worker process per "
-        "row."
+        "row unless it says 2;\n'steady': chunks/s and CPU counted for "
+        f"{plan['saturation_seconds']:.0f} s from the moment every learner's first turn had "
+        "ended (within "
+        f"{plan['saturation_limit_seconds']:.0f} s), not over the phase's start."
     )
     lines = [header, "", *phases(results), "", *read_offs(results), LEGEND]
     notes = results["notes"] + _error_notes(results)
