@@ -8,7 +8,7 @@ codes and are imported before the apps are loaded.
 """
 
 from django.db import models
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from llm_app.events import SAFE_ERROR_MESSAGES
 from llm_app.events import ErrorCode as SeamErrorCode
@@ -37,13 +37,43 @@ class ReplyErrorCode(models.TextChoices):
     INTERRUPTED = "interrupted", "Interrupted"
 
 
+# What a learner reads for the chat's own codes (the seam's are
+# llm_app.events.SAFE_ERROR_MESSAGES). The spending guard's live frames say more (when
+# the limit resets, lessons_app.guard); these are what a saved reply shows after a reload.
+CHAT_ERROR_MESSAGES: dict[ReplyErrorCode, str] = {
+    ReplyErrorCode.BUDGET_EXCEEDED: gettext_lazy(
+        "The tutor had used up today's budget, so it couldn't answer. "
+        "It is back after midnight UTC."
+    ),
+    ReplyErrorCode.DAILY_LIMIT: gettext_lazy(
+        "You had sent today's messages up to the daily limit. You can send more after midnight UTC."
+    ),
+    ReplyErrorCode.STOPPED: gettext_lazy("You stopped this reply."),
+    ReplyErrorCode.INTERRUPTED: gettext_lazy(
+        "The tutor was interrupted before it finished this reply. What arrived is saved; "
+        "press Retry for a new one."
+    ),
+}
+
+# Codes whose text is the same whenever they happen: a socket writes it in its own
+# learner's language whatever language the turn ran in (lessons_app.tutor.session).
+FIXED_TEXT_CODES = frozenset(ReplyErrorCode) - {
+    ReplyErrorCode.BUDGET_EXCEEDED,
+    ReplyErrorCode.DAILY_LIMIT,
+}
+
+
 def learner_error_message(code: str) -> str | None:
-    """Why a model call failed, in the active language; ``None`` for the chat's own codes.
+    """Why a reply ended early, in the active language; ``None`` for no or an unknown code.
 
     The seam's events carry its English text (the shell and logs read it); the chat
-    translates it by code, so a reply that failed reads the same live and after a reload.
+    translates it by code, so a reply that failed reads the same live and after a reload,
+    and each socket reads it in its own learner's language.
     """
     try:
-        return gettext(SAFE_ERROR_MESSAGES[SeamErrorCode(code)])
+        reply_code = ReplyErrorCode(code)
     except ValueError:
         return None
+    if reply_code in CHAT_ERROR_MESSAGES:
+        return str(CHAT_ERROR_MESSAGES[reply_code])
+    return gettext(SAFE_ERROR_MESSAGES[SeamErrorCode(reply_code.value)])

@@ -169,6 +169,47 @@ async def test_a_failed_reply_says_why_in_the_learners_language_live_and_after_a
         await communicator.disconnect()
 
 
+async def test_each_tab_reads_a_failed_reply_in_its_own_language(learner, claude):
+    """A turn's frames are encoded once, in the asking tab's language; each socket writes the
+    error's text in its own learner's language when it sends it."""
+    claude.enqueue(Reply.error(529))
+    german_tab, _ = await open_chat(learner, query="lang=de")
+    english_tab, _ = await open_chat(learner, query="lang=en")
+    asked = (await ask(german_tab, "Hallo?"))[-1]
+    followed = (await receive_turn(english_tab))[-1]
+    assert (asked["code"], asked["message"]) == (
+        "unavailable",
+        safe_message(ErrorCode.UNAVAILABLE, "de"),
+    )
+    assert (followed["code"], followed["message"]) == (
+        "unavailable",
+        SAFE_ERROR_MESSAGES[ErrorCode.UNAVAILABLE],
+    )
+    await german_tab.disconnect()
+    await english_tab.disconnect()
+
+
+async def test_a_stopped_reply_says_so_in_the_learners_language_after_a_reload(learner, claude):
+    claude.enqueue(Reply.text("eins zwei drei vier fünf sechs", chunks=6, chunk_delay=0.3))
+    communicator, _ = await open_chat(learner, query="lang=de")
+    await send(communicator, {"type": "message", "content": "Erzähl mir eine Geschichte"})
+    await receive(communicator)  # echo
+    assert [(await receive(communicator))["type"] for _ in range(2)] == ["reply", "text"]
+    await send(communicator, {"type": "stop"})
+    stopped = (await receive_turn(communicator))[-1]
+    assert (stopped["code"], stopped["message"]) == ("stopped", "Du hast diese Antwort angehalten.")
+    await communicator.disconnect()
+
+    for language, expected in (
+        ("de", "Du hast diese Antwort angehalten."),
+        ("en", "You stopped this reply."),
+    ):
+        communicator, history = await open_chat(learner, query=f"lang={language}")
+        (reply,) = [m for m in history["messages"] if m["role"] == "assistant"]
+        assert (reply["status"], reply["error_message"]) == ("stopped", expected)
+        await communicator.disconnect()
+
+
 async def test_retry_regenerates_a_failed_reply(learner, claude):
     claude.enqueue(Reply.error(529))
     claude.enqueue(Reply.text("Second time lucky."))

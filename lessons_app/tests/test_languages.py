@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import pytest
 from django.urls import reverse
+from django.utils import translation
 
 from lessons_app import prompts
 from lessons_app.languages import language_of_scope
 from lessons_app.models import Message
+from lessons_app.reply_errors import ReplyErrorCode, learner_error_message
 from lessons_app.tests.chat_helpers import connect, make_learner, receive, receive_turn, send
 from lessons_app.tests.factories import ArticleStageFactory, LearnerFactory, LessonFactory
 
@@ -84,3 +86,14 @@ async def test_the_socket_speaks_the_learners_language_and_tells_the_tutor(monke
     await receive_turn(communicator)
     await communicator.disconnect()
     assert told == ["de"]
+
+
+@pytest.mark.parametrize("code", list(ReplyErrorCode))
+def test_every_reply_error_code_reads_in_german_from_the_compiled_catalogue(code):
+    """A new code (the seam's or the chat's) without a German text fails here."""
+    with translation.override("en"):
+        english = learner_error_message(code)
+    with translation.override("de"):
+        german = learner_error_message(code)
+    assert english and german
+    assert german != english

@@ -77,12 +77,9 @@ def serialize_message(
         "content": message.content,
         "status": message.status,
         "error_code": message.error_code,
-        # Why it failed, in the learner's language; None where the page has its own words.
-        "error_message": (
-            learner_error_message(message.error_code)
-            if message.status == Message.Status.ERROR
-            else None
-        ),
+        # Why it ended early, in the learner's language (the one its code names); None for
+        # a reply that got to its end.
+        "error_message": learner_error_message(message.error_code),
         "stage_id": message.stage_id,
         "created_at": message.created_at.isoformat() if message.created_at else None,
         "superseded_at": message.superseded_at.isoformat() if message.superseded_at else None,

@@ -19,7 +19,12 @@ from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from lessons_app import untrusted_json
-from lessons_app.reply_errors import ReplyErrorCode
+from lessons_app.reply_errors import (
+    CHAT_ERROR_MESSAGES,
+    FIXED_TEXT_CODES,
+    ReplyErrorCode,
+    learner_error_message,
+)
 from llm_app.events import EventType
 from llm_app.turn_record import PUBLIC_FIELD_NAMES, TurnRecord
 
@@ -94,11 +99,8 @@ class FrameErrorCode(StrEnum):
 
 
 # Written for the learner, in their language when the frame is encoded (lazy).
-STOPPED_MESSAGE = _("You stopped this reply.")
-INTERRUPTED_MESSAGE = _(
-    "The tutor was interrupted before it finished this reply. What arrived is saved; "
-    "press Retry for a new one."
-)
+STOPPED_MESSAGE = CHAT_ERROR_MESSAGES[ReplyErrorCode.STOPPED]
+INTERRUPTED_MESSAGE = CHAT_ERROR_MESSAGES[ReplyErrorCode.INTERRUPTED]
 BUSY_MESSAGE = _("The tutor is still answering. Wait for the reply or press Stop.")
 UNAVAILABLE_MESSAGE = _(
     "The tutor can't take that right now because a server it needs is down. "
@@ -126,6 +128,20 @@ class FrameError(Exception):
 def encode_frame(frame: dict[str, Any]) -> str:
     """A frame as the JSON text sent on the socket."""
     return json.dumps(frame, cls=DjangoJSONEncoder)
+
+
+def in_active_language(error_frame: str) -> str:
+    """An encoded ``error`` frame that ends a turn, its ``message`` in the active language.
+
+    A turn's frames are encoded once, in whatever language its runner had (the learner who
+    asked, or none in the sweep's process), and every socket following it sends them. Each
+    socket writes the text of a fixed-text code in its own learner's language at the edge;
+    other frames, refusals of a client frame and the guard's worded refusals pass as they are.
+    """
+    frame = json.loads(error_frame)
+    if frame.get("code") not in FIXED_TEXT_CODES or "rejected" in frame:
+        return error_frame
+    return encode_frame({**frame, "message": learner_error_message(frame["code"])})
 
 
 def frame_error(code: FrameErrorCode, message: str, rejected: str | None) -> dict[str, Any]:

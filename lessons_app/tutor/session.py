@@ -20,6 +20,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils import translation
 
 from lessons_app.models import Conversation, Lesson
 from lessons_app.teaching import NO_TEACHING
@@ -37,6 +38,7 @@ from lessons_app.tutor.engines.base import (
     ConversationEvent,
     EngineState,
     EngineUnavailable,
+    LogEntry,
     TurnEntries,
 )
 from lessons_app.tutor.protocol import (
@@ -51,6 +53,7 @@ from lessons_app.tutor.protocol import (
     ResumeCursor,
     ServerFrame,
     encode_frame,
+    in_active_language,
     live_paused_notice,
 )
 from lessons_app.tutor.runtime import Runtime
@@ -308,10 +311,17 @@ class ChatSession:
             if entry.shows is None or entry.shows not in self._shown:
                 if entry.shows is not None:
                     self._shown.add(entry.shows)
-                await self.send_text(entry.frame)
+                await self.send_text(self._localized(entry))
             if entry.ends_turn:
                 self._turn_ended()
                 return
+
+    def _localized(self, entry: LogEntry) -> str:
+        """The entry's frame as this socket's learner reads it (protocol.in_active_language)."""
+        if entry.type != ServerFrame.ERROR:
+            return entry.frame
+        with translation.override(self.language or translation.get_language()):
+            return in_active_language(entry.frame)
 
     async def _on_event(self, event) -> None:
         kind = event.get(feed.EVENT)

@@ -17,12 +17,11 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.utils import translation
 
 from lessons_app import observability, prompts
 from lessons_app.models import Message
 from lessons_app.observability import TurnLog
-from lessons_app.reply_errors import ReplyErrorCode, learner_error_message
+from lessons_app.reply_errors import ReplyErrorCode
 from lessons_app.teaching import checklist
 from lessons_app.teaching_tools import check_call, record_call, tools_for
 from lessons_app.tutor import feed, turns
@@ -273,8 +272,6 @@ class RunningTurn:
             return TurnResult(Message.Status.COMPLETE, "", self._record), event
         if kind == EventType.ERROR:
             code = ReplyErrorCode(event["code"])
-            with translation.override(self.request.language or translation.get_language()):
-                event = {**event, "message": learner_error_message(code) or event["message"]}
             return TurnResult(Message.Status.ERROR, code, self._record), event
         if kind == EventType.USAGE:
             self._record = TurnRecord.from_values(event)

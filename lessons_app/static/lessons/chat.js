@@ -71,7 +71,7 @@
   const TOP_TUTOR_ITEMS = ":scope > li[data-role='assistant']";
   const TOP_USER_ITEMS = ":scope > li[data-role='user']";
 
-  // A saved reply's error text is not stored, only its code; these stand in for it.
+  // Where a frame or a saved reply brings no error text of its own, these stand in for it.
   const STOPPED_TEXT = gettext("This reply was stopped before it finished.");
   const FAILED_TEXT = gettext("The tutor couldn't finish this reply.");
   const INTERRUPTED_TEXT =
