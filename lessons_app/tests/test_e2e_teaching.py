@@ -21,6 +21,9 @@ from django.contrib.auth import get_user_model
 from lessons_app.models import LearningObjective, Lesson, Question, Stage, TutoringMode
 from llm_app.models import ProviderConfig
 from llm_app.services import make_default
+# The served app lives for the whole session: each test starts this lesson afresh.
+get_user_model().objects.filter(username={learner!r}).delete()
+Lesson.objects.filter(slug="fractions-quiz").delete()
 get_user_model().objects.create_user(username={learner!r}, password={password!r})
 lesson = Lesson.objects.create(title="Fractions quiz", slug="fractions-quiz", is_published=True)
 stage = Stage.objects.create(
@@ -79,3 +82,63 @@ def test_the_checklist_shows_a_recorded_answer(local_page, quiz_lesson, artifact
     assert page.locator(".teaching-questions .is-met").count() == 1
     page.screenshot(path=str(artifacts_dir / "teaching-checklist.png"), full_page=True)
     opened.close_and_assert_local_and_error_free()
+
+
+LONG_TALK = """
+from django.contrib.auth import get_user_model
+from lessons_app.models import Conversation, Message, Stage
+user = get_user_model().objects.get(username={learner!r})
+stage = Stage.objects.get(lesson__slug="fractions-quiz", position=1)
+conversation, _ = Conversation.objects.get_or_create(user=user, lesson=stage.lesson)
+for n in range(12):
+    Message.objects.create(conversation=conversation, role="user", stage=stage,
+                           content=f"Question {{n}}: what is {{n}}/4 + 1/4?")
+    Message.objects.create(conversation=conversation, role="assistant", stage=stage,
+                           content=f"Answer {{n}}. " + "Adding quarters keeps the quarters. " * 6)
+"""
+
+# Where the log cuts a message off at its top, the cut must be the log's own edge: a gap
+# and a rule apart from the checklist. Without them a message scrolled half out reads as
+# hidden behind the checklist. Returns the messages whose visible part (clipped by the log)
+# meets the checklist's box, and the gap between the checklist and the log's rule.
+GEOMETRY = """
+() => {
+  const box = document.querySelector("[data-chat-teaching]").getBoundingClientRect();
+  const logElement = document.querySelector("[data-chat-messages]");
+  const log = logElement.getBoundingClientRect();
+  const covered = [...logElement.querySelectorAll(":scope > li")]
+    .map((li) => li.getBoundingClientRect())
+    .map((m) => ({top: Math.max(m.top, log.top), bottom: Math.min(m.bottom, log.bottom),
+                  left: m.left, right: m.right}))
+    .filter((m) => m.bottom > m.top)
+    .filter((m) => m.top < box.bottom && m.bottom > box.top
+                   && m.left < box.right && m.right > box.left).length;
+  const rule = parseFloat(getComputedStyle(logElement).borderTopWidth) || 0;
+  return {covered, gap: log.top - box.bottom, rule};
+}
+"""
+
+
+@pytest.mark.browser
+@pytest.mark.parametrize(
+    ("name", "viewport"),
+    [("desktop", {"width": 1280, "height": 800}), ("phone", {"width": 390, "height": 844})],
+)
+def test_the_checklist_hides_no_message_as_the_chat_scrolls(
+    local_page, quiz_lesson, running_app_shell, artifacts_dir, name, viewport
+):
+    running_app_shell(LONG_TALK.format(learner=LEARNER))
+    opened = local_page(timeout_ms=TIMEOUT_MS, viewport=viewport)
+    page = opened.page
+    log_in(page, "/accounts/login/", LEARNER, PASSWORD)
+    page.goto("/lessons/fractions-quiz/")
+    page.locator("[data-chat-teaching]").wait_for(state="visible")
+    page.locator("[data-chat-messages] > li", has_text="Answer 11.").wait_for()
+    messages = page.locator("[data-chat-messages]")
+    for position in ("0", "el.scrollHeight / 3", "el.scrollHeight / 2", "el.scrollHeight"):
+        messages.evaluate(f"(el) => {{ el.scrollTop = {position}; }}")
+        page.mouse.wheel(0, 200)  # the page too, where it scrolls
+        geometry = page.evaluate(GEOMETRY)
+        assert geometry["covered"] == 0, f"a message is under the checklist at {position}"
+        assert geometry["gap"] >= 4 and geometry["rule"] >= 1, geometry
+    page.screenshot(path=str(artifacts_dir / f"teaching-checklist-scrolled-{name}.png"))
