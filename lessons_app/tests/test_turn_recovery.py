@@ -122,7 +122,8 @@ async def test_a_dead_runners_turn_is_interrupted_with_its_text_and_can_be_retri
     reply = await database_sync_to_async(orphaned_turn)(
         learner, runner_id=OTHER, beat=clock.now() - timedelta(minutes=1), text="Half a rep"
     )
-    communicator, history = await open_chat(learner)
+    # A German learner: the sweep runs in no learner's language, the socket reads German.
+    communicator, history = await open_chat(learner, query="lang=de")
     assert history["turn"] == {"message_id": reply.pk, "seq": 0, "resumed": False, "tools": []}
 
     await runtime.runner.sweep_once()
@@ -135,6 +136,7 @@ async def test_a_dead_runners_turn_is_interrupted_with_its_text_and_can_be_retri
         "interrupted",
         "Half a rep",
     )
+    assert shown["error_message"].startswith("Der Tutor wurde unterbrochen")
     claude.enqueue(Reply.text("A whole reply this time."))
     await send(communicator, {"type": "retry"})
     assert text_of(await receive_turn(communicator)) == "A whole reply this time."
