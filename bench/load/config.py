@@ -68,7 +68,7 @@ FULL = Plan(
     idle_sockets=2000,
     phase_seconds=8.0,
     idle_open_seconds=60.0,
-    idle_reconnect_seconds=30.0,
+    idle_reconnect_seconds=60.0,
 )
 QUICK = Plan(
     levels=(1, 10),

@@ -9,6 +9,7 @@ of each socket's first ``history`` after a close are what ``reconnected`` report
 from __future__ import annotations
 
 import asyncio
+import collections
 import random
 import statistics
 import time
@@ -43,6 +44,8 @@ class Keeper:
     # The successful reconnect alone: from its handshake to its history, backoff left out.
     reopen_seconds: float | None = None
     attempts: int = 0
+    # Attempts since the last close, failed or not (attempts goes back to 0 on a history).
+    tries: int = 0
 
 
 class Pool:
@@ -51,6 +54,8 @@ class Pool:
         self.keepers: list[Keeper] = []
         self.tasks: list[asyncio.Task] = []
         self.gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        # Failed attempts to open a socket, by kind of failure.
+        self.failures: collections.Counter[str] = collections.Counter()
 
     async def _check_page(self, keeper: Keeper) -> None:
         try:
@@ -69,6 +74,7 @@ class Pool:
             pass
         keeper.closed_at = time.monotonic()
         keeper.reopened_at = None
+        keeper.tries = 0
 
     async def keep(self, keeper: Keeper) -> None:
         async with self.gate:  # the first open only: a page load, not a reconnect storm
@@ -85,9 +91,11 @@ class Pool:
 
     async def _try_open(self, keeper: Keeper) -> aiohttp.ClientWebSocketResponse | None:
         started = time.monotonic()
+        keeper.tries += 1
         try:
             chat, _ = await open_chat(self.browser, keeper.base_url, keeper.cookie)
-        except SOCKET_ERRORS:
+        except SOCKET_ERRORS as error:
+            self.failures[type(error).__name__] += 1
             return None
         now = time.monotonic()
         if keeper.opened_at is None:
@@ -127,23 +135,32 @@ async def open_sockets(request: dict[str, Any]) -> dict[str, Any]:
 
 
 async def reconnected(request: dict[str, Any]) -> dict[str, Any]:
-    """Once every socket has been closed and has its history again (or ``timeout`` seconds
-    have passed): when those histories came."""
+    """Once every socket closed since ``since`` has its history again, or ``timeout``
+    seconds have passed: how many did, when, and what the others were doing.
+
+    Times are ``time.monotonic()`` readings, the same clock for every process on the
+    machine, so the orchestrator can compare them with its own.
+    """
+    since = request["since"]
 
     def back(keeper: Keeper) -> bool:
-        return keeper.closed_at is not None and keeper.reopened_at is not None
+        closed = keeper.closed_at is not None and keeper.closed_at >= since
+        return closed and keeper.reopened_at is not None
 
     await _wait_for(lambda: all(back(k) for k in _pool.keepers), request["timeout"])
     returned = [k for k in _pool.keepers if back(k)]
     times = [k.reopened_at for k in returned]
     handshakes = [k.reopen_seconds for k in returned]
+    others = [k for k in _pool.keepers if not back(k)]
     return {
         "reconnected": len(returned),
-        "missing": len(_pool.keepers) - len(returned),
+        "never_closed": sum(k.closed_at is None or k.closed_at < since for k in others),
         "last_history_at": max(times, default=None),
         "median_history_at": statistics.median(times) if times else None,
         "handshake_max_seconds": max(handshakes, default=None),
         "handshake_median_seconds": statistics.median(handshakes) if handshakes else None,
+        "tries_max": max((k.tries for k in returned), default=None),
+        "failures": dict(_pool.failures),
     }
 
 
