@@ -2,7 +2,8 @@
 
 Each socket waits for nothing but its own close; then it reconnects with chat.js's
 backoff (RECONNECT_FIRST / RECONNECT_MAX, half to all of the doubled delay, at random),
-asking the lesson page first once two attempts have failed, as chat.js does. The times
+asking the lesson page after a failed handshake once two attempts have failed, as
+chat.js does. The times
 of each socket's first ``history`` after a close are what ``reconnected`` reports.
 """
 
@@ -46,6 +47,8 @@ class Keeper:
     attempts: int = 0
     # Attempts since the last close, failed or not (attempts goes back to 0 on a history).
     tries: int = 0
+    # Whether the last failed attempt failed before the server answered its handshake.
+    handshake_failed: bool = False
 
 
 class Pool:
@@ -85,9 +88,10 @@ class Pool:
                 await self._hold(keeper, chat)
             await asyncio.sleep(backoff(keeper.attempts))
             keeper.attempts += 1
-            if keeper.attempts >= CHECK_PAGE_AFTER_ATTEMPTS:
-                await self._check_page(keeper)
             chat = await self._try_open(keeper)
+            failed = chat is None and keeper.handshake_failed
+            if failed and keeper.attempts >= CHECK_PAGE_AFTER_ATTEMPTS:
+                await self._check_page(keeper)
 
     async def _try_open(self, keeper: Keeper) -> aiohttp.ClientWebSocketResponse | None:
         started = time.monotonic()
@@ -96,6 +100,8 @@ class Pool:
             chat, _ = await open_chat(self.browser, keeper.base_url, keeper.cookie)
         except SOCKET_ERRORS as error:
             self.failures[type(error).__name__] += 1
+            # A socket closed before its history (ValueError) had its handshake answered.
+            keeper.handshake_failed = not isinstance(error, ValueError)
             return None
         now = time.monotonic()
         if keeper.opened_at is None:
