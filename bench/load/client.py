@@ -4,7 +4,9 @@ Driven over stdin/stdout (bench/load/pipe.py):
 
 - ``turns``: c learners (``cookies``), split evenly over the servers (``targets``), each
   running turns back to back for ``seconds``; TTFT is from sending the ``message`` frame
-  to the first ``text`` frame. CPU per chunk is the servers' (``pids``) over the window.
+  to the first ``text`` frame. CPU per chunk is the servers' (``pids``) over the window;
+  ``steady_limit``: a steady phase, whose window starts once every learner's first turn has
+  ended (bench/load/phase.py).
 - ``idle_open`` / ``idle_reconnected`` / ``idle_close``: sockets that only hold a
   conversation open (bench/load/idle.py).
 """
@@ -102,7 +104,11 @@ async def turns(request: dict[str, Any]) -> dict[str, Any]:
         opened = await asyncio.gather(*(learners.open(n) for n in range(request["c"])))
         try:
             summary = await run_phase(
-                request["c"], request["seconds"], learners.turn, cpu_of(request["pids"])
+                request["c"],
+                request["seconds"],
+                learners.turn,
+                cpu_of(request["pids"]),
+                steady_limit=request.get("steady_limit"),
             )
         finally:
             await learners.close()

@@ -52,21 +52,30 @@ class Plan:
     idle_sockets: int
     # Each phase keeps its learners busy this long; a turn started later is not started.
     phase_seconds: float
+    # One worker and two at the highest c: each counted for this long once every learner's
+    # first turn has ended (a saturated start takes several turns' lengths), and given up
+    # as never steady after the limit.
+    saturation_seconds: float
+    saturation_limit_seconds: float
     # The longest the idle sockets may take to open, and to come back after a restart.
     idle_open_seconds: float
     idle_reconnect_seconds: float
 
     @property
     def learners(self) -> int:
-        """Learners the set-up creates: one set per phase (the levels, then two workers at
-        the highest), the idle sockets reuse them; a few for warming up and counting."""
-        return max(self.idle_sockets, 2 * sum(self.levels)) + RESERVED_LEARNERS
+        """Learners the set-up creates: one set per phase (the levels on both deployments,
+        then one and two workers at the highest), the idle sockets reuse them; a few for
+        warming up and counting."""
+        phases = 2 * sum(self.levels) + 2 * max(self.levels)
+        return max(self.idle_sockets, phases) + RESERVED_LEARNERS
 
 
 FULL = Plan(
     levels=(1, 10, 50, 200),
     idle_sockets=2000,
     phase_seconds=8.0,
+    saturation_seconds=20.0,
+    saturation_limit_seconds=90.0,
     idle_open_seconds=60.0,
     idle_reconnect_seconds=60.0,
 )
@@ -74,6 +83,8 @@ QUICK = Plan(
     levels=(1, 10),
     idle_sockets=200,
     phase_seconds=6.0,
+    saturation_seconds=8.0,
+    saturation_limit_seconds=30.0,
     idle_open_seconds=30.0,
     idle_reconnect_seconds=20.0,
 )

@@ -3,8 +3,13 @@
 The learners' first turns are spread over one turn's length (config.TURN_SECONDS), so
 turns start at the steady rate instead of all at once. Chunks per second and CPU per chunk
 are taken over the window in which every learner is busy: from the last learner's start
-to the end of the phase. Used by the load client (turns over WebSockets) and the direct
-LiteLLM client (turns straight from ``litellm.acompletion``) alike.
+to the end of the phase. A steady phase (the comparison of one worker with two, at
+saturation) starts its window later, once every learner's first turn has ended: a
+saturated server's first seconds go to opening c turns at once (their database work,
+before any chunk), and a window that holds mostly that start measures how fast the start
+clears, which two workers do more than twice as fast, not how many chunks a worker
+streams. Used by the load client (turns over WebSockets) and the direct LiteLLM client
+(turns straight from ``litellm.acompletion``) alike.
 """
 
 from __future__ import annotations
@@ -13,6 +18,7 @@ import asyncio
 import os
 import time
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from bench.load.config import CHUNKS, TURN_SECONDS
@@ -34,11 +40,31 @@ def cpu_of(pids: list[int]) -> Callable[[], float]:
     return lambda: sum(process_cpu_seconds(pid) for pid in pids)
 
 
-async def _sample_cpu(window: tuple[float, float], cpu: Callable[[], float]) -> float:
-    start, end = window
-    await asyncio.sleep(max(0.0, start - time.monotonic()))
+@dataclass
+class _Window:
+    """When chunks and CPU are counted; a steady phase moves it once it knows when."""
+
+    start: float
+    end: float
+
+
+async def _sample_cpu(
+    window: _Window, cpu: Callable[[], float], ready: asyncio.Event, steady_seconds: float | None
+) -> float | None:
+    """The CPU spent in the window; ``None`` if there is none (never steady in time).
+
+    ``steady_seconds``: the window starts when ``ready`` is set and lasts that long, or
+    until the window's end if that comes first.
+    """
+    await asyncio.sleep(max(0.0, window.start - time.monotonic()))
+    await ready.wait()
+    if steady_seconds is not None:
+        now = time.monotonic()
+        window.start, window.end = now, min(window.end, now + steady_seconds)
+    if window.start >= window.end:
+        return None
     before = cpu()
-    await asyncio.sleep(max(0.0, end - time.monotonic()))
+    await asyncio.sleep(max(0.0, window.end - time.monotonic()))
     return cpu() - before
 
 
@@ -47,26 +73,47 @@ async def run_phase(
     seconds: float,
     turn: Callable[[int, int], Awaitable[Turn]],
     cpu: Callable[[], float],
+    *,
+    steady_limit: float | None = None,
 ) -> dict[str, Any]:
-    """Run ``turn(learner, number)`` in a loop on ``c`` learners for ``seconds``; summarise."""
+    """Run ``turn(learner, number)`` in a loop on ``c`` learners for ``seconds``; summarise.
+
+    ``steady_limit``: a steady phase (see above). Its window starts once every learner's
+    first turn has ended and lasts ``seconds``; the phase ends with it, or after
+    ``steady_limit`` seconds at the latest, without a window if it never got steady.
+    """
     start = time.monotonic() + 0.05
-    end = start + seconds
     spread = TURN_SECONDS if c > 1 else 0.0
-    window = (start + spread, end)
+    window = _Window(start + spread, start + (steady_limit or seconds))
     turns: list[Turn] = []
+    first_turns_left = c
+    all_busy = asyncio.Event()
+    if steady_limit is None:
+        all_busy.set()
 
     async def learner(index: int) -> None:
+        nonlocal first_turns_left
         await asyncio.sleep(max(0.0, start + spread * index / c - time.monotonic()))
         number = 0
         while True:  # at least one turn each, however short the phase
             turns.append(await turn(index, number))
+            if number == 0:
+                first_turns_left -= 1
+                if not first_turns_left:
+                    all_busy.set()
             number += 1
-            if time.monotonic() >= end:
+            if time.monotonic() >= window.end:
                 return
 
-    sampler = asyncio.create_task(_sample_cpu(window, cpu))
+    steady_seconds = seconds if steady_limit is not None else None
+    sampler = asyncio.create_task(_sample_cpu(window, cpu, all_busy, steady_seconds))
     await asyncio.gather(*(learner(index) for index in range(c)))
     cpu_seconds = await sampler
-    summary = summarize(turns, window, cpu_seconds, CHUNKS)
-    summary.update(c=c, seconds=time.monotonic() - start)
+    summary = summarize(turns, (window.start, window.end), cpu_seconds, CHUNKS)
+    summary.update(
+        c=c,
+        seconds=time.monotonic() - start,
+        window_seconds=max(0.0, window.end - window.start),
+        steady_after=window.start - start if steady_limit is not None else None,
+    )
     return summary

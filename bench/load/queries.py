@@ -5,7 +5,9 @@ app (in the served app's environment: its database, its turn engine), against th
 benchmark's fake provider. Every database connection, in every thread, gets an execute
 wrapper as it is created (Django's ``connection_created``), which notes each query's
 time; the fake says when the model request arrived (``/_bench/received``), which splits
-a turn's queries into those before the model call and the rest. Prints one JSON line.
+a turn's queries into those before the model call and the rest. *Trips* are the calls
+handed to the chat's database threads (lessons_app.tutor.database), each a wait for a
+thread and a connection, however many queries it makes. Prints one JSON line.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ from django.db.backends.signals import connection_created  # noqa: E402
 
 from bench.load.config import DEMO_SLUG, ORIGIN_HOST, RECEIVE_TIMEOUT_SECONDS, TURN_SECONDS  # noqa: E402
 from bench.load.fake_provider import RECEIVED_PATH  # noqa: E402
+from lessons_app.tutor import database  # noqa: E402
 from lessons_app.tutor.runtime import shutdown_runtime  # noqa: E402
 from tutor_project.asgi import application  # noqa: E402
 
@@ -46,7 +49,18 @@ class Recorder:
     def __init__(self) -> None:
         self.queries: list[float] = []
         self.connections: list[float] = []
+        self.trips: list[float] = []
         self._lock = threading.Lock()
+
+    def count_trips(self, submit):
+        """``submit`` of the chat's database threads, noting when each call was handed over."""
+
+        def counted(*args, **kwargs):
+            with self._lock:
+                self.trips.append(time.monotonic())
+            return submit(*args, **kwargs)
+
+        return counted
 
     def wrap(self, execute, sql, params, many, context):
         with self._lock:
@@ -64,6 +78,10 @@ class Recorder:
         with self._lock:
             queries = [t for t in self.queries if start <= t < end]
             return queries, sum(start <= t < end for t in self.connections)
+
+    def trips_since(self, start: float, end: float) -> list[float]:
+        with self._lock:
+            return [t for t in self.trips if start <= t < end]
 
 
 def _model_request_at(fake_root: str, marker: str) -> float | None:
@@ -86,11 +104,14 @@ async def _turn(communicator, recorder: Recorder, fake_root: str) -> dict[str, A
     end_frame = await _receive_until(communicator, "done", "error")
     await asyncio.sleep(SETTLE_SECONDS)
     queries, connections = recorder.since(start, time.monotonic())
+    trips = recorder.trips_since(start, time.monotonic())
     model_at = _model_request_at(fake_root, marker)
     return {
         "ended": end_frame["type"],
         "queries": len(queries),
         "before_model": sum(t < model_at for t in queries) if model_at else None,
+        "trips": len(trips),
+        "trips_before_model": sum(t < model_at for t in trips) if model_at else None,
         "connections": connections,
     }
 
@@ -98,6 +119,7 @@ async def _turn(communicator, recorder: Recorder, fake_root: str) -> dict[str, A
 async def measure(cookie: str, fake_root: str) -> dict[str, Any]:
     recorder = Recorder()
     connection_created.connect(recorder.connection_created, weak=False)
+    database._pool.submit = recorder.count_trips(database._pool.submit)
     headers = [
         (b"origin", f"http://{ORIGIN_HOST}".encode()),
         (b"host", ORIGIN_HOST.encode()),
@@ -124,7 +146,7 @@ async def measure(cookie: str, fake_root: str) -> dict[str, Any]:
         "turns": turns,
         **{
             key: statistics.median(turn[key] for turn in turns if turn[key] is not None)
-            for key in ("queries", "before_model", "connections")
+            for key in ("queries", "before_model", "trips", "trips_before_model", "connections")
         },
     }
 

@@ -7,8 +7,8 @@ one table to stdout (progress goes to stderr):
 
 - for c = 1, 10, 50, 200 concurrent turns: direct LiteLLM, then the tutor on each
   deployment, back to back: TTFT p50/p95, per-chunk gap, CPU per chunk, errors;
-- two worker processes against one at the highest c, where one is saturated (PostgreSQL
-  + Redis);
+- one worker process against two at the highest c, where one is saturated (PostgreSQL
+  + Redis): back to back, equally long, both in a steady window (bench/load/phase.py);
 - 2,000 idle sockets: memory per socket, and the time to take them all back after a
   restart, the clients reconnecting as chat.js does;
 - queries and database connections per turn, counted inside the app.
@@ -183,8 +183,17 @@ class Bench:
         opened = {name: counter.count() - before[name] for name, counter in self.counters.items()}
         return result, opened, seconds
 
-    def tutor_phase(self, client: Child, name: str, workers: Workers, c: int) -> dict[str, Any]:
-        """c of the learners no phase has used, on ``workers``, for a phase's length."""
+    def tutor_phase(
+        self,
+        client: Child,
+        name: str,
+        workers: Workers,
+        c: int,
+        *,
+        steady: bool = False,
+    ) -> dict[str, Any]:
+        """c of the learners no phase has used, on ``workers``, for a phase's length;
+        ``steady``: for the saturation's, in a steady window (bench/load/phase.py)."""
         learners = self.learners(c)
         summary, opened, seconds = self._counted(
             lambda: client.call(
@@ -192,8 +201,9 @@ class Bench:
                 targets=workers.urls,
                 cookies=self.cookies[name][learners],
                 c=c,
-                seconds=self.plan.phase_seconds,
+                seconds=self.plan.saturation_seconds if steady else self.plan.phase_seconds,
                 pids=workers.pids,
+                steady_limit=self.plan.saturation_limit_seconds if steady else None,
             )
         )
         if summary.get("turns") and name in self.idle_rates:
@@ -220,14 +230,28 @@ class Bench:
                 log(f"c={c} tutor, {name}: {table.brief(row[name])}")
 
     def saturation(self, client: Child) -> None:
-        """Two workers sharing the learners at the highest c; one worker is that c's row."""
+        """One worker, then two sharing the learners, at the highest c: measured alike.
+
+        Not the level's row for one worker: that phase is short, and at saturation its
+        window holds mostly the start (c turns opened at once), which two workers clear
+        more than twice as fast. Here both run back to back, on fresh learners, and
+        count equally long from the moment every learner's first turn has ended.
+        """
         workers = self.workers.get(databases.POSTGRESQL)
         if workers is None:
             return
         c = max(self.plan.levels)
-        result = self.tutor_phase(client, databases.POSTGRESQL, workers, c)
-        self.results["saturation"] = {"c": c, "two": result}
-        log(f"c={c} on {len(workers.servers)} workers: {table.brief(result)}")
+        self.results["saturation"] = {"c": c}
+        for key, count in (("one", 1), ("two", len(workers.servers))):
+            result = self.tutor_phase(
+                client,
+                databases.POSTGRESQL,
+                workers.subset(count),
+                c,
+                steady=True,
+            )
+            self.results["saturation"][key] = result
+            log(f"c={c} steady, {count} worker(s): {table.brief(result)}")
 
     def idle_sockets(self, client: Child) -> None:
         for name, workers in self.workers.items():

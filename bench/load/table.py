@@ -44,13 +44,20 @@ def brief(summary: dict[str, Any]) -> str:
         f"gap {number(summary['gap_mean'], '.1f', 1000)} ms, "
         f"{number(summary['cpu_per_chunk'], scale=1e6)} µs CPU/chunk, "
         f"{number(summary['chunks_per_second'])} chunks/s, {errors(summary)} errors "
-        f"{summary['error_kinds'] or ''}"
+        f"{summary['error_kinds'] or ''}{_steady(summary)}"
     )
+
+
+def _steady(summary: dict[str, Any]) -> str:
+    """When a steady phase's window began, and how long it lasted."""
+    if summary.get("steady_after") is None:
+        return ""
+    return f" (window from {summary['steady_after']:.0f} s, {summary['window_seconds']:.0f} s long)"
 
 
 COLUMNS = (
     ("c", 4),
-    ("path", 29),
+    ("path", 38),
     ("turns", 6),
     ("TTFT p50", 9),
     ("TTFT p95", 9),
@@ -121,8 +128,10 @@ def phases(results: dict[str, Any]) -> list[str]:
     saturation = results["saturation"]
     if saturation:
         _, direct = _level(results, saturation["c"], POSTGRESQL)
-        label = f"{labels[POSTGRESQL]}, 2 workers"
-        lines.append(_phase_row(saturation["c"], label, saturation["two"], direct))
+        for key, workers in (("one", "1 worker"), ("two", "2 workers")):
+            if key in saturation:
+                label = f"{labels[POSTGRESQL]}, {workers}, steady"
+                lines.append(_phase_row(saturation["c"], label, saturation[key], direct))
     return lines
 
 
@@ -153,13 +162,12 @@ def _cpu_ratios(results: dict[str, Any], name: str) -> str:
 
 
 def _saturation(results: dict[str, Any], name: str) -> str:
-    """Chunks per second on one worker (the level's row) and on two, at the same c."""
+    """Chunks per second on one worker and on two at the same c, both in a steady window."""
     saturation = results["saturation"]
     if name != POSTGRESQL or not saturation:
         return NONE
-    one, _ = _level(results, saturation["c"], name)
-    two = saturation["two"]
-    if not one or "failed" in two:
+    one, two = saturation.get("one", {}), saturation.get("two", {})
+    if not one or not two or "failed" in one or "failed" in two:
         return NONE
     rates = one["chunks_per_second"], two["chunks_per_second"]
     return f"{number(rates[0])} → {number(rates[1])} ({times(ratio(rates[1], rates[0]))})"
@@ -174,7 +182,7 @@ def _idle(results: dict[str, Any], name: str, keys: tuple[str, ...], spec: str) 
 
 def _queries(results: dict[str, Any], name: str, keys: tuple[str, ...]) -> str:
     counted = results["queries"].get(name)
-    return " / ".join(number(counted[key]) for key in keys) if counted else NONE
+    return " / ".join(number(counted.get(key)) for key in keys) if counted else NONE
 
 
 def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], str]]]:
@@ -190,7 +198,7 @@ def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], s
             lambda n: _cpu_ratios(results, n),
         ),
         (
-            f"chunks/s at c={max(results['levels'], default=0)}: 1 → 2 workers",
+            f"chunks/s at c={max(results['levels'], default=0)}, steady: 1 → 2 workers",
             lambda n: _saturation(results, n),
         ),
         (
@@ -216,6 +224,10 @@ def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], s
             ),
         ),
         ("queries per turn: all / before model call", lambda n: _queries(results, n, QUERY_KEYS)),
+        (
+            "database trips per turn: all / before model",
+            lambda n: _queries(results, n, ("trips", "trips_before_model")),
+        ),
         (
             f"DB connections per turn: served c={LOW} / in-process",
             lambda n: _connections(results, n),
@@ -307,7 +319,10 @@ def render(results: dict[str, Any]) -> str:
         "direct LiteLLM at the same c;\ngap: mean ms between a turn's chunks (p95 over all "
         "chunks); CPU µs/ch: the server's (or direct client's) CPU per delivered chunk; "
         "errors:\nfailed turns + sockets not opened + chunks lost. One worker process per "
-        "row."
+        "row unless it says 2;\n'steady': chunks/s and CPU counted for "
+        f"{plan['saturation_seconds']:.0f} s from the moment every learner's first turn had "
+        "ended (within "
+        f"{plan['saturation_limit_seconds']:.0f} s), not over the phase's start."
     )
     lines = [header, "", *phases(results), "", *read_offs(results), LEGEND]
     notes = results["notes"] + _error_notes(results)
