@@ -8,7 +8,9 @@ codes and are imported before the apps are loaded.
 """
 
 from django.db import models
+from django.utils.translation import gettext
 
+from llm_app.events import SAFE_ERROR_MESSAGES
 from llm_app.events import ErrorCode as SeamErrorCode
 
 
@@ -33,3 +35,15 @@ class ReplyErrorCode(models.TextChoices):
     # The chat ended the turn: the learner pressed Stop, or its server process died.
     STOPPED = "stopped", "Stopped"
     INTERRUPTED = "interrupted", "Interrupted"
+
+
+def learner_error_message(code: str) -> str | None:
+    """Why a model call failed, in the active language; ``None`` for the chat's own codes.
+
+    The seam's events carry its English text (the shell and logs read it); the chat
+    translates it by code, so a reply that failed reads the same live and after a reload.
+    """
+    try:
+        return gettext(SAFE_ERROR_MESSAGES[SeamErrorCode(code)])
+    except ValueError:
+        return None

@@ -10,6 +10,8 @@ from __future__ import annotations
 from enum import StrEnum
 from typing import Any
 
+from django.utils.translation import gettext_noop
+
 from llm_app.turn_record import TurnRecord
 
 
@@ -47,36 +49,38 @@ class ErrorCode(StrEnum):
 
 
 # What a learner reads. Never the provider's own text, which may quote
-# request details; staff find the detail in the server log.
+# request details; staff find the detail in the server log. English here and in every
+# event (the shell, logs); marked for translation so the chat shows it in the learner's
+# language (``lessons_app.reply_errors.learner_error_message``).
 SAFE_ERROR_MESSAGES: dict[ErrorCode, str] = {
-    ErrorCode.AUTH: (
+    ErrorCode.AUTH: gettext_noop(
         "The tutor's AI provider did not accept our credentials. "
         "Please let your teacher or an administrator know."
     ),
-    ErrorCode.RATE_LIMITED: (
+    ErrorCode.RATE_LIMITED: gettext_noop(
         "The tutor is getting a lot of questions right now. Please try again in a moment."
     ),
-    ErrorCode.UNAVAILABLE: (
+    ErrorCode.UNAVAILABLE: gettext_noop(
         "The tutor's AI provider is unavailable at the moment. Please try again shortly."
     ),
-    ErrorCode.TIMEOUT: "The tutor took too long to answer. Please try again.",
-    ErrorCode.BAD_REQUEST: (
+    ErrorCode.TIMEOUT: gettext_noop("The tutor took too long to answer. Please try again."),
+    ErrorCode.BAD_REQUEST: gettext_noop(
         "The tutor could not handle that request. Please rephrase, or let your teacher know "
         "if it keeps happening."
     ),
-    ErrorCode.EMPTY_RESPONSE: "The tutor sent an empty reply. Please try again.",
-    ErrorCode.REFUSED: (
+    ErrorCode.EMPTY_RESPONSE: gettext_noop("The tutor sent an empty reply. Please try again."),
+    ErrorCode.REFUSED: gettext_noop(
         "The tutor's AI model declined to answer that message. Try asking in a different way."
     ),
-    ErrorCode.CONTEXT_TOO_LONG: (
+    ErrorCode.CONTEXT_TOO_LONG: gettext_noop(
         "This conversation has become too long for the tutor's AI model to read. "
         "Press Next to go on to the next stage, or let your teacher know."
     ),
-    ErrorCode.CONFIGURATION: (
+    ErrorCode.CONFIGURATION: gettext_noop(
         "The tutor's AI provider is not set up correctly. "
         "Please let your teacher or an administrator know."
     ),
-    ErrorCode.INTERNAL: "Something went wrong on our side. Please try again.",
+    ErrorCode.INTERNAL: gettext_noop("Something went wrong on our side. Please try again."),
 }
 
 RETRYABLE_ERRORS = frozenset(

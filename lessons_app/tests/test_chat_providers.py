@@ -4,6 +4,8 @@ import asyncio
 
 import pytest
 from channels.db import database_sync_to_async
+from django.utils import translation
+from django.utils.translation import gettext
 
 from lessons_app.models import Message
 from lessons_app.tests.chat_helpers import (
@@ -17,6 +19,7 @@ from lessons_app.tests.chat_helpers import (
     send,
     text_of,
 )
+from llm_app.events import SAFE_ERROR_MESSAGES, ErrorCode
 from llm_app.models import ProviderConfig, ProviderFallback
 from llm_app.services import make_default
 from llm_app.testing import Reply
@@ -140,6 +143,30 @@ async def test_provider_errors_before_the_first_token(learner, claude, status, c
     (reply,) = await rows()
     assert reply.error_code == code and reply.attempts == 1
     await communicator.disconnect()
+
+
+def safe_message(code: ErrorCode, language: str) -> str:
+    with translation.override(language):
+        return gettext(SAFE_ERROR_MESSAGES[code])
+
+
+async def test_a_failed_reply_says_why_in_the_learners_language_live_and_after_a_reload(
+    learner, claude
+):
+    german = safe_message(ErrorCode.UNAVAILABLE, "de")
+    english = SAFE_ERROR_MESSAGES[ErrorCode.UNAVAILABLE]
+    assert german != english
+    claude.enqueue(Reply.error(529))
+    communicator, _ = await open_chat(learner, query="lang=de")
+    frames = await ask(communicator, "Hallo?")
+    assert (frames[-1]["code"], frames[-1]["message"]) == ("unavailable", german)
+    await communicator.disconnect()
+
+    for language, expected in (("de", german), ("en", english)):
+        communicator, history = await open_chat(learner, query=f"lang={language}")
+        (failed,) = [m for m in history["messages"] if m["role"] == "assistant"]
+        assert (failed["status"], failed["error_message"]) == ("error", expected)
+        await communicator.disconnect()
 
 
 async def test_retry_regenerates_a_failed_reply(learner, claude):

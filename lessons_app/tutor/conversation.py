@@ -18,6 +18,7 @@ from lessons_app import services
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
 from lessons_app.ratings import ratings_for
 from lessons_app.rendering import join_wrapped_lines
+from lessons_app.reply_errors import learner_error_message
 from lessons_app.stage_kinds import kind_of
 from lessons_app.teaching import (
     NO_TEACHING,
@@ -76,6 +77,12 @@ def serialize_message(
         "content": message.content,
         "status": message.status,
         "error_code": message.error_code,
+        # Why it failed, in the learner's language; None where the page has its own words.
+        "error_message": (
+            learner_error_message(message.error_code)
+            if message.status == Message.Status.ERROR
+            else None
+        ),
         "stage_id": message.stage_id,
         "created_at": message.created_at.isoformat() if message.created_at else None,
         "superseded_at": message.superseded_at.isoformat() if message.superseded_at else None,

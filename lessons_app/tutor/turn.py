@@ -17,11 +17,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError
+from django.utils import translation
 
 from lessons_app import observability, prompts
 from lessons_app.models import Message
 from lessons_app.observability import TurnLog
-from lessons_app.reply_errors import ReplyErrorCode
+from lessons_app.reply_errors import ReplyErrorCode, learner_error_message
 from lessons_app.teaching import checklist
 from lessons_app.teaching_tools import check_call, record_call, tools_for
 from lessons_app.tutor import feed, turns
@@ -271,9 +272,10 @@ class RunningTurn:
         if kind == EventType.DONE:
             return TurnResult(Message.Status.COMPLETE, "", self._record), event
         if kind == EventType.ERROR:
-            return TurnResult(Message.Status.ERROR, ReplyErrorCode(event["code"]), self._record), (
-                event
-            )
+            code = ReplyErrorCode(event["code"])
+            with translation.override(self.request.language or translation.get_language()):
+                event = {**event, "message": learner_error_message(code) or event["message"]}
+            return TurnResult(Message.Status.ERROR, code, self._record), event
         if kind == EventType.USAGE:
             self._record = TurnRecord.from_values(event)
             event = usage_frame(self._record)

@@ -380,7 +380,7 @@
     li.appendChild(meta);
     li._body = body;
     li._provider = provider;
-    setTutorStatus(li, message.status, null);
+    setTutorStatus(li, message.status, message.error_message || null);
     paintBody(li, message.content);
     return li;
   }
