@@ -7,7 +7,6 @@ lessons_app/tests/test_protocol_doc.py keeps the two in step.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
@@ -123,9 +122,14 @@ class FrameError(Exception):
         return frame_error(self.code, self.message, self.rejected)
 
 
+# One encoder for every frame: ``json.dumps(frame, cls=...)`` builds a new one per call,
+# and a turn encodes a frame for every few chunks. Its options are json.dumps' defaults.
+_ENCODER = DjangoJSONEncoder()
+
+
 def encode_frame(frame: dict[str, Any]) -> str:
     """A frame as the JSON text sent on the socket."""
-    return json.dumps(frame, cls=DjangoJSONEncoder)
+    return _ENCODER.encode(frame)
 
 
 def frame_error(code: FrameErrorCode, message: str, rejected: str | None) -> dict[str, Any]:
