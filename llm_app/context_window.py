@@ -37,13 +37,23 @@ def context_window(provider: ResolvedProvider) -> tuple[int | None, bool]:
     """
     if provider.context_window_tokens:
         return provider.context_window_tokens, True
+    return _litellm_context_size(provider.model), False
+
+
+@functools.cache
+def _litellm_context_size(model: str) -> int | None:
+    """LiteLLM's prompt limit for ``model``, or ``None``.
+
+    Cached like ``llm_app.tool_support.model_refuses_tools``: every turn asks, and the
+    map is bundled with LiteLLM, so the answer does not change while the process runs.
+    """
     try:
-        info = litellm.get_model_info(provider.model)
+        info = litellm.get_model_info(model)
     except Exception:  # not in LiteLLM's map (self-hosted, or a typo): nothing known
-        logger.debug("LiteLLM has no model information for %s", provider.model, exc_info=True)
-        return None, False
+        logger.debug("LiteLLM has no model information for %s", model, exc_info=True)
+        return None
     size = info.get("max_input_tokens") or info.get("max_tokens")
-    return (int(size), False) if size else (None, False)
+    return int(size) if size else None
 
 
 def prompt_budget(provider: ResolvedProvider, reply_tokens: int) -> int | None:

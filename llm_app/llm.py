@@ -88,9 +88,13 @@ async def _call(
 ) -> AsyncIterator[dict]:
     """One provider call: yield its text events as they arrive; raise :class:`_CallFailed`.
 
-    An empty reply is a failure before the first token too. The deadlines use
-    ``asyncio.timeout_at`` around each single await, never around a
-    ``yield``, so the caller's own time between events is never cut short.
+    An empty reply is a failure before the first token too. The deadlines bound
+    only the awaits on the provider, never a ``yield``: the one ``asyncio.Timeout``
+    of the call is armed before each await and disarmed before each event goes
+    out, so the caller's own time between events is never cut short (and the
+    cancellation never lands in the caller's code). One timeout rescheduled per
+    chunk rather than a new one entered and left per chunk: this loop runs for
+    every chunk of every turn, and that is CPU the process has little of under load.
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -99,18 +103,19 @@ async def _call(
     connect = _earliest(first_token, _deadline(started, provider.connect_timeout_seconds))
     response = None
     try:
-        async with asyncio.timeout_at(connect):
+        async with asyncio.timeout_at(connect) as limit:
             response = await acompletion(**kwargs)
-        stream = aiter(response)
-        while True:
-            try:
-                async with asyncio.timeout_at(total if reply.started else first_token):
+            stream = aiter(response)
+            while True:
+                limit.reschedule(total if reply.started else first_token)
+                try:
                     chunk = await anext(stream)
-            except StopAsyncIteration:
-                break
-            text = reply.take(chunk)
-            if text:
-                yield events.text_event(text)
+                except StopAsyncIteration:
+                    break
+                text = reply.take(chunk)
+                if text:
+                    limit.reschedule(None)
+                    yield events.text_event(text)
     except Exception as exc:  # every failure becomes a safe error event or a retry
         raise _CallFailed(classify_error(exc), exc, after_first_token=reply.started) from exc
     finally:

@@ -77,7 +77,7 @@ FULL = Plan(
     saturation_seconds=20.0,
     saturation_limit_seconds=90.0,
     idle_open_seconds=60.0,
-    idle_reconnect_seconds=30.0,
+    idle_reconnect_seconds=60.0,
 )
 QUICK = Plan(
     levels=(1, 10),

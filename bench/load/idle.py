@@ -2,13 +2,15 @@
 
 Each socket waits for nothing but its own close; then it reconnects with chat.js's
 backoff (RECONNECT_FIRST / RECONNECT_MAX, half to all of the doubled delay, at random),
-asking the lesson page first once two attempts have failed, as chat.js does. The times
+asking the lesson page after a failed handshake once two attempts have failed, as
+chat.js does. The times
 of each socket's first ``history`` after a close are what ``reconnected`` reports.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
 import random
 import statistics
 import time
@@ -43,6 +45,10 @@ class Keeper:
     # The successful reconnect alone: from its handshake to its history, backoff left out.
     reopen_seconds: float | None = None
     attempts: int = 0
+    # Attempts since the last close, failed or not (attempts goes back to 0 on a history).
+    tries: int = 0
+    # Whether the last failed attempt failed before the server answered its handshake.
+    handshake_failed: bool = False
 
 
 class Pool:
@@ -51,6 +57,8 @@ class Pool:
         self.keepers: list[Keeper] = []
         self.tasks: list[asyncio.Task] = []
         self.gate = asyncio.Semaphore(CONNECT_CONCURRENCY)
+        # Failed attempts to open a socket, by kind of failure.
+        self.failures: collections.Counter[str] = collections.Counter()
 
     async def _check_page(self, keeper: Keeper) -> None:
         try:
@@ -69,6 +77,7 @@ class Pool:
             pass
         keeper.closed_at = time.monotonic()
         keeper.reopened_at = None
+        keeper.tries = 0
 
     async def keep(self, keeper: Keeper) -> None:
         async with self.gate:  # the first open only: a page load, not a reconnect storm
@@ -79,15 +88,20 @@ class Pool:
                 await self._hold(keeper, chat)
             await asyncio.sleep(backoff(keeper.attempts))
             keeper.attempts += 1
-            if keeper.attempts >= CHECK_PAGE_AFTER_ATTEMPTS:
-                await self._check_page(keeper)
             chat = await self._try_open(keeper)
+            failed = chat is None and keeper.handshake_failed
+            if failed and keeper.attempts >= CHECK_PAGE_AFTER_ATTEMPTS:
+                await self._check_page(keeper)
 
     async def _try_open(self, keeper: Keeper) -> aiohttp.ClientWebSocketResponse | None:
         started = time.monotonic()
+        keeper.tries += 1
         try:
             chat, _ = await open_chat(self.browser, keeper.base_url, keeper.cookie)
-        except SOCKET_ERRORS:
+        except SOCKET_ERRORS as error:
+            self.failures[type(error).__name__] += 1
+            # A socket closed before its history (ValueError) had its handshake answered.
+            keeper.handshake_failed = not isinstance(error, ValueError)
             return None
         now = time.monotonic()
         if keeper.opened_at is None:
@@ -127,23 +141,32 @@ async def open_sockets(request: dict[str, Any]) -> dict[str, Any]:
 
 
 async def reconnected(request: dict[str, Any]) -> dict[str, Any]:
-    """Once every socket has been closed and has its history again (or ``timeout`` seconds
-    have passed): when those histories came."""
+    """Once every socket closed since ``since`` has its history again, or ``timeout``
+    seconds have passed: how many did, when, and what the others were doing.
+
+    Times are ``time.monotonic()`` readings, the same clock for every process on the
+    machine, so the orchestrator can compare them with its own.
+    """
+    since = request["since"]
 
     def back(keeper: Keeper) -> bool:
-        return keeper.closed_at is not None and keeper.reopened_at is not None
+        closed = keeper.closed_at is not None and keeper.closed_at >= since
+        return closed and keeper.reopened_at is not None
 
     await _wait_for(lambda: all(back(k) for k in _pool.keepers), request["timeout"])
     returned = [k for k in _pool.keepers if back(k)]
     times = [k.reopened_at for k in returned]
     handshakes = [k.reopen_seconds for k in returned]
+    others = [k for k in _pool.keepers if not back(k)]
     return {
         "reconnected": len(returned),
-        "missing": len(_pool.keepers) - len(returned),
+        "never_closed": sum(k.closed_at is None or k.closed_at < since for k in others),
         "last_history_at": max(times, default=None),
         "median_history_at": statistics.median(times) if times else None,
         "handshake_max_seconds": max(handshakes, default=None),
         "handshake_median_seconds": statistics.median(handshakes) if handshakes else None,
+        "tries_max": max((k.tries for k in returned), default=None),
+        "failures": dict(_pool.failures),
     }
 
 

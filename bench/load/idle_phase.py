@@ -3,12 +3,19 @@
 The load client opens one socket per learner (bench/load/idle.py) and holds them; the
 worker's resident memory before and after, over the sockets opened, is the memory per
 socket. Then the worker is stopped and started again on its port while the sockets
-reconnect as chat.js does: the seconds from the new process answering /healthz to the
-last socket's ``history`` frame.
+reconnect as chat.js does: how many are back (their ``history`` frame in), and the
+seconds from the restart (the new process started) and from the new process listening
+to the last one back. The clients' backoff is part of that time, as it is for learners:
+the longer the server is down, the longer their pages wait before they try again.
+
+Counted from when the new process listens, not from its /healthz answering: a health
+request waits behind the reconnect storm's, so under load it came late or never, and
+the time to the last socket shrank or could not be measured.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from typing import Any
 
@@ -19,8 +26,11 @@ from bench.load.servers import Workers
 
 # After the last socket opened: for the memory to settle before it is read.
 SETTLE_SECONDS = 2.0
-# The restarted worker may take this long to answer /healthz (it starts in seconds).
-RESTART_HEALTH_SECONDS = 30.0
+# The restarted worker may take this long to listen, and after the sockets to answer
+# /healthz (the next phase needs it healthy).
+RESTART_START_SECONDS = 60.0
+# How long the load client's answer may be followed by the wait for the port.
+LISTEN_JOIN_SECONDS = RESTART_START_SECONDS + 5
 
 
 def idle_sockets(client: Child, cookies: list[str], workers: Workers, plan: Plan) -> dict[str, Any]:
@@ -41,31 +51,55 @@ def idle_sockets(client: Child, cookies: list[str], workers: Workers, plan: Plan
         "kib_per_socket": grown / opened["opened"] if opened["opened"] else None,
     }
     try:
-        result.update(_restart(client, workers, plan))
+        result.update(_restart(client, workers, plan, opened["opened"]))
     finally:
         client.call("idle_close")
     return result
 
 
-def _restart(client: Child, workers: Workers, plan: Plan) -> dict[str, Any]:
+def _restart(client: Child, workers: Workers, plan: Plan, sockets: int) -> dict[str, Any]:
     stopping = time.monotonic()
     workers.stop()
-    starting = time.monotonic()
-    try:
-        healthy_at = workers.start(RESTART_HEALTH_SECONDS)
-    except RuntimeError as error:
-        log(f"restart: {error}")
-        return {"stop_seconds": starting - stopping, "restart_error": str(error)}
-    back = client.call("idle_reconnected", timeout=plan.idle_reconnect_seconds)
-    log(f"{back['reconnected']} sockets back after the restart")
-    result = {
-        "stop_seconds": starting - stopping,
-        "start_seconds": healthy_at - starting,
+    launched = time.monotonic()
+    workers.launch()
+    listening: dict[str, Any] = {}
+
+    def watch() -> None:
+        try:
+            listening["at"] = workers.wait_until_listening(RESTART_START_SECONDS)
+        except RuntimeError as error:
+            listening["error"] = str(error)
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    back = client.call("idle_reconnected", since=stopping, timeout=plan.idle_reconnect_seconds)
+    watcher.join(LISTEN_JOIN_SECONDS)
+    result: dict[str, Any] = {
+        "stop_seconds": launched - stopping,
         "reconnected": back["reconnected"],
+        "never_closed": back["never_closed"],
         "handshake_max_seconds": back["handshake_max_seconds"],
         "handshake_median_seconds": back["handshake_median_seconds"],
+        "tries_max": back["tries_max"],
+        "failures": back["failures"],
     }
+    if "at" not in listening:
+        error = listening.get("error", "still starting")
+        log(f"restart: {error}")
+        return {**result, "restart_error": error}
+    result["start_seconds"] = listening["at"] - launched
     for key in ("last", "median"):
         at = back[f"{key}_history_at"]
-        result[f"{key}_history_seconds"] = None if at is None else at - healthy_at
+        result[f"{key}_back_seconds"] = None if at is None else at - launched
+        result[f"{key}_back_after_listening_seconds"] = None if at is None else at - listening["at"]
+    last = _seconds(result["last_back_seconds"])
+    log(f"{back['reconnected']}/{sockets} sockets back; last {last} after the restart")
+    try:
+        workers.wait_until_healthy(RESTART_START_SECONDS)
+    except RuntimeError as error:
+        result["restart_error"] = f"not healthy after the reconnects: {error}"
     return result
+
+
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else f"{value:.1f} s"

@@ -40,6 +40,15 @@ def _healthy(base_url: str) -> bool:
         return False
 
 
+def _listening(port: int) -> bool:
+    """Whether a process accepts connections on ``port`` (no request: nothing to queue behind)."""
+    try:
+        with socket.create_connection((LOOPBACK, port), timeout=1):
+            return True
+    except OSError:
+        return False
+
+
 def rss_kib(pid: int) -> int:
     """Resident memory of process ``pid``, KiB."""
     with open(f"/proc/{pid}/status") as status:
@@ -99,6 +108,21 @@ class Server:
             time.sleep(HEALTH_POLL_SECONDS)
         return time.monotonic()
 
+    def wait_until_listening(self, timeout: float = STARTUP_SECONDS) -> float:
+        """Block until the port accepts connections; the ``time.monotonic()`` it first did.
+
+        Daphne listens once the application is loaded. Unlike /healthz this does not
+        wait behind the requests already queued, so a reconnect storm cannot delay it.
+        """
+        deadline = time.monotonic() + timeout
+        while not _listening(self.port):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Daphne exited ({self.log}): {self.last_error()}")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"Daphne not listening in {timeout:.0f}s: {self.last_error()}")
+            time.sleep(HEALTH_POLL_SECONDS)
+        return time.monotonic()
+
     def stop(self) -> None:
         if self.process is None or self.process.poll() is not None:
             return
@@ -140,11 +164,13 @@ class Workers:
     def rss_kib(self) -> int:
         return sum(rss_kib(pid) for pid in self.pids)
 
-    def start(self, timeout: float = STARTUP_SECONDS) -> float:
-        """Every worker started (again, on its port); when all were healthy."""
+    def launch(self) -> None:
+        """Every worker started (again, on its port), not waiting for it."""
         for server in self.servers:
             server.launch()
-        return self.wait_until_healthy(timeout)
+
+    def wait_until_listening(self, timeout: float = STARTUP_SECONDS) -> float:
+        return max(server.wait_until_listening(timeout) for server in self.servers)
 
     def stop(self) -> None:
         for server in self.servers:

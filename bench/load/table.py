@@ -206,22 +206,22 @@ def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], s
             lambda n: _idle(results, n, ("kib_per_socket",), ".1f"),
         ),
         (
-            "  s to open them / to stop, start the server",
+            "  s to open them / to stop the server / to start it (listening)",
             lambda n: _idle(results, n, ("open_seconds", "stop_seconds", "start_seconds"), ".1f"),
         ),
         (
-            "  healthy to last / median history, s",
-            lambda n: _idle(results, n, ("last_history_seconds", "median_history_seconds"), ".1f"),
+            "  after a restart: sockets back / opened",
+            lambda n: _idle(results, n, ("reconnected", "sockets"), ".0f"),
         ),
         (
-            "  that reconnect alone, max / median s",
+            "  restart to last / median socket back, s",
+            lambda n: _idle(results, n, ("last_back_seconds", "median_back_seconds"), ".1f"),
+        ),
+        (
+            "  listening to last back / one reconnect alone, max s",
             lambda n: _idle(
-                results, n, ("handshake_max_seconds", "handshake_median_seconds"), ".2f"
+                results, n, ("last_back_after_listening_seconds", "handshake_max_seconds"), ".1f"
             ),
-        ),
-        (
-            "  sockets opened / back after restart",
-            lambda n: _idle(results, n, ("sockets", "reconnected"), ".0f"),
         ),
         ("queries per turn: all / before model call", lambda n: _queries(results, n, QUERY_KEYS)),
         (
@@ -294,7 +294,13 @@ def _error_notes(results: dict[str, Any]) -> list[str]:
                 )
     for name, idle in results["idle"].items():
         if "restart_error" in idle:
-            notes.append(f"{name}: the restarted worker never got healthy: {idle['restart_error']}")
+            notes.append(f"{name}: restart: {idle['restart_error']}"[:400])
+        missing = idle.get("sockets", 0) - idle.get("reconnected", 0)
+        if "reconnected" in idle and missing:
+            notes.append(
+                f"{name}: {missing} sockets not back after the restart "
+                f"(failed attempts: {idle.get('failures')})"
+            )
     two = results["saturation"].get("two", {})
     if two.get("error_kinds") or two.get("unopened"):
         notes.append(f"two workers: {two.get('error_kinds')}, not opened {two.get('unopened')}")

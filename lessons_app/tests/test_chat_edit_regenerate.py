@@ -7,6 +7,8 @@ fresh ``history`` before the new turn's frames.
 
 from __future__ import annotations
 
+import asyncio
+
 import pytest
 from channels.db import database_sync_to_async
 
@@ -70,6 +72,9 @@ async def test_regenerating_a_finished_reply_supersedes_it_and_the_model_never_s
     await send(communicator, {"type": "retry"})
 
     history = await receive(communicator)
+    # The history goes out as the turn starts, maybe before the model call reaches the fake:
+    # a resume before the hold would be lost.
+    await asyncio.to_thread(claude.wait_until_paused)
     claude.resume()
     assert history["type"] == "history"
     old, new = [m for m in history["messages"] if m["role"] == "assistant"]
@@ -125,6 +130,7 @@ async def test_an_edit_replaces_the_last_message_and_every_tab_gets_the_new_hist
         ]
         assert reply[0] == "assistant" and not reply[2]
         replies.append(reply[1])
+    await asyncio.to_thread(claude.wait_until_paused)  # as above: a resume before it is lost
     claude.resume()
     for socket, shown_text in zip((first, second), replies, strict=True):
         assert shown_text + text_of(await receive_turn(socket)) == "About dogs."

@@ -537,3 +537,44 @@ def test_a_learner_logged_out_elsewhere_is_told_so_instead_of_reconnecting_for_e
     assert parse_qs(urlsplit(page.url).query) == {"next": [next_path]}
 
     opened.close_and_assert_local_and_error_free()
+
+
+@pytest.mark.browser
+def test_a_page_whose_handshakes_fail_asks_the_page_after_two_and_never_before_one(
+    local_page, chat_learner
+):
+    # A proxy on the way refuses the handshakes (the server never sees them) of a learner
+    # logged out meanwhile: only the page itself can say so. The page is asked after a
+    # failed handshake, never before an attempt: after a restart every page reconnects at
+    # once, and a page load before each would bury the server.
+    opened = local_page(timeout_ms=TIMEOUT_MS, console_errors=False)
+    page = opened.page
+    events: list[str] = []
+    routes = []
+    refusing = []
+
+    def route_socket(socket_route) -> None:
+        if refusing:
+            events.append("handshake refused")
+            socket_route.close()  # never connected: the page sees no open, only a close
+            return
+        events.append("socket")
+        socket_route.connect_to_server()
+        routes.append(socket_route)
+
+    page.route_web_socket("**/ws/lessons/**", route_socket)
+    page.on("request", lambda r: r.resource_type == "fetch" and events.append("page asked"))
+    log_in(page, "/accounts/login/", chat_learner, PASSWORD)
+    page.clock.install()
+    page.goto(f"/lessons/{DEMO_SLUG}/")
+    wait_for_connection(page)
+
+    refusing.append(True)
+    opened.context.clear_cookies()
+    routes[-1].close()
+    page.locator("[data-chat-status]").get_by_text("You've been logged out.").wait_for()
+
+    assert events == ["socket", "handshake refused", "handshake refused", "page asked"]
+    page.clock.run_for(RECONNECT_QUIET_MS)
+    assert events[-1] == "page asked"  # the verdict is final: no further attempts
+    opened.close_and_assert_local_and_error_free()

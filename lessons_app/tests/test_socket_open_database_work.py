@@ -3,13 +3,22 @@
 After a deploy every learner's socket reconnects at once, and each trip waits its
 turn for one of the chat's database threads: the user (Channels' session lookup)
 with the lesson and the learner's conversation, then the history. Whether the stage
-still needs its opening message is read from that history, not asked again.
+still needs its opening message is read from that history, not asked again. Two trips,
+not one: the socket watches the conversation between them, so that a turn starting
+meanwhile is either in the history or seen live.
+
+And each table once: the progress and the stages were read twice, the ratings apart
+from the messages.
 """
 
 from __future__ import annotations
 
+import re
+import threading
+
 import pytest
 from channels.db import DatabaseSyncToAsync, database_sync_to_async
+from django.db.backends.utils import CursorWrapper
 
 from lessons_app.models import Stage
 from lessons_app.tests.chat_helpers import make_lesson, make_user, open_chat
@@ -19,6 +28,19 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 
 # The user (Channels' session lookup) with the lesson and the conversation; the history.
 TRIPS_TO_OPEN = ["admit", "chat_state"]
+# The tables each trip reads, one query each, in order.
+QUERIES_TO_OPEN = [
+    # admit: the session and its user (Channels), the lesson, the conversation.
+    "django_session",
+    "auth_user",
+    "lessons_app_lesson",
+    "lessons_app_conversation",
+    # chat_state: where the learner is, the lesson's stages, the messages with their ratings.
+    "lessons_app_lessonprogress",
+    "lessons_app_stage",
+    "lessons_app_message",
+]
+FIRST_TABLE = re.compile(r'\bFROM "(\w+)"')
 
 
 @pytest.fixture
@@ -34,6 +56,22 @@ def trips(monkeypatch):
 
     monkeypatch.setattr(DatabaseSyncToAsync, "__call__", counting_call)
     return called
+
+
+@pytest.fixture
+def queries(monkeypatch):
+    """The first table of each query the chat's database threads run, as they run them."""
+    tables: list[str] = []
+    execute = CursorWrapper.execute
+
+    def counting_execute(self, sql, params=None):
+        if threading.current_thread().name.startswith(database._pool._thread_name_prefix):
+            found = FIRST_TABLE.search(sql)
+            tables.append(found.group(1) if found else sql.split()[0])
+        return execute(self, sql, params)
+
+    monkeypatch.setattr(CursorWrapper, "execute", counting_execute)
+    return tables
 
 
 async def reopen(user, trips):
@@ -71,3 +109,14 @@ async def test_an_opened_chat_stage_is_not_asked_about_again(trips):
     openings = [m for m in history["messages"] if m["role"] == "assistant"]
     assert [m["content"] for m in openings] == ["Where does a tree's mass come from?"]
     assert opened_with == TRIPS_TO_OPEN
+
+
+async def test_a_socket_reads_each_table_once(trips, queries):
+    user = await database_sync_to_async(make_user)()
+    await database_sync_to_async(make_lesson)()
+    await reopen(user, trips)
+    queries.clear()
+
+    await reopen(user, trips)
+
+    assert queries == QUERIES_TO_OPEN

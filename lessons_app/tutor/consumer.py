@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from channels.consumer import get_handler_name
 from channels.generic.websocket import AsyncWebsocketConsumer
 from django.db import DatabaseError
 from django.utils import translation
@@ -40,6 +41,21 @@ class LessonChatConsumer(AsyncWebsocketConsumer):
     # The learner's language (lessons_app.languages): frames' texts and stage markers are
     # written in it, and the tutor is told to reply in it.
     language: str = ""
+
+    async def dispatch(self, message: dict) -> None:
+        """Channels' dispatch, without its ``close_old_connections`` before every message.
+
+        Channels runs that on its one shared thread, to tidy the connections of consumers
+        that query there. This one never does: its database work goes to the pool of
+        ``lessons_app.tutor.database``, and every such call (like every
+        ``database_sync_to_async`` call) tidies its thread's connection itself. Left in,
+        each frame a learner sends would wait for that thread, behind whatever else
+        queued there, and cost two thread switches, for nothing.
+        """
+        handler = getattr(self, get_handler_name(message), None)
+        if handler is None:
+            raise ValueError(f"No handler for message type {message['type']}")
+        await handler(message)
 
     async def connect(self) -> None:
         self.language = language_of_scope(self.scope)

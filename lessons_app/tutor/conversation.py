@@ -16,7 +16,7 @@ from django.http import Http404
 
 from lessons_app import services
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
-from lessons_app.ratings import ratings_for
+from lessons_app.ratings import ratings_of
 from lessons_app.rendering import join_wrapped_lines
 from lessons_app.reply_errors import learner_error_message
 from lessons_app.stage_kinds import kind_of
@@ -116,15 +116,17 @@ def find_visible_lesson(user, slug: str) -> Lesson | None:
 
 
 def find_chat(user, slug: str) -> tuple[Lesson, Conversation] | None:
-    """The lesson a socket may chat about and the learner's conversation on it, in one trip.
+    """The lesson a socket may chat about and the learner's conversation on it.
 
-    ``None`` when the lesson is not there for this user. A socket makes this trip before
-    its handshake is answered, so that everything after it needs one trip more.
+    ``None`` when the lesson is not there for this user. Only the conversation, not the
+    learner's progress: that is read (and on a first visit started) with the history, in
+    the socket's next trip, so that where the learner is and what they see are read at
+    one moment, after the socket watches the conversation.
     """
     lesson = find_visible_lesson(user, slug)
     if lesson is None:
         return None
-    return lesson, conversation_of(user, lesson)
+    return lesson, services.get_conversation(user, lesson)
 
 
 @dataclass(frozen=True)
@@ -137,13 +139,14 @@ class StagePosition:
     teaching: StageTeaching = NO_TEACHING
 
 
-def stage_position(user, lesson: Lesson) -> StagePosition:
+def stage_position(user, lesson: Lesson, progress: LessonProgress | None = None) -> StagePosition:
     """The learner's current stage, starting the lesson on their first visit.
 
     With what the stage teaches and the learner's checklist on it (no query on a
-    stage that teaches nothing).
+    stage that teaches nothing). ``progress`` if the caller has just read it.
     """
-    progress = services.get_or_start_progress(user, lesson)
+    if progress is None:
+        progress = services.get_or_start_progress(user, lesson)
     stages = services.ordered_stages(lesson)
     stage = stages[services.current_stage_index(progress, stages)] if stages else None
     teaching = load_stage_teaching(stage)
@@ -192,13 +195,21 @@ def conversation_of(user, lesson: Lesson) -> Conversation:
 
 
 def chat_state(user, lesson: Lesson, conversation: Conversation) -> ChatState:
-    """The current stage and the conversation's saved messages."""
-    position = stage_position(user, lesson)
+    """The current stage and the conversation's saved messages, starting the lesson on
+    the learner's first visit (its start marker is then among the messages).
+
+    The progress once, the stages once, and the messages with their ratings (one to
+    one) in one query: every socket of every learner asks this after a restart.
+    """
+    position = stage_position(user, lesson, services.get_or_start_progress(user, lesson))
+    messages = list(
+        conversation.messages.select_related("refusal", "rating").order_by("created_at", "id")
+    )
     return ChatState(
         stage=position.stage,
         stage_data=position.data,
-        messages=list(conversation.messages.select_related("refusal").order_by("created_at", "id")),
-        ratings=ratings_for(conversation),
+        messages=messages,
+        ratings=ratings_of(messages),
         teaching=position.teaching,
     )
 

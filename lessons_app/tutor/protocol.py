@@ -125,9 +125,14 @@ class FrameError(Exception):
         return frame_error(self.code, self.message, self.rejected)
 
 
+# One encoder for every frame: ``json.dumps(frame, cls=...)`` builds a new one per call,
+# and a turn encodes a frame for every few chunks. Its options are json.dumps' defaults.
+_ENCODER = DjangoJSONEncoder()
+
+
 def encode_frame(frame: dict[str, Any]) -> str:
     """A frame as the JSON text sent on the socket."""
-    return json.dumps(frame, cls=DjangoJSONEncoder)
+    return _ENCODER.encode(frame)
 
 
 def in_active_language(error_frame: str) -> str:

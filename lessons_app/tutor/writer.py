@@ -28,6 +28,20 @@ RETRY_FIRST_SECONDS = 0.1
 RETRY_MAX_SECONDS = 2.0
 
 
+def _after(entries: Sequence[LogEntry], written: int) -> Sequence[LogEntry]:
+    """The entries numbered above ``written``.
+
+    A log's entries are numbered one by one from its first, so they are a slice: a
+    writer that flushes after every few chunks must not read the whole log each time.
+    """
+    if not entries:
+        return []
+    start = max(0, written - entries[0].seq + 1)
+    if entries[-1].seq - entries[0].seq == len(entries) - 1:
+        return entries[start:]
+    return [entry for entry in entries if entry.seq > written]
+
+
 class LogWriter:
     def __init__(self, engine: TurnEngine, clock: Clock) -> None:
         self._engine = engine
@@ -123,7 +137,7 @@ class LogWriter:
         dirty, self._dirty = self._dirty, set()
         announcements, self._announcements = self._announcements, []
         logs = {
-            turn_id: [entry for entry in self._logs[turn_id] if entry.seq > self._written[turn_id]]
+            turn_id: _after(self._logs[turn_id], self._written[turn_id])
             for turn_id in dirty
             if turn_id in self._logs
         }

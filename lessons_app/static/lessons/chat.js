@@ -81,7 +81,9 @@
 
   const RECONNECT_FIRST_MS = 500;
   const RECONNECT_MAX_MS = 15000;
-  // After this many failed reconnects, check whether the page itself is still ours.
+  // After this many failed reconnects, check whether the page itself is still ours. Only
+  // after a handshake that failed, never before an attempt: after a server restart every
+  // learner's page reconnects at once, and a page load each would bury the server.
   const CHECK_PAGE_AFTER_ATTEMPTS = 2;
   // Close codes of a socket that may not chat (docs/protocol.md): final, not retried.
   const CLOSE = { UNAUTHENTICATED: 4401, NOTICE_NOT_ACCEPTED: 4403, NOT_FOUND: 4404 };
@@ -1146,7 +1148,9 @@
       return;
     }
     state.socket = socket;
+    let opened = false;
     socket.addEventListener("open", () => {
+      opened = true;
       state.connected = true;
       ui.input.disabled = false;
       syncControls();
@@ -1189,7 +1193,12 @@
       }
       state.pendingText = "";
       syncControls();
-      if (!state.leaving) {
+      if (state.leaving) {
+        return;
+      }
+      if (!opened && state.attempts >= CHECK_PAGE_AFTER_ATTEMPTS) {
+        checkPageThenReconnect();
+      } else {
         scheduleReconnect();
       }
     });
@@ -1215,13 +1224,7 @@
     state.attempts += 1;
     setStatus(gettext("Reconnecting…"));
     window.clearTimeout(state.reconnectTimer);
-    state.reconnectTimer = window.setTimeout(() => {
-      if (state.attempts >= CHECK_PAGE_AFTER_ATTEMPTS) {
-        checkPageThenConnect();
-      } else {
-        connect();
-      }
-    }, delay);
+    state.reconnectTimer = window.setTimeout(connect, delay);
   }
 
   // The server answers every handshake, then closes with a code if the socket may not
@@ -1244,7 +1247,7 @@
   // failure to the browser. Once reconnecting keeps failing, ask the page itself: a
   // redirect means the learner was logged out, a 404 that the lesson is gone; both are
   // final, so say so instead of retrying for ever.
-  async function checkPageThenConnect() {
+  async function checkPageThenReconnect() {
     let response;
     try {
       response = await fetch(window.location.href, {
@@ -1253,7 +1256,7 @@
         headers: { Accept: "text/html" },
       });
     } catch (error) {
-      connect(); // offline: keep trying
+      scheduleReconnect(); // offline: keep trying
       return;
     }
     if (response.type === "opaqueredirect") {
@@ -1261,7 +1264,7 @@
     } else if (response.status === 404) {
       stopReconnecting(gettext("This lesson is no longer available."), gettext("See all lessons"), "/");
     } else {
-      connect();
+      scheduleReconnect();
     }
   }
 
