@@ -9,6 +9,7 @@ pytest_plugins = [
     "tutor_project.testing.network_guard",
     "tutor_project.testing.required_services",
     "tutor_project.testing.workers",
+    "tutor_project.testing.language",
     "tutor_project.testing.passwords",
     "tutor_project.testing.database",
     "tutor_project.testing.admin_actions",

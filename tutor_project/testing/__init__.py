@@ -5,6 +5,7 @@ and the helpers they and the tests share (``ports``, ``app_shell``, ``daphne``,
 - ``network_guard``: no test reaches a host beyond loopback.
 - ``required_services``: ``require`` (skip locally, fail in CI) and ``postgres_db``.
 - ``workers``: what keeps pytest-xdist workers apart (the development database, Redis).
+- ``language``: every test starts in the default language (Django leaves the last one active).
 - ``passwords``: a fast password hasher in the test process.
 - ``database``: ``run_together`` (threads racing, each on its own connection), and no
   connection left open when the test database is dropped.
