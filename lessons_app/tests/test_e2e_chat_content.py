@@ -215,6 +215,8 @@ def test_a_code_block_is_highlighted_readable_focusable_and_copyable(
 
     copy = reply.get_by_role("button", name="Copy code (python)")
     copy.click()
+    # It says so once the clipboard has taken the text, which the page awaits.
+    copy.and_(page.locator("[data-copied]")).wait_for()
     assert copy.text_content() == "Copied"
     assert page.evaluate("navigator.clipboard.readText()") == CODE + "\n"
     page.screenshot(path=artifacts_dir / f"chat-code-{scheme}-desktop.png")
