@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from pathlib import Path
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -78,6 +79,23 @@ def run(*args: str) -> tuple[str, str]:
     out, err = io.StringIO(), io.StringIO()
     call_command("tutor_eval", *args, stdout=out, stderr=err)
     return out.getvalue(), err.getvalue()
+
+
+def evaluate_trees(personas_file: Path, out_dir: Path) -> dict:
+    """Run the tutor against the personas, judged by the judge; the JSON report it wrote."""
+    run(
+        "--lesson",
+        "trees",
+        "--provider",
+        "Tutor",
+        "--judge",
+        "Judge",
+        "--personas",
+        str(personas_file),
+        "--out",
+        str(out_dir),
+    )
+    return json.loads(next(out_dir.glob("*.json")).read_text(encoding="utf-8"))
 
 
 def test_plays_a_persona_through_the_chats_prompt_and_writes_the_scores(
@@ -149,19 +167,7 @@ def test_a_judge_that_answers_nonsense_scores_errors_not_passes(
 ):
     openai_server.enqueue(Reply.text("Hi."), Reply.text("Why?"), Reply.text("Good."))
     judge_server.enqueue(Reply.text("I think it went well."))
-    run(
-        "--lesson",
-        "trees",
-        "--provider",
-        "Tutor",
-        "--judge",
-        "Judge",
-        "--personas",
-        str(personas_file),
-        "--out",
-        str(tmp_path),
-    )
-    data = json.loads(next(tmp_path.glob("*.json")).read_text(encoding="utf-8"))
+    data = evaluate_trees(personas_file, tmp_path)
     verdicts = data["conversations"][0]["verdicts"]
     assert {v["outcome"] for v in verdicts.values()} == {"error"}
     assert data["conversations"][0]["checks"]["tutor_replied"]["outcome"] == "pass"
@@ -173,19 +179,7 @@ def test_a_failing_tutor_is_a_failed_check(
 ):
     openai_server.enqueue(Reply.error(400))
     judge_server.enqueue(Reply.text(ALL_PASS))
-    run(
-        "--lesson",
-        "trees",
-        "--provider",
-        "Tutor",
-        "--judge",
-        "Judge",
-        "--personas",
-        str(personas_file),
-        "--out",
-        str(tmp_path),
-    )
-    data = json.loads(next(tmp_path.glob("*.json")).read_text(encoding="utf-8"))
+    data = evaluate_trees(personas_file, tmp_path)
     conversation = data["conversations"][0]
     assert len(conversation["transcript"]) == 1
     assert conversation["checks"]["tutor_replied"]["outcome"] == "fail"
@@ -312,25 +306,13 @@ def test_a_quiz_tutors_recorded_answer_reaches_its_next_prompt_and_bad_calls_fai
         Reply.tool_call("record_answer", {**record, "question_id": 999}, text="Hm."),
     )
     judge_server.enqueue(Reply.text(ALL_PASS))
-    run(
-        "--lesson",
-        "trees",
-        "--provider",
-        "Tutor",
-        "--judge",
-        "Judge",
-        "--personas",
-        str(personas_file),
-        "--out",
-        str(tmp_path),
-    )
+    data = evaluate_trees(personas_file, tmp_path)
 
     first, second, third = openai_server.requests
     assert first.tool_names == [prompts.TRANSITION_TOOL_NAME, "record_answer"]
     assert "The learner has answered it" not in second.system
     # The recorded answer is in the next prompt, as the chat's would say it.
     assert "The learner has answered it: correct." in third.system
-    data = json.loads(next(tmp_path.glob("*.json")).read_text(encoding="utf-8"))
     conversation = data["conversations"][0]
     calls = [c for t in conversation["transcript"] for c in t["tool_calls"]]
     assert [c["valid"] for c in calls] == [True, False]
