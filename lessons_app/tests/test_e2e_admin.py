@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import statistics
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -28,6 +27,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG, demo_lesson
+from tutor_project.testing.running_app import seed_running_app
 
 TIMEOUT_MS = 15_000
 VIEWPORT = {"width": 1280, "height": 900}
@@ -358,7 +358,6 @@ def usage_cells(page, table: str, label: str) -> dict[str, str] | None:
 @pytest.fixture(scope="module")
 def seeded(running_app_shell, tmp_path_factory) -> dict:
     """The staff user, providers, experiment and turns in the running app's database."""
-    out = tmp_path_factory.mktemp("e2e_admin") / "seeded.json"
     spec = {
         "staff": STAFF,
         "password": STAFF_PASSWORD,
@@ -368,10 +367,9 @@ def seeded(running_app_shell, tmp_path_factory) -> dict:
         "lesson": DEMO_SLUG,
         "turns": [asdict(t) for t in TURNS],
         "refusal_codes": sorted(REFUSAL_CODES),
-        "out": str(out),
     }
-    running_app_shell(SEED.format(spec=json.dumps(spec)))
-    return json.loads(out.read_text())
+    directory = tmp_path_factory.mktemp("e2e_admin")
+    return seed_running_app(running_app_shell, SEED, spec, directory)
 
 
 # --- The tests ----------------------------------------------------------------------

@@ -10,10 +10,11 @@ opens a transcript. Screenshots go to ``test-artifacts/``.
 
 from __future__ import annotations
 
-import json
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+
+from tutor_project.testing.running_app import seed_running_app
 
 TIMEOUT_MS = 15_000
 VIEWPORT = {"width": 1280, "height": 900}
@@ -78,10 +79,9 @@ ROWS_JS = """() => Object.fromEntries([...document.querySelectorAll('#lesson-lea
 
 @pytest.fixture(scope="module")
 def seeded(running_app_shell, tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("e2e_learners") / "seeded.json"
-    spec = {"staff": STAFF, "password": STAFF_PASSWORD, "lesson": LESSON, "out": str(out)}
-    running_app_shell(SEED.format(spec=json.dumps(spec)))
-    return json.loads(out.read_text())
+    spec = {"staff": STAFF, "password": STAFF_PASSWORD, "lesson": LESSON}
+    directory = tmp_path_factory.mktemp("e2e_learners")
+    return seed_running_app(running_app_shell, SEED, spec, directory)
 
 
 @pytest.mark.browser

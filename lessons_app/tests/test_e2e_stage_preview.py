@@ -11,13 +11,13 @@ browser tests sharing the server see the demo as it was. Screenshots go to
 
 from __future__ import annotations
 
-import json
 from urllib.parse import urlsplit
 
 import pytest
 
 from lessons_app.tests.test_e2e_lesson import DEMO_SLUG
 from tutor_project.testing.browser import log_in
+from tutor_project.testing.running_app import seed_running_app
 
 TIMEOUT_MS = 15_000
 VIEWPORT = {"width": 1280, "height": 900}
@@ -57,10 +57,9 @@ MISSING = "Words that appear nowhere"
 
 @pytest.fixture(scope="module")
 def seeded(running_app_shell, tmp_path_factory) -> dict:
-    out = tmp_path_factory.mktemp("e2e_stage_preview") / "seeded.json"
-    spec = {"staff": STAFF, "password": STAFF_PASSWORD, "lesson": DEMO_SLUG, "out": str(out)}
-    running_app_shell(SEED.format(spec=json.dumps(spec)))
-    return json.loads(out.read_text())
+    spec = {"staff": STAFF, "password": STAFF_PASSWORD, "lesson": DEMO_SLUG}
+    directory = tmp_path_factory.mktemp("e2e_stage_preview")
+    return seed_running_app(running_app_shell, SEED, spec, directory)
 
 
 @pytest.mark.browser

@@ -13,7 +13,8 @@ and the helpers they and the tests share (``ports``, ``app_shell``, ``daphne``,
 - ``ports``: ``free_port``.
 - ``app_shell``: ``manage_py`` and ``AppShell``, the project run in another process.
 - ``daphne``: ``daphne_server`` and ``serve_with_daphne``.
-- ``running_app``: ``running_app`` and ``running_app_shell``, one served app per worker.
+- ``running_app``: ``running_app`` and ``running_app_shell``, one served app per worker, and
+  ``seed_running_app`` (a script run there that answers in JSON).
 - ``browser``: ``browser``, ``local_page``, ``log_in`` and ``artifacts_dir``.
 
 Tests import helpers from these modules, never from conftest.py. ``lessons_app`` tests may

@@ -10,6 +10,7 @@ group on pytest 9.2: pytest-dev/pytest-xdist#1386.)
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -103,6 +104,17 @@ def running_app_shell(running_app, _running_app_parts) -> Callable[[str], None]:
     One long-lived ``manage.py shell`` (:class:`AppShell`) runs every call.
     """
     return _running_app_parts[2].run
+
+
+def seed_running_app(run: Callable[[str], None], script: str, spec: dict, directory: Path) -> dict:
+    """Run ``script`` in the served app's shell (``run`` is ``running_app_shell``); what it wrote.
+
+    The shell runs code but returns nothing, so a seeding script gets ``spec`` (JSON, in
+    place of ``{spec}``) with an ``out`` path added, and writes its answer there as JSON.
+    """
+    out = directory / "seeded.json"
+    run(script.format(spec=json.dumps({**spec, "out": str(out)})))
+    return json.loads(out.read_text())
 
 
 @pytest.fixture(scope="session")
