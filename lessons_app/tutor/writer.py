@@ -31,15 +31,13 @@ RETRY_MAX_SECONDS = 2.0
 def _after(entries: Sequence[LogEntry], written: int) -> Sequence[LogEntry]:
     """The entries numbered above ``written``.
 
-    A log's entries are numbered one by one from its first, so they are a slice: a
+    A log's entries are numbered one by one from its first (a running turn's from 1, a
+    swept one's single last entry from where its log stopped), so they are a slice: a
     writer that flushes after every few chunks must not read the whole log each time.
     """
     if not entries:
         return []
-    start = max(0, written - entries[0].seq + 1)
-    if entries[-1].seq - entries[0].seq == len(entries) - 1:
-        return entries[start:]
-    return [entry for entry in entries if entry.seq > written]
+    return entries[max(0, written - entries[0].seq + 1) :]
 
 
 class LogWriter:
