@@ -28,7 +28,6 @@ from tutor_project.serve.errors import Misconfigured
 from tutor_project.serve.sockets import reserve, worker_socket
 from tutor_project.serve.supervisor import SignalInbox, Supervisor, spawn_worker
 
-SETTINGS_MODULE = "tutor_project.settings"
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8000
 # Measured on a 2-core machine (docs/deployment.md): more workers than cores gain nothing.
@@ -139,7 +138,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Check the configuration, then supervise the workers until SIGTERM or SIGINT."""
     _log_to_stderr()
     options = parse_options(sys.argv[1:] if argv is None else argv)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", SETTINGS_MODULE)
     try:
         check_turn_engine(options.workers)
         address = reserve(options.host, options.port)

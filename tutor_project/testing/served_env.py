@@ -11,14 +11,19 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+SETTINGS_VARIABLE = "DJANGO_SETTINGS_MODULE"
+
 
 def served_env(database: Path, *, secret_key: str, redis_prefix: str) -> dict[str, str]:
     """This process's environment with the settings of a served app on ``database``.
 
     ``redis_prefix``: the served app's keys in a Redis that other runs may share.
+    Without ``DJANGO_SETTINGS_MODULE`` (pytest-django sets it in this process): a user's
+    shell has none, so the served commands must name their settings themselves.
     """
+    inherited = {name: value for name, value in os.environ.items() if name != SETTINGS_VARIABLE}
     return {
-        **os.environ,
+        **inherited,
         "DATABASE_URL": f"sqlite:///{database}",
         "DEBUG": "0",
         "SECRET_KEY": secret_key,
