@@ -157,11 +157,16 @@ async def reconnected(request: dict[str, Any]) -> dict[str, Any]:
     returned = [k for k in _pool.keepers if back(k)]
     times = [k.reopened_at for k in returned]
     handshakes = [k.reopen_seconds for k in returned]
+    # How long each learner's chat was away: from its close to its history again.
+    outages = [k.reopened_at - k.closed_at for k in returned]
     others = [k for k in _pool.keepers if not back(k)]
     return {
         "reconnected": len(returned),
         "never_closed": sum(k.closed_at is None or k.closed_at < since for k in others),
+        "first_closed_at": min((k.closed_at for k in returned), default=None),
         "last_history_at": max(times, default=None),
+        "outage_max_seconds": max(outages, default=None),
+        "outage_median_seconds": statistics.median(outages) if outages else None,
         "median_history_at": statistics.median(times) if times else None,
         "handshake_max_seconds": max(handshakes, default=None),
         "handshake_median_seconds": statistics.median(handshakes) if handshakes else None,

@@ -10,7 +10,8 @@ one table to stdout (progress goes to stderr):
 - one worker process against two at the highest c, where one is saturated (PostgreSQL
   + Redis): back to back, equally long, both in a steady window (bench/load/phase.py);
 - 2,000 idle sockets: memory per socket, and the time to take them all back after a
-  restart, the clients reconnecting as chat.js does;
+  restart, the clients reconnecting as chat.js does; then on PostgreSQL + Redis the
+  rolling restart of a deploy (``tutor_project.serve``, 2 workers, SIGHUP);
 - queries and database connections per turn, counted inside the app.
 
 ``BENCH_QUICK=1``: c = 1 and 10, 200 sockets. ``BENCH_WORKDIR``: keep the servers' logs.
@@ -37,6 +38,7 @@ from bench.load.idle_phase import idle_sockets
 from bench.load.pipe import Child
 from bench.load.progress import elapsed, log
 from bench.load.provider import Provider, fake_provider
+from bench.load.rolling import rolling_restart
 from bench.load.servers import Workers, start_workers
 
 # Workers started per deployment: two where a second one can share the turns (Redis).
@@ -76,6 +78,7 @@ class Bench:
             "levels": {},
             "saturation": {},
             "idle": {},
+            "rolling": {},
             "queries": {},
             "labels": {},
             "notes": [],
@@ -262,6 +265,19 @@ class Bench:
                 ),
             )
 
+    def rolling_restart(self, client: Child) -> None:
+        """The deploy of docs/deployment.md (serve, SIGHUP), where several workers can run."""
+        for deployment in self.deployments:
+            if WORKERS[deployment.name] < 2:
+                continue
+            self.section(
+                f"rolling restart, {deployment.name}",
+                lambda d=deployment: self.results["rolling"].__setitem__(
+                    d.name,
+                    rolling_restart(client, d.env, self.cookies[d.name], self.plan, self.workdir),
+                ),
+            )
+
 
 def _run(plan: Plan, workdir: Path) -> dict[str, Any]:
     with ExitStack() as stack:
@@ -278,6 +294,7 @@ def _run(plan: Plan, workdir: Path) -> dict[str, Any]:
         bench.levels(client, direct, provider)
         bench.section("two workers", lambda: bench.saturation(client))
         bench.idle_sockets(client)
+        bench.rolling_restart(client)
         log("cleaning up")
     return bench.results
 

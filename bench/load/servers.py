@@ -2,10 +2,13 @@
 
 ``start_workers`` is the one place that decides how N worker processes are started
 (each its own Daphne on its own port; the load client balances learners evenly).
+``Supervised`` is the production way instead, ``python -m tutor_project.serve``: N
+workers on one port, replaced on SIGHUP (the rolling restart, bench/load/rolling.py).
 """
 
 from __future__ import annotations
 
+import signal
 import socket
 import subprocess
 import sys
@@ -189,3 +192,65 @@ def start_workers(env: dict[str, str], count: int, logs: Path, name: str) -> Wor
     for server in workers.servers:
         server.launch()
     return workers
+
+
+SERVE = (sys.executable, "-m", "tutor_project.serve")
+
+
+@dataclass
+class Supervised:
+    """``python -m tutor_project.serve --workers N`` on one port, as docs/deployment.md
+    runs it: the kernel spreads connections over the workers, SIGHUP replaces them."""
+
+    env: dict[str, str]
+    workers: int
+    log: Path
+    port: int = field(default_factory=free_port)
+    process: subprocess.Popen | None = field(default=None, repr=False)
+
+    @property
+    def url(self) -> str:
+        return f"http://{LOOPBACK}:{self.port}"
+
+    def start(self) -> None:
+        with self.log.open("a") as log:
+            self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
+                [
+                    *SERVE,
+                    "--workers",
+                    str(self.workers),
+                    "--host",
+                    LOOPBACK,
+                    "--port",
+                    str(self.port),
+                ],
+                cwd=ROOT,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                preexec_fn=raise_file_limit,
+            )
+
+    def wait_until_healthy(self, timeout: float = STARTUP_SECONDS) -> float:
+        deadline = time.monotonic() + timeout
+        while not _healthy(self.url):
+            if self.process.poll() is not None:
+                raise RuntimeError(f"serve exited ({self.log})")
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"serve not healthy in {timeout:.0f}s ({self.log})")
+            time.sleep(HEALTH_POLL_SECONDS)
+        return time.monotonic()
+
+    def replace_workers(self) -> None:
+        """SIGHUP: the supervisor replaces every worker with a new process."""
+        self.process.send_signal(signal.SIGHUP)
+
+    def stop(self) -> None:
+        if self.process is None or self.process.poll() is not None:
+            return
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=STOP_SECONDS + 30)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()

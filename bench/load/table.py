@@ -173,11 +173,14 @@ def _saturation(results: dict[str, Any], name: str) -> str:
     return f"{number(rates[0])} → {number(rates[1])} ({times(ratio(rates[1], rates[0]))})"
 
 
-def _idle(results: dict[str, Any], name: str, keys: tuple[str, ...], spec: str) -> str:
-    idle = results["idle"].get(name)
-    if not idle:
+def _figures(
+    results: dict[str, Any], section: str, name: str, keys: tuple[str, ...], spec: str
+) -> str:
+    """Figures ``keys`` of deployment ``name`` in ``results[section]`` (idle, rolling)."""
+    measured = results.get(section, {}).get(name)
+    if not measured:
         return NONE
-    return " / ".join(number(idle.get(key), spec) for key in keys)
+    return " / ".join(number(measured.get(key), spec) for key in keys)
 
 
 def _queries(results: dict[str, Any], name: str, keys: tuple[str, ...]) -> str:
@@ -203,24 +206,52 @@ def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], s
         ),
         (
             f"{plan['idle_sockets']} idle sockets: KiB per socket",
-            lambda n: _idle(results, n, ("kib_per_socket",), ".1f"),
+            lambda n: _figures(results, "idle", n, ("kib_per_socket",), ".1f"),
         ),
         (
             "  s to open them / to stop the server / to start it (listening)",
-            lambda n: _idle(results, n, ("open_seconds", "stop_seconds", "start_seconds"), ".1f"),
+            lambda n: _figures(
+                results, "idle", n, ("open_seconds", "stop_seconds", "start_seconds"), ".1f"
+            ),
         ),
         (
             "  after a restart: sockets back / opened",
-            lambda n: _idle(results, n, ("reconnected", "sockets"), ".0f"),
+            lambda n: _figures(results, "idle", n, ("reconnected", "sockets"), ".0f"),
         ),
         (
             "  restart to last / median socket back, s",
-            lambda n: _idle(results, n, ("last_back_seconds", "median_back_seconds"), ".1f"),
+            lambda n: _figures(
+                results, "idle", n, ("last_back_seconds", "median_back_seconds"), ".1f"
+            ),
         ),
         (
             "  listening to last back / one reconnect alone, max s",
-            lambda n: _idle(
-                results, n, ("last_back_after_listening_seconds", "handshake_max_seconds"), ".1f"
+            lambda n: _figures(
+                results,
+                "idle",
+                n,
+                ("last_back_after_listening_seconds", "handshake_max_seconds"),
+                ".1f",
+            ),
+        ),
+        (
+            "rolling restart (serve, 2 workers, SIGHUP): sockets back / opened",
+            lambda n: _figures(results, "rolling", n, ("reconnected", "sockets"), ".0f"),
+        ),
+        (
+            "  SIGHUP to old workers closing / to last / median back, s",
+            lambda n: _figures(
+                results,
+                "rolling",
+                n,
+                ("start_seconds", "last_back_seconds", "median_back_seconds"),
+                ".1f",
+            ),
+        ),
+        (
+            "  each learner's chat away, max / median s",
+            lambda n: _figures(
+                results, "rolling", n, ("outage_max_seconds", "outage_median_seconds"), ".1f"
             ),
         ),
         ("queries per turn: all / before model call", lambda n: _queries(results, n, QUERY_KEYS)),
@@ -300,6 +331,13 @@ def _error_notes(results: dict[str, Any]) -> list[str]:
             notes.append(
                 f"{name}: {missing} sockets not back after the restart "
                 f"(failed attempts: {idle.get('failures')})"
+            )
+    for name, rolling in results.get("rolling", {}).items():
+        missing = rolling.get("sockets", 0) - rolling.get("reconnected", 0)
+        if missing or rolling.get("failures"):
+            notes.append(
+                f"{name}: rolling restart: {missing} sockets not back "
+                f"(failed attempts: {rolling.get('failures')})"
             )
     two = results["saturation"].get("two", {})
     if two.get("error_kinds") or two.get("unopened"):

@@ -7,7 +7,7 @@ since Twisted accepts in bursts, and the load spreads unevenly). Each worker is 
 its own socket; it listens only once the application is loaded, so no connection waits
 on a worker still importing, and says on a pipe when Daphne serves. The supervisor
 forwards SIGTERM and SIGINT, restarts a worker that dies (backing off while it keeps
-dying), and replaces the workers one at a time on SIGHUP.
+dying), and replaces the workers together on SIGHUP.
 
 - ``cli``: the command line, and the checks made before anything starts (several
   workers need a turn engine shared between processes, i.e. Redis).

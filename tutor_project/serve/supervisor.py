@@ -11,9 +11,13 @@ own, which it does when Daphne is running on its socket (:class:`WorkerProcess`)
 - A worker that dies later is restarted on a fresh socket after a delay that doubles
   while it keeps dying young (:class:`RestartBackoff`); its old socket is closed at
   once, so meanwhile the kernel sends new connections to the other workers.
-- On SIGHUP the workers are replaced one at a time: a new one starts beside the old,
-  and the old one is sent SIGTERM once the new one listens, so the port never goes
-  unserved (a new worker that fails to start ends the replacing; the old ones stay).
+- On SIGHUP the workers are replaced together: a new one starts beside each old one,
+  and once every new one listens the old ones are sent SIGTERM at once, so the port
+  never goes unserved and the pages of the old workers reconnect to workers that have
+  finished starting (a new worker that fails to start ends the replacing: the other
+  new ones are stopped and the old ones stay). Replaced one at a time, the second new
+  worker took seconds longer to start while the first old one's pages reconnected, and
+  its own pages then reconnected once more onto the first.
 """
 
 from __future__ import annotations
@@ -232,9 +236,8 @@ class Supervisor:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.slots = [Slot(number) for number in range(1, workers + 1)]
-        # Replaced workers, sent SIGTERM, not yet gone; and slots still to replace (SIGHUP).
+        # Replaced workers, sent SIGTERM, not yet gone.
         self.retiring: list[Running] = []
-        self.to_replace: list[Slot] = []
         self._new_socket = new_socket
         self._spawn = spawn
         self._clock = clock
@@ -248,14 +251,20 @@ class Supervisor:
         now = self._clock()
         for slot in self.slots:
             self._watch_current(slot, now)
-            self._watch_successor(slot)
+        self._watch_successors()
         self._reap_retiring(now)
-        self._replace_next()
 
     def replace_all(self) -> None:
-        """Replace every worker with a new process, one at a time (SIGHUP)."""
-        self.to_replace = list(self.slots)
-        logger.info("replacing the %d workers one at a time", len(self.slots))
+        """Start a new process beside every worker that serves (SIGHUP); they take over
+        together once all of them are ready (:meth:`_watch_successors`)."""
+        if any(slot.successor for slot in self.slots):
+            logger.info("already replacing the workers")
+            return
+        for slot in self.slots:
+            # A worker that is (re)starting already runs the new code: nothing to replace.
+            if slot.current is not None and slot.current.ready:
+                slot.successor = self._launch(slot)
+        logger.info("replacing the %d workers together", len(self.slots))
 
     def run(self, inbox: SignalInbox, *, sleep: Callable[[float], None] = time.sleep) -> int:
         """Serve until SIGTERM or SIGINT; 0 then, 1 if a worker could not start."""
@@ -351,32 +360,46 @@ class Supervisor:
                 delay,
             )
 
-    def _watch_successor(self, slot: Slot) -> None:
-        new = slot.successor
-        if new is None:
+    def _watch_successors(self) -> None:
+        replacing = [slot for slot in self.slots if slot.successor is not None]
+        for slot in replacing:
+            new = slot.successor
+            returncode = new.process.poll()
+            if returncode is not None:
+                self._stop_replacing(slot, returncode)
+                return
+            if not new.ready and new.process.is_ready():
+                new.ready = True
+                logger.info("new worker %d (pid %d) is ready", slot.number, new.process.pid)
+        if not replacing or not all(slot.successor.ready for slot in replacing):
             return
-        returncode = new.process.poll()
-        if returncode is not None:
-            new.close()
-            slot.successor = None
-            self.to_replace.clear()
-            logger.error(
-                "the new worker %d (pid %d) %s before it was ready: replacing stopped, "
-                "the old workers go on serving",
-                slot.number,
-                new.process.pid,
-                describe_exit(returncode),
-            )
-            return
-        if not new.process.is_ready():
-            return
-        new.ready = True
-        old, slot.current, slot.successor, slot.restart_at = slot.current, new, None, None
-        logger.info("worker %d replaced by pid %d", slot.number, new.process.pid)
-        if old is not None:
-            self._retire(old)
+        for slot in replacing:
+            old, slot.current, slot.successor = slot.current, slot.successor, None
+            slot.restart_at = None
+            logger.info("worker %d replaced by pid %d", slot.number, slot.current.process.pid)
+            if old is not None:
+                self._retire(old)
+
+    def _stop_replacing(self, failed: Slot, returncode: int) -> None:
+        """A new worker died before it was ready: the old workers go on serving."""
+        logger.error(
+            "the new worker %d (pid %d) %s before it was ready: replacing stopped, "
+            "the old workers go on serving",
+            failed.number,
+            failed.successor.process.pid,
+            describe_exit(returncode),
+        )
+        failed.successor.close()
+        failed.successor = None
+        for slot in self.slots:
+            if slot.successor is not None:
+                self._retire(slot.successor)
+                slot.successor = None
 
     def _retire(self, running: Running) -> None:
+        # The supervisor's copy of its socket too: while any copy is open the kernel still
+        # queues connections on it, which are reset when the worker exits.
+        running.sock.close()
         running.stopping_since = self._clock()
         if running.process.poll() is None:
             running.process.send_signal(signal.SIGTERM)
@@ -392,11 +415,3 @@ class Supervisor:
                     "replaced worker pid %d did not stop: killing it", running.process.pid
                 )
                 running.process.kill()
-
-    def _replace_next(self) -> None:
-        if not self.to_replace or any(slot.successor for slot in self.slots):
-            return
-        slot = self.to_replace.pop(0)
-        if slot.current is not None and slot.current.ready:
-            slot.successor = self._launch(slot)
-        # A worker that is (re)starting already runs the new code: nothing to replace.

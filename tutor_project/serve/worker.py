@@ -12,7 +12,8 @@ The supervisor starts it; it is not meant to be run by hand. In order, it:
 3. runs Daphne's own command line on that socket (``--fd``), and says on its readiness
    pipe that it serves once Twisted runs (Daphne has adopted the socket by then, or has
    given up without running it);
-4. at shutdown, first sends the application the ASGI ``lifespan.shutdown`` Daphne does
+4. at shutdown, first closes its listening socket (new connections go to the other
+   workers), then sends the application the ASGI ``lifespan.shutdown`` Daphne does
    not send, on which the project closes this process's turn runtime: on SIGTERM the
    turns in flight are saved as interrupted (with Retry) at once, as under an ASGI
    server that sends it.
@@ -127,12 +128,26 @@ async def send_lifespan_shutdown(application: ASGIApplication) -> None:
     await application({"type": "lifespan", "asgi": {"version": "3.0"}}, receive, send)
 
 
+def stop_listening() -> None:
+    """Close this worker's listening socket, so that the kernel hands new connections to
+    the port's other workers while this one shuts down: the pages it served reconnect
+    there instead of into a queue that is reset when it exits."""
+    # Imported here, after daphne.cli has installed the asyncio reactor Daphne needs.
+    from twisted.internet import reactor, tcp
+
+    for reader in reactor.getReaders():
+        if isinstance(reader, tcp.Port):
+            reader.stopListening()
+
+
 def shut_down_application_first(application: ASGIApplication) -> None:
-    """When Twisted is told to stop, shut ``application`` down before Daphne stops it."""
+    """When Twisted is told to stop, stop listening, then shut ``application`` down
+    before Daphne stops it."""
     # Imported here, after daphne.cli has installed the asyncio reactor Daphne needs.
     from twisted.internet import reactor
 
     def shut_down() -> defer.Deferred:
+        stop_listening()
         future = asyncio.ensure_future(send_lifespan_shutdown(application))
         return defer.Deferred.fromFuture(future)
 

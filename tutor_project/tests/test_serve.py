@@ -439,27 +439,36 @@ def test_a_worker_that_ignores_sigterm_is_killed_after_the_stop_timeout():
     assert workers.clock.now >= 1000 + STOP_SECONDS
 
 
-def test_sighup_replaces_the_workers_one_at_a_time_keeping_the_port_served():
+def test_sighup_replaces_the_workers_together_keeping_the_port_served():
     workers = Workers(2)
     workers.start_ready()
     old = list(workers.processes)
     workers.supervisor.replace_all()
     workers.after(0.1)
-    assert len(workers.processes) == 3  # one new worker at a time
-    new_first = workers.processes[2]
+    new_first, new_second = workers.processes[2:]  # a new worker beside each old one
     workers.after(3)
-    assert workers.alive() == [100, 101, 102]  # the old one serves until the new one listens
+    assert workers.alive() == [100, 101, 102, 103]  # the old ones serve until the new listen
     new_first.becomes_ready()
     workers.after(0.1)
-    assert old[0].signals == [signal.SIGTERM]
-    workers.after(0.1)
-    new_second = workers.processes[3]
+    assert old[0].signals == old[1].signals == []  # not before every new one is ready
+    old[1].obeys = False  # still shutting down after its SIGTERM
     new_second.becomes_ready()
     workers.after(0.1)
-    assert old[1].signals == [signal.SIGTERM]
-    assert workers.alive() == [102, 103]
+    assert old[0].signals == old[1].signals == [signal.SIGTERM]
+    assert workers.alive() == [101, 102, 103]
+    # Closed with the SIGTERM: the kernel queues no more connections on it meanwhile.
     assert old[0].sock.closed and old[1].sock.closed
     assert [slot.current.process for slot in workers.supervisor.slots] == [new_first, new_second]
+
+
+def test_a_second_sighup_while_replacing_starts_no_more_workers():
+    workers = Workers(2)
+    workers.start_ready()
+    workers.supervisor.replace_all()
+    workers.after(0.1)
+    workers.supervisor.replace_all()
+    workers.after(0.1)
+    assert len(workers.processes) == 4
 
 
 def test_replacing_stops_when_a_new_worker_cannot_start_and_the_old_ones_serve_on():
@@ -467,9 +476,13 @@ def test_replacing_stops_when_a_new_worker_cannot_start_and_the_old_ones_serve_o
     workers.start_ready()
     workers.supervisor.replace_all()
     workers.after(0.1)
-    workers.processes[2].returncode = 1
+    failed, other = workers.processes[2:]
+    other.becomes_ready()
+    failed.returncode = 1
     workers.after(0.1)
     workers.after(0.1)
-    assert len(workers.processes) == 3  # no second attempt
+    assert len(workers.processes) == 4  # no second attempt
+    assert other.signals == [signal.SIGTERM]  # the other new one is stopped
     assert workers.alive() == [100, 101]
-    assert workers.processes[2].sock.closed
+    assert failed.sock.closed and other.sock.closed
+    assert [p.signals for p in workers.processes[:2]] == [[], []]

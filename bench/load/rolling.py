@@ -1,0 +1,70 @@
+"""A rolling restart, as a deploy does it: ``python -m tutor_project.serve --workers 2``
+on one port (PostgreSQL + Redis), the idle sockets open on it, then SIGHUP.
+
+The supervisor starts a new worker beside each old one and, once all of them listen,
+sends the old ones SIGTERM: every socket is closed once and reconnects as chat.js does,
+onto workers that have finished starting. Measured: the seconds from SIGHUP to the old
+workers closing their sockets (the new ones starting), from then to the last socket
+back (its ``history`` in), and how long each learner's chat was away (close to history).
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.load.config import Plan
+from bench.load.pipe import Child
+from bench.load.progress import log
+from bench.load.servers import Supervised
+
+WORKERS = 2
+# The new workers may take this long to start before the measure is given up.
+REPLACE_SECONDS = 60.0
+
+
+def rolling_restart(
+    client: Child, env: dict[str, str], cookies: list[str], plan: Plan, logs: Path
+) -> dict[str, Any]:
+    served = Supervised(env, WORKERS, logs / "serve-rolling.log")
+    served.start()
+    try:
+        served.wait_until_healthy()
+        opened = client.call(
+            "idle_open",
+            targets=[served.url],
+            cookies=cookies[: plan.idle_sockets],
+            timeout=plan.idle_open_seconds,
+        )
+        try:
+            return _replace(client, served, plan, opened["opened"])
+        finally:
+            client.call("idle_close")
+    finally:
+        served.stop()
+
+
+def _replace(client: Child, served: Supervised, plan: Plan, sockets: int) -> dict[str, Any]:
+    signalled = time.monotonic()
+    served.replace_workers()
+    back = client.call(
+        "idle_reconnected", since=signalled, timeout=REPLACE_SECONDS + plan.idle_reconnect_seconds
+    )
+    result: dict[str, Any] = {
+        "workers": WORKERS,
+        "sockets": sockets,
+        "reconnected": back["reconnected"],
+        "failures": back["failures"],
+        "outage_max_seconds": back["outage_max_seconds"],
+        "outage_median_seconds": back["outage_median_seconds"],
+    }
+    if back["first_closed_at"] is not None:
+        result["start_seconds"] = back["first_closed_at"] - signalled
+        result["last_back_seconds"] = back["last_history_at"] - back["first_closed_at"]
+        result["median_back_seconds"] = back["median_history_at"] - back["first_closed_at"]
+    log(
+        f"rolling restart: {back['reconnected']}/{sockets} sockets back, "
+        f"last {result.get('last_back_seconds', float('nan')):.1f} s after the old workers closed"
+    )
+    return result
