@@ -6,7 +6,8 @@ Driven over stdin/stdout (bench/load/pipe.py):
   running turns back to back for ``seconds``; TTFT is from sending the ``message`` frame
   to the first ``text`` frame. CPU per chunk is the servers' (``pids``) over the window;
   ``steady_limit``: a steady phase, whose window starts once every learner's first turn has
-  ended (bench/load/phase.py).
+  ended (bench/load/phase.py). ``harness_pids``: processes (the fake provider) whose CPU is
+  counted with the client's own in the same window, as what the measuring costs.
 - ``idle_open`` / ``idle_reconnected`` / ``idle_close``: sockets that only hold a
   conversation open (bench/load/idle.py).
 """
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import time
 from typing import Any
@@ -109,6 +111,7 @@ async def turns(request: dict[str, Any]) -> dict[str, Any]:
                 learners.turn,
                 cpu_of(request["pids"]),
                 steady_limit=request.get("steady_limit"),
+                harness_cpu=cpu_of([os.getpid(), *request.get("harness_pids", ())]),
             )
         finally:
             await learners.close()

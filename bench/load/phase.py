@@ -49,9 +49,13 @@ class _Window:
 
 
 async def _sample_cpu(
-    window: _Window, cpu: Callable[[], float], ready: asyncio.Event, steady_seconds: float | None
-) -> float | None:
-    """The CPU spent in the window; ``None`` if there is none (never steady in time).
+    window: _Window,
+    cpus: tuple[Callable[[], float], ...],
+    ready: asyncio.Event,
+    steady_seconds: float | None,
+) -> tuple[float, ...] | None:
+    """The CPU each of ``cpus`` spent in the window; ``None`` if there is no window
+    (never steady in time).
 
     ``steady_seconds``: the window starts when ``ready`` is set and lasts that long, or
     until the window's end if that comes first.
@@ -63,9 +67,9 @@ async def _sample_cpu(
         window.start, window.end = now, min(window.end, now + steady_seconds)
     if window.start >= window.end:
         return None
-    before = cpu()
+    before = [cpu() for cpu in cpus]
     await asyncio.sleep(max(0.0, window.end - time.monotonic()))
-    return cpu() - before
+    return tuple(cpu() - was for cpu, was in zip(cpus, before, strict=True))
 
 
 async def run_phase(
@@ -75,12 +79,15 @@ async def run_phase(
     cpu: Callable[[], float],
     *,
     steady_limit: float | None = None,
+    harness_cpu: Callable[[], float] = lambda: 0.0,
 ) -> dict[str, Any]:
     """Run ``turn(learner, number)`` in a loop on ``c`` learners for ``seconds``; summarise.
 
     ``steady_limit``: a steady phase (see above). Its window starts once every learner's
     first turn has ended and lasts ``seconds``; the phase ends with it, or after
     ``steady_limit`` seconds at the latest, without a window if it never got steady.
+    ``harness_cpu``: the measuring processes' CPU (the load client's, the fake provider's),
+    counted in the same window: on a small machine they share the servers' cores.
     """
     start = time.monotonic() + 0.05
     spread = TURN_SECONDS if c > 1 else 0.0
@@ -106,14 +113,17 @@ async def run_phase(
                 return
 
     steady_seconds = seconds if steady_limit is not None else None
-    sampler = asyncio.create_task(_sample_cpu(window, cpu, all_busy, steady_seconds))
+    sampler = asyncio.create_task(_sample_cpu(window, (cpu, harness_cpu), all_busy, steady_seconds))
     await asyncio.gather(*(learner(index) for index in range(c)))
-    cpu_seconds = await sampler
+    sampled = await sampler
+    cpu_seconds, harness_seconds = sampled if sampled is not None else (None, None)
     summary = summarize(turns, (window.start, window.end), cpu_seconds, CHUNKS)
+    window_seconds = max(0.0, window.end - window.start)
     summary.update(
         c=c,
         seconds=time.monotonic() - start,
-        window_seconds=max(0.0, window.end - window.start),
+        window_seconds=window_seconds,
+        harness_cores=harness_seconds / window_seconds if harness_seconds else None,
         steady_after=window.start - start if steady_limit is not None else None,
     )
     return summary

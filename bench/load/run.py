@@ -84,6 +84,7 @@ class Bench:
             "notes": [],
         }
         self.deployments: list[Deployment] = []
+        self.provider: Provider | None = None
         self.cookies: dict[str, list[str]] = {}
         self.workers: dict[str, Workers] = {}
         self.counters: dict[str, FileOpens | Sessions] = {}
@@ -107,6 +108,7 @@ class Bench:
 
     def set_up(self, provider: Provider) -> None:
         """Each deployment's database: migrated, the demo lesson, the fake provider, learners."""
+        self.provider = provider
         self.deployments = [databases.sqlite_deployment(self.workdir)]
         missing = databases.unavailable_services()
         if missing:
@@ -206,6 +208,7 @@ class Bench:
                 c=c,
                 seconds=self.plan.saturation_seconds if steady else self.plan.phase_seconds,
                 pids=workers.pids,
+                harness_pids=[self.provider.pid],
                 steady_limit=self.plan.saturation_limit_seconds if steady else None,
             )
         )

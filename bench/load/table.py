@@ -161,16 +161,32 @@ def _cpu_ratios(results: dict[str, Any], name: str) -> str:
     )
 
 
-def _saturation(results: dict[str, Any], name: str) -> str:
-    """Chunks per second on one worker and on two at the same c, both in a steady window."""
+def _one_and_two(results: dict[str, Any], name: str) -> tuple[dict, dict] | None:
+    """The steady phases of one worker and of two, if both were measured."""
     saturation = results["saturation"]
     if name != POSTGRESQL or not saturation:
-        return NONE
+        return None
     one, two = saturation.get("one", {}), saturation.get("two", {})
     if not one or not two or "failed" in one or "failed" in two:
+        return None
+    return one, two
+
+
+def _saturation(results: dict[str, Any], name: str) -> str:
+    """Chunks per second on one worker and on two at the same c, both in a steady window."""
+    phases = _one_and_two(results, name)
+    if phases is None:
         return NONE
-    rates = one["chunks_per_second"], two["chunks_per_second"]
+    rates = phases[0]["chunks_per_second"], phases[1]["chunks_per_second"]
     return f"{number(rates[0])} → {number(rates[1])} ({times(ratio(rates[1], rates[0]))})"
+
+
+def _harness(results: dict[str, Any], name: str) -> str:
+    """Cores the load client and the fake provider used meanwhile, one worker; two."""
+    phases = _one_and_two(results, name)
+    if phases is None:
+        return NONE
+    return " / ".join(number(phase.get("harness_cores"), ".2f") for phase in phases)
 
 
 def _figures(
@@ -203,6 +219,10 @@ def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], s
         (
             f"chunks/s at c={max(results['levels'], default=0)}, steady: 1 → 2 workers",
             lambda n: _saturation(results, n),
+        ),
+        (
+            "  cores the load client + fake provider used: one worker / two",
+            lambda n: _harness(results, n),
         ),
         (
             f"{plan['idle_sockets']} idle sockets: KiB per socket",
