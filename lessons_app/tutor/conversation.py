@@ -122,11 +122,22 @@ def find_chat(user, slug: str) -> tuple[Lesson, Conversation] | None:
     learner's progress: that is read (and on a first visit started) with the history, in
     the socket's next trip, so that where the learner is and what they see are read at
     one moment, after the socket watches the conversation.
+
+    One query for both when the conversation exists (every socket but a learner's first
+    on the lesson): the conversation with its lesson, through the same visibility rule.
     """
+    # At most one row: a learner has one conversation per lesson (a unique constraint).
+    existing = list(
+        Conversation.objects.select_related("lesson").filter(
+            user=user, lesson__slug=slug, **services.visible_lesson_lookups(user, "lesson__")
+        )
+    )
+    if existing:
+        return existing[0].lesson, existing[0]
     lesson = find_visible_lesson(user, slug)
     if lesson is None:
         return None
-    return lesson, services.get_conversation(user, lesson)
+    return lesson, services.start_conversation(user, lesson)
 
 
 @dataclass(frozen=True)
@@ -201,7 +212,8 @@ def chat_state(user, lesson: Lesson, conversation: Conversation) -> ChatState:
     The progress once, the stages once, and the messages with their ratings (one to
     one) in one query: every socket of every learner asks this after a restart.
     """
-    position = stage_position(user, lesson, services.get_or_start_progress(user, lesson))
+    progress = services.get_or_start_progress(user, lesson, conversation=conversation)
+    position = stage_position(user, lesson, progress)
     messages = list(
         conversation.messages.select_related("refusal", "rating").order_by("created_at", "id")
     )
