@@ -52,32 +52,32 @@ def get_published_lesson_or_404(slug: str) -> Lesson:
         raise Http404("No such lesson.") from None
 
 
-def visible_lesson_lookups(user: User, prefix: str = "") -> dict[str, Any]:
-    """The filter a lesson ``user`` may open passes, its fields named after ``prefix``.
+def visible_lesson_lookups(*, staff: bool, prefix: str = "") -> dict[str, Any]:
+    """The filter a lesson passes if ``staff`` (or not) may open it, its fields after ``prefix``.
 
     Staff may preview drafts; everyone else sees only published lessons. For a query of
     lessons (no prefix) or of rows that belong to one (``"lesson__"``).
     """
-    if getattr(user, "is_staff", False):
-        return {}
-    return {f"{prefix}is_published": True}
+    return {} if staff else {f"{prefix}is_published": True}
 
 
 def get_visible_lesson_or_404(user: User, slug: str) -> Lesson:
     """Staff may preview drafts; everyone else sees only published lessons."""
+    lookups = visible_lesson_lookups(staff=getattr(user, "is_staff", False))
     try:
-        return Lesson.objects.get(slug=slug, **visible_lesson_lookups(user))
+        return Lesson.objects.get(slug=slug, **lookups)
     except Lesson.DoesNotExist:
         raise Http404("No such lesson.") from None
 
 
-def ordered_stages(lesson: Lesson) -> list[Stage]:
-    """The lesson's stages in the order learners meet them.
+# The order learners meet a lesson's stages in (ties on position: by id, the same order
+# lessons_app.content.previous_stage uses).
+STAGE_ORDER = ("position", "id")
 
-    Ties on ``position`` fall back to ``id``, the same order
-    :func:`lessons_app.content.previous_stage` uses.
-    """
-    return list(lesson.stages.order_by("position", "id"))
+
+def ordered_stages(lesson: Lesson) -> list[Stage]:
+    """The lesson's stages in the order learners meet them (``STAGE_ORDER``)."""
+    return list(lesson.stages.order_by(*STAGE_ORDER))
 
 
 @dataclass(frozen=True)
@@ -201,10 +201,19 @@ def _stage_marker(template: str, stage: Stage) -> str:
     return gettext(template).format(activity=gettext(kind_of(stage).activity), title=stage.title)
 
 
-def get_or_start_progress(
+def get_or_start_progress(user: User, lesson: Lesson) -> LessonProgress:
+    """The learner's progress on ``lesson``, starting it on their first visit."""
+    existing = unique_row(LessonProgress.objects.filter(user=user, lesson=lesson))
+    if existing is not None:
+        return existing
+    return start_progress(user, lesson)
+
+
+def start_progress(
     user: User, lesson: Lesson, *, conversation: Conversation | None = None
 ) -> LessonProgress:
-    """The learner's progress on ``lesson``, starting it on their first visit.
+    """Start the learner on ``lesson`` (a caller that found no progress), or read the
+    progress another request started first.
 
     A double-click or two open tabs can make two first visits at once; the
     unique (user, lesson) constraint lets exactly one of them create the row
@@ -212,9 +221,6 @@ def get_or_start_progress(
     crashing or starting the lesson twice. ``conversation``: the learner's on
     ``lesson``, if the caller has it (the start marker goes there).
     """
-    existing = unique_row(LessonProgress.objects.filter(user=user, lesson=lesson))
-    if existing is not None:
-        return existing
     try:
         with transaction.atomic():
             stages = ordered_stages(lesson)
