@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.sessions.models import Session
+
 from lessons_app import services
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage, TurnRefusal
 from lessons_app.tutor.prepared import PreparedQuery, load, model_fields, width
@@ -65,6 +67,20 @@ _MESSAGES = PreparedQuery(
 )
 _RATING_AT = width(Message)
 _REFUSAL_AT = _RATING_AT + 2
+
+# By its key alone (Django's store also asks for an expiry after now: see session_row).
+_SESSION = PreparedQuery(
+    lambda session_key: Session.objects.filter(session_key=session_key).values_list(
+        *model_fields(Session)
+    ),
+    session_key=str,
+)
+
+
+def session_row(session_key: str | None) -> Session | None:
+    """The session row of ``session_key``, expired or not (its ``expire_date`` says)."""
+    rows = _SESSION.rows(session_key=session_key)
+    return load(Session, rows[0]) if rows else None
 
 
 def conversation_with_lesson(user, slug: str) -> Conversation | None:
