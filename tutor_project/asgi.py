@@ -9,10 +9,14 @@ from django.core.asgi import get_asgi_application
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "tutor_project.settings")
 
 from lessons_app.tutor.engines import check_configuration
-from tutor_project.websocket_server import close_instead_of_dropping
+from tutor_project.websocket_server import (
+    close_instead_of_dropping,
+    format_debug_lines_only_when_logged,
+)
 
 # Before Daphne (which imported this module) builds its server: see the module.
 close_instead_of_dropping()
+format_debug_lines_only_when_logged()
 
 # A server that would serve turns wrongly (two processes on the in-memory engine) stops
 # here, before the seconds it takes to load the apps. It needs only the settings.
