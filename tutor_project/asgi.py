@@ -33,6 +33,7 @@ from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E40
 from lessons_app.tutor.database import auth_middleware_stack  # noqa: E402
 from lessons_app.tutor.runtime import TurnRuntimeMiddleware  # noqa: E402
 from tutor_project.routing import websocket_urlpatterns  # noqa: E402
+from tutor_project.startup_objects import freeze_when_serving  # noqa: E402
 
 application = TurnRuntimeMiddleware(
     ProtocolTypeRouter(
@@ -44,3 +45,6 @@ application = TurnRuntimeMiddleware(
         }
     )
 )
+
+# Once Daphne serves, everything it loaded is left out of garbage collections (see the module).
+freeze_when_serving()
