@@ -28,8 +28,10 @@ from django.db.models import QuerySet
 
 M = TypeVar("M", bound=models.Model)
 
-# Placeholders no caller's value equals: distinct, and of the argument's own type.
-_placeholder_numbers = itertools.count(start=-(10**15), step=-1)
+# Placeholders: distinct, of the argument's own type, and no constant of a query (a
+# placeholder found twice among its parameters is refused). Numbers an id column of any
+# backend holds: Django compiles a number out of its column's range to no query at all.
+_placeholder_numbers = itertools.count(start=2_000_000_000)
 
 
 def _placeholder(kind: type) -> Any:
