@@ -52,23 +52,32 @@ def get_published_lesson_or_404(slug: str) -> Lesson:
         raise Http404("No such lesson.") from None
 
 
+def visible_lesson_lookups(*, staff: bool, prefix: str = "") -> dict[str, Any]:
+    """The filter a lesson passes if ``staff`` (or not) may open it, its fields after ``prefix``.
+
+    Staff may preview drafts; everyone else sees only published lessons. For a query of
+    lessons (no prefix) or of rows that belong to one (``"lesson__"``).
+    """
+    return {} if staff else {f"{prefix}is_published": True}
+
+
 def get_visible_lesson_or_404(user: User, slug: str) -> Lesson:
     """Staff may preview drafts; everyone else sees only published lessons."""
-    if getattr(user, "is_staff", False):
-        try:
-            return Lesson.objects.get(slug=slug)
-        except Lesson.DoesNotExist:
-            raise Http404("No such lesson.") from None
-    return get_published_lesson_or_404(slug)
+    lookups = visible_lesson_lookups(staff=getattr(user, "is_staff", False))
+    try:
+        return Lesson.objects.get(slug=slug, **lookups)
+    except Lesson.DoesNotExist:
+        raise Http404("No such lesson.") from None
+
+
+# The order learners meet a lesson's stages in (ties on position: by id, the same order
+# lessons_app.content.previous_stage uses).
+STAGE_ORDER = ("position", "id")
 
 
 def ordered_stages(lesson: Lesson) -> list[Stage]:
-    """The lesson's stages in the order learners meet them.
-
-    Ties on ``position`` fall back to ``id``, the same order
-    :func:`lessons_app.content.previous_stage` uses.
-    """
-    return list(lesson.stages.order_by("position", "id"))
+    """The lesson's stages in the order learners meet them (``STAGE_ORDER``)."""
+    return list(lesson.stages.order_by(*STAGE_ORDER))
 
 
 @dataclass(frozen=True)
@@ -132,22 +141,38 @@ def lesson_history(user: User, lesson: Lesson) -> QuerySet[Message]:
 # --- Services ----------------------------------------------------------------
 
 
-def _get_or_create_race_safe(model: type[M], defaults: dict[str, Any] | None = None, **keys) -> M:
+def unique_row(queryset: QuerySet[M]) -> M | None:
+    """The row of a query on a unique key, or ``None``.
+
+    Not ``first()``: it orders by the primary key, and building that ordering costs more
+    than the query itself takes to run (every chat socket reads rows like these).
+    """
+    return next(iter(queryset[:1]), None)
+
+
+def _get_or_create_race_safe(model: type[M], **keys) -> M:
     """``get_or_create`` that survives two requests creating the same row at once.
 
-    The unique constraint decides who wins; the loser's insert fails inside its
-    own savepoint (so an enclosing transaction stays usable) and it reads the
-    winner's row instead. The row is read first, outside any transaction: on SQLite a
-    transaction takes the database's one write lock (``IMMEDIATE``), and every socket
-    and turn asks for rows that nearly always exist.
+    The row is read first, outside any transaction: on SQLite a transaction takes the
+    database's one write lock (``IMMEDIATE``), and every socket and turn asks for rows
+    that nearly always exist.
     """
-    existing = model.objects.filter(**keys).first()
+    existing = unique_row(model.objects.filter(**keys))
     if existing is not None:
         return existing
+    return _create_race_safe(model, **keys)
+
+
+def _create_race_safe(model: type[M], **keys) -> M:
+    """The row created, or the one a concurrent request created first.
+
+    The unique constraint decides who wins; the loser's insert fails inside its own
+    savepoint (so an enclosing transaction stays usable) and it reads the winner's row
+    instead.
+    """
     try:
         with transaction.atomic():
-            obj, _ = model.objects.get_or_create(defaults=defaults, **keys)
-            return obj
+            return model.objects.create(**keys)
     except IntegrityError:
         return model.objects.get(**keys)
 
@@ -155,6 +180,11 @@ def _get_or_create_race_safe(model: type[M], defaults: dict[str, Any] | None = N
 def get_conversation(user: User, lesson: Lesson) -> Conversation:
     """The learner's one tutor conversation for ``lesson``, created on first need."""
     return _get_or_create_race_safe(Conversation, user=user, lesson=lesson)
+
+
+def start_conversation(user: User, lesson: Lesson) -> Conversation:
+    """:func:`get_conversation` for a caller that has just found none: no second look."""
+    return _create_race_safe(Conversation, user=user, lesson=lesson)
 
 
 def _record_marker(conversation: Conversation, text: str, stage: Stage | None) -> Message:
@@ -172,31 +202,36 @@ def _stage_marker(template: str, stage: Stage) -> str:
 
 
 def get_or_start_progress(user: User, lesson: Lesson) -> LessonProgress:
-    """The learner's progress on ``lesson``, starting it on their first visit.
+    """The learner's progress on ``lesson``, starting it on their first visit."""
+    existing = unique_row(LessonProgress.objects.filter(user=user, lesson=lesson))
+    if existing is not None:
+        return existing
+    return start_progress(user, lesson)
+
+
+def start_progress(
+    user: User, lesson: Lesson, *, conversation: Conversation | None = None
+) -> LessonProgress:
+    """Start the learner on ``lesson`` (a caller that found no progress), or read the
+    progress another request started first.
 
     A double-click or two open tabs can make two first visits at once; the
     unique (user, lesson) constraint lets exactly one of them create the row
     (and its start marker) and the other reads that row back instead of
-    crashing or starting the lesson twice.
+    crashing or starting the lesson twice. ``conversation``: the learner's on
+    ``lesson``, if the caller has it (the start marker goes there).
     """
-    existing = (
-        LessonProgress.objects.filter(user=user, lesson=lesson)
-        .select_related("current_stage")
-        .first()
-    )
-    if existing is not None:
-        return existing
     try:
         with transaction.atomic():
             stages = ordered_stages(lesson)
             first = stages[0] if stages else None
             progress = LessonProgress.objects.create(user=user, lesson=lesson, current_stage=first)
             if first is not None:
-                conversation = get_conversation(user, lesson)
+                conversation = conversation or get_conversation(user, lesson)
                 _record_marker(conversation, _stage_marker(STARTED_STAGE_MARKER, first), first)
             return progress
     except IntegrityError:
-        return LessonProgress.objects.select_related("current_stage").get(user=user, lesson=lesson)
+        return LessonProgress.objects.get(user=user, lesson=lesson)
 
 
 def _lock_progress(user: User, lesson: Lesson) -> LessonProgress:

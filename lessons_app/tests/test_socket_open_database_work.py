@@ -8,7 +8,9 @@ not one: the socket watches the conversation between them, so that a turn starti
 meanwhile is either in the history or seen live.
 
 And each table once: the progress and the stages were read twice, the ratings apart
-from the messages.
+from the messages; the lesson is read with the conversation. A learner's first socket
+on a lesson writes what it must (the conversation, the progress and its start marker)
+without reading first what it has just found missing.
 """
 
 from __future__ import annotations
@@ -30,17 +32,31 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 TRIPS_TO_OPEN = ["admit", "chat_state"]
 # The tables each trip reads, one query each, in order.
 QUERIES_TO_OPEN = [
-    # admit: the session and its user (Channels), the lesson, the conversation.
+    # admit: the session and its user (Channels), the conversation with its lesson.
     "django_session",
     "auth_user",
-    "lessons_app_lesson",
     "lessons_app_conversation",
     # chat_state: where the learner is, the lesson's stages, the messages with their ratings.
     "lessons_app_lessonprogress",
     "lessons_app_stage",
     "lessons_app_message",
 ]
-FIRST_TABLE = re.compile(r'\bFROM "(\w+)"')
+# A learner's first socket on a lesson starts their conversation and the lesson (its
+# start marker): the rows it writes, and each table it reads once more only to write.
+QUERIES_TO_OPEN_FIRST = [
+    "django_session",
+    "auth_user",
+    "lessons_app_conversation",  # none yet
+    "lessons_app_lesson",
+    "INSERT lessons_app_conversation",
+    "lessons_app_lessonprogress",  # none yet
+    "lessons_app_stage",  # the first stage, in the transaction that starts the lesson
+    "INSERT lessons_app_lessonprogress",
+    "INSERT lessons_app_message",
+    "lessons_app_stage",
+    "lessons_app_message",
+]
+TABLE = re.compile(r'\b(?:FROM|(INSERT) INTO|(UPDATE)) "(\w+)"')
 
 
 @pytest.fixture
@@ -60,14 +76,18 @@ def trips(monkeypatch):
 
 @pytest.fixture
 def queries(monkeypatch):
-    """The first table of each query the chat's database threads run, as they run them."""
+    """The table of each query the chat's database threads run, as they run them (its
+    verb too, for a write)."""
     tables: list[str] = []
     execute = CursorWrapper.execute
 
     def counting_execute(self, sql, params=None):
-        if threading.current_thread().name.startswith(database._pool._thread_name_prefix):
-            found = FIRST_TABLE.search(sql)
-            tables.append(found.group(1) if found else sql.split()[0])
+        on_pool = threading.current_thread().name.startswith(database._pool._thread_name_prefix)
+        # Transactions' own statements (SQLite's BEGIN, savepoints) are left out.
+        found = TABLE.search(sql) if on_pool else None
+        if found:
+            verb = found.group(1) or found.group(2)
+            tables.append(f"{verb} {found.group(3)}" if verb else found.group(3))
         return execute(self, sql, params)
 
     monkeypatch.setattr(CursorWrapper, "execute", counting_execute)
@@ -120,3 +140,18 @@ async def test_a_socket_reads_each_table_once(trips, queries):
     await reopen(user, trips)
 
     assert queries == QUERIES_TO_OPEN
+
+
+async def test_a_first_socket_starts_the_lesson_reading_each_table_once_more_at_most(
+    trips, queries
+):
+    user = await database_sync_to_async(make_user)()
+    await database_sync_to_async(make_lesson)()
+    # Another learner's socket starts the turn runtime (its sweep queries too).
+    await reopen(await database_sync_to_async(make_user)("neighbour"), trips)
+    queries.clear()
+
+    history, _ = await reopen(user, trips)
+
+    assert [m["role"] for m in history["messages"]] == ["system"]  # the start marker
+    assert queries == QUERIES_TO_OPEN_FIRST

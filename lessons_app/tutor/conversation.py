@@ -16,7 +16,6 @@ from django.http import Http404
 
 from lessons_app import services
 from lessons_app.models import Conversation, Lesson, LessonProgress, Message, Stage
-from lessons_app.ratings import ratings_of
 from lessons_app.rendering import join_wrapped_lines
 from lessons_app.reply_errors import learner_error_message
 from lessons_app.stage_kinds import kind_of
@@ -27,6 +26,7 @@ from lessons_app.teaching import (
     load_learner_teaching,
     load_stage_teaching,
 )
+from lessons_app.tutor import socket_reads
 from lessons_app.tutor.protocol import TEACHING_CHECKLIST
 from llm_app.demo_provider import is_demo_model
 
@@ -122,11 +122,17 @@ def find_chat(user, slug: str) -> tuple[Lesson, Conversation] | None:
     learner's progress: that is read (and on a first visit started) with the history, in
     the socket's next trip, so that where the learner is and what they see are read at
     one moment, after the socket watches the conversation.
+
+    One query for both when the conversation exists (every socket but a learner's first
+    on the lesson): the conversation with its lesson, through the same visibility rule.
     """
+    existing = socket_reads.conversation_with_lesson(user, slug)
+    if existing is not None:
+        return existing.lesson, existing
     lesson = find_visible_lesson(user, slug)
     if lesson is None:
         return None
-    return lesson, services.get_conversation(user, lesson)
+    return lesson, services.start_conversation(user, lesson)
 
 
 @dataclass(frozen=True)
@@ -139,15 +145,17 @@ class StagePosition:
     teaching: StageTeaching = NO_TEACHING
 
 
-def stage_position(user, lesson: Lesson, progress: LessonProgress | None = None) -> StagePosition:
+def stage_position(user, lesson: Lesson) -> StagePosition:
     """The learner's current stage, starting the lesson on their first visit.
 
     With what the stage teaches and the learner's checklist on it (no query on a
-    stage that teaches nothing). ``progress`` if the caller has just read it.
+    stage that teaches nothing).
     """
-    if progress is None:
-        progress = services.get_or_start_progress(user, lesson)
-    stages = services.ordered_stages(lesson)
+    progress = services.get_or_start_progress(user, lesson)
+    return _position(user, progress, services.ordered_stages(lesson))
+
+
+def _position(user, progress: LessonProgress, stages: list[Stage]) -> StagePosition:
     stage = stages[services.current_stage_index(progress, stages)] if stages else None
     teaching = load_stage_teaching(stage)
     data = serialize_stage(progress, stages)
@@ -199,17 +207,19 @@ def chat_state(user, lesson: Lesson, conversation: Conversation) -> ChatState:
     the learner's first visit (its start marker is then among the messages).
 
     The progress once, the stages once, and the messages with their ratings (one to
-    one) in one query: every socket of every learner asks this after a restart.
+    one) in one query: every socket of every learner asks this after a restart, so
+    these are prepared queries (lessons_app.tutor.socket_reads).
     """
-    position = stage_position(user, lesson, services.get_or_start_progress(user, lesson))
-    messages = list(
-        conversation.messages.select_related("refusal", "rating").order_by("created_at", "id")
-    )
+    progress = socket_reads.progress_of(user, lesson)
+    if progress is None:
+        progress = services.start_progress(user, lesson, conversation=conversation)
+    position = _position(user, progress, socket_reads.stages_of(lesson))
+    messages, ratings = socket_reads.messages_with_ratings(conversation)
     return ChatState(
         stage=position.stage,
         stage_data=position.data,
         messages=messages,
-        ratings=ratings_of(messages),
+        ratings=ratings,
         teaching=position.teaching,
     )
 

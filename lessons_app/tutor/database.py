@@ -23,9 +23,13 @@ from typing import ParamSpec, TypeVar
 
 from channels.auth import AuthMiddleware
 from channels.db import DatabaseSyncToAsync
-from channels.sessions import CookieMiddleware, SessionMiddleware
+from channels.sessions import CookieMiddleware, InstanceSessionWrapper, SessionMiddleware
 from django.conf import settings
+from django.contrib.sessions.backends import db
 from django.db import connections
+from django.utils import timezone
+
+from lessons_app.tutor.socket_reads import session_row
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +94,44 @@ class DeferredAuthMiddleware(AuthMiddleware):
         pass
 
 
+class SocketSessionStore(db.SessionStore):
+    """Django's database sessions, the row read by a prepared query.
+
+    Every socket reads its session when it opens (lessons_app.tutor.prepared says why
+    that query is prepared). The row is asked for by its key, and an expired one is
+    treated as Django's store treats a row it did not find.
+    """
+
+    @property
+    def key_salt(self) -> str:
+        # Django names the salt of a session's signature after the store's class: these
+        # are the sessions Django's own store writes.
+        return "django.contrib.sessions." + db.SessionStore.__qualname__
+
+    def _get_session_from_db(self):
+        session = session_row(self.session_key)
+        if session is None or session.expire_date <= timezone.now():
+            self._session_key = None
+            return None
+        return session
+
+
+class _SocketSessionWrapper(InstanceSessionWrapper):
+    def __init__(self, scope, send) -> None:
+        super().__init__(scope, send)
+        if self.session_store is db.SessionStore:  # not another engine the settings name
+            self.session_store = SocketSessionStore
+
+
+class SocketSessionMiddleware(SessionMiddleware):
+    """Channels' ``SessionMiddleware``, database sessions read by :class:`SocketSessionStore`."""
+
+    async def __call__(self, scope, receive, send):
+        wrapper = _SocketSessionWrapper(scope, send)
+        await wrapper.resolve_session()
+        return await self.inner(wrapper.scope, receive, wrapper.send)
+
+
 def auth_middleware_stack(inner):
     """Channels' ``AuthMiddlewareStack``, the user looked up later by the consumer."""
-    return CookieMiddleware(SessionMiddleware(DeferredAuthMiddleware(inner)))
+    return CookieMiddleware(SocketSessionMiddleware(DeferredAuthMiddleware(inner)))
