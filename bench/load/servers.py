@@ -15,11 +15,13 @@ import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bench.load.config import ROOT, raise_file_limit
 from tutor_project.serve.sockets import LISTEN_BACKLOG
+from tutor_project.serve.supervisor import STOP_SECONDS as SUPERVISOR_STOP_SECONDS
 from tutor_project.serve.worker import (
     WEBSOCKET_CONNECT_TIMEOUT_OPTION,
     WEBSOCKET_CONNECT_TIMEOUT_SECONDS,
@@ -27,6 +29,7 @@ from tutor_project.serve.worker import (
 
 ASGI_APPLICATION = "tutor_project.asgi:application"
 DAPHNE = (sys.executable, "-m", "daphne")
+SERVE = (sys.executable, "-m", "tutor_project.serve")
 # What ``python -m tutor_project.serve`` gives each worker besides its socket.
 SERVE_OPTIONS = (WEBSOCKET_CONNECT_TIMEOUT_OPTION, str(WEBSOCKET_CONNECT_TIMEOUT_SECONDS))
 LOOPBACK = "127.0.0.1"
@@ -61,6 +64,45 @@ def rss_kib(pid: int) -> int:
     raise LookupError(f"no VmRSS for {pid}")
 
 
+def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
+    """``command`` in the project's directory, its output appended to ``log``."""
+    with log.open("a") as out:
+        return subprocess.Popen(  # noqa: S603 - our own fixed commands
+            command,
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            preexec_fn=raise_file_limit,
+        )
+
+
+def _wait_until_healthy(
+    url: str, process: subprocess.Popen, why_not: Callable[[], str], timeout: float
+) -> float:
+    """Block until ``url``/healthz answers 200; the ``time.monotonic()`` it first did."""
+    deadline = time.monotonic() + timeout
+    while not _healthy(url):
+        if process.poll() is not None:
+            raise RuntimeError(f"the server exited: {why_not()}")
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"the server was not healthy in {timeout:.0f}s: {why_not()}")
+        time.sleep(HEALTH_POLL_SECONDS)
+    return time.monotonic()
+
+
+def _stop(process: subprocess.Popen | None, timeout: float) -> None:
+    """SIGTERM, and SIGKILL if it has not exited within ``timeout``."""
+    if process is None or process.poll() is not None:
+        return
+    process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class Server:
     """One Daphne process serving the project in ``env`` on ``port``."""
@@ -90,26 +132,15 @@ class Server:
         return next((line for line in reversed(lines) if "Error" in line), "no error logged")
 
     def launch(self) -> None:
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
-                [*DAPHNE, "-e", self.endpoint, *SERVE_OPTIONS, ASGI_APPLICATION],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=raise_file_limit,
-            )
+        command = [*DAPHNE, "-e", self.endpoint, *SERVE_OPTIONS, ASGI_APPLICATION]
+        self.process = _start(command, self.env, self.log)
 
     def wait_until_healthy(self, timeout: float = STARTUP_SECONDS) -> float:
         """Block until /healthz answers 200; the ``time.monotonic()`` it first did."""
-        deadline = time.monotonic() + timeout
-        while not _healthy(self.url):
-            if self.process.poll() is not None:
-                raise RuntimeError(f"Daphne exited ({self.log}): {self.last_error()}")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"Daphne not healthy in {timeout:.0f}s: {self.last_error()}")
-            time.sleep(HEALTH_POLL_SECONDS)
-        return time.monotonic()
+        return _wait_until_healthy(self.url, self.process, self.why_unhealthy, timeout)
+
+    def why_unhealthy(self) -> str:
+        return f"{self.log}: {self.last_error()}"
 
     def wait_until_listening(self, timeout: float = STARTUP_SECONDS) -> float:
         """Block until the port accepts connections; the ``time.monotonic()`` it first did.
@@ -127,14 +158,7 @@ class Server:
         return time.monotonic()
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_SECONDS)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        _stop(self.process, STOP_SECONDS)
 
 
 def free_port() -> int:
@@ -194,9 +218,6 @@ def start_workers(env: dict[str, str], count: int, logs: Path, name: str) -> Wor
     return workers
 
 
-SERVE = (sys.executable, "-m", "tutor_project.serve")
-
-
 @dataclass
 class Supervised:
     """``python -m tutor_project.serve --workers N`` on one port, as docs/deployment.md
@@ -213,44 +234,16 @@ class Supervised:
         return f"http://{LOOPBACK}:{self.port}"
 
     def start(self) -> None:
-        with self.log.open("a") as log:
-            self.process = subprocess.Popen(  # noqa: S603 - fixed arguments
-                [
-                    *SERVE,
-                    "--workers",
-                    str(self.workers),
-                    "--host",
-                    LOOPBACK,
-                    "--port",
-                    str(self.port),
-                ],
-                cwd=ROOT,
-                env=self.env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                preexec_fn=raise_file_limit,
-            )
+        command = [*SERVE, "--workers", f"{self.workers}", "--host", LOOPBACK]
+        self.process = _start([*command, "--port", f"{self.port}"], self.env, self.log)
 
     def wait_until_healthy(self, timeout: float = STARTUP_SECONDS) -> float:
-        deadline = time.monotonic() + timeout
-        while not _healthy(self.url):
-            if self.process.poll() is not None:
-                raise RuntimeError(f"serve exited ({self.log})")
-            if time.monotonic() > deadline:
-                raise RuntimeError(f"serve not healthy in {timeout:.0f}s ({self.log})")
-            time.sleep(HEALTH_POLL_SECONDS)
-        return time.monotonic()
+        return _wait_until_healthy(self.url, self.process, lambda: f"{self.log}", timeout)
 
     def replace_workers(self) -> None:
         """SIGHUP: the supervisor replaces every worker with a new process."""
         self.process.send_signal(signal.SIGHUP)
 
     def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=STOP_SECONDS + 30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        # The supervisor's own stop: its workers' time to save their turns, then kills.
+        _stop(self.process, SUPERVISOR_STOP_SECONDS + STOP_SECONDS)
