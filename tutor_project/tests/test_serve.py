@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import subprocess
+import sys
 from dataclasses import dataclass, field
 
 import pytest
@@ -486,3 +488,44 @@ def test_replacing_stops_when_a_new_worker_cannot_start_and_the_old_ones_serve_o
     assert workers.alive() == [100, 101]
     assert failed.sock.closed and other.sock.closed
     assert [p.signals for p in workers.processes[:2]] == [[], []]
+
+
+# In a process of its own: Twisted's asyncio reactor, installed once per process, is
+# Daphne's; this test process must not install it.
+STOP_LISTENING_SCRIPT = """
+import socket, sys
+from twisted.internet import asyncioreactor
+asyncioreactor.install()
+from twisted.internet import protocol, reactor
+from tutor_project.serve.worker import stop_listening
+
+port = reactor.listenTCP(0, protocol.Factory.forProtocol(protocol.Protocol), interface="127.0.0.1")
+address = ("127.0.0.1", port.getHost().port)
+
+def check():
+    socket.create_connection(address, timeout=2).close()  # it listens
+    stop_listening()
+    reactor.callLater(0.1, refused)
+
+def refused():
+    try:
+        socket.create_connection(address, timeout=2).close()
+        print("still listening")
+    except ConnectionRefusedError:
+        print("refused")
+    reactor.stop()
+
+reactor.callWhenRunning(check)
+reactor.run()
+"""
+
+
+def test_a_stopping_worker_closes_its_listening_socket_first():
+    result = subprocess.run(  # noqa: S603 - this interpreter, a fixed script
+        [sys.executable, "-c", STOP_LISTENING_SCRIPT],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.stdout.strip() == "refused", result.stderr
