@@ -39,19 +39,6 @@ COMPLETED_LESSON_MARKER = gettext_noop("Completed the lesson: {title}")
 # --- Selectors ---------------------------------------------------------------
 
 
-def published_lessons() -> QuerySet[Lesson]:
-    """The lessons learners may see, in catalogue order."""
-    return Lesson.objects.filter(is_published=True).order_by("position", "title")
-
-
-def get_published_lesson_or_404(slug: str) -> Lesson:
-    """A published lesson; unpublished ones 404 so drafts don't leak by guessing slugs."""
-    try:
-        return published_lessons().get(slug=slug)
-    except Lesson.DoesNotExist:
-        raise Http404("No such lesson.") from None
-
-
 def visible_lesson_lookups(*, staff: bool, prefix: str = "") -> dict[str, Any]:
     """The filter a lesson passes if ``staff`` (or not) may open it, its fields after ``prefix``.
 
@@ -61,13 +48,28 @@ def visible_lesson_lookups(*, staff: bool, prefix: str = "") -> dict[str, Any]:
     return {} if staff else {f"{prefix}is_published": True}
 
 
-def get_visible_lesson_or_404(user: User, slug: str) -> Lesson:
-    """Staff may preview drafts; everyone else sees only published lessons."""
-    lookups = visible_lesson_lookups(staff=getattr(user, "is_staff", False))
+def published_lessons() -> QuerySet[Lesson]:
+    """The lessons learners may see, in catalogue order."""
+    return Lesson.objects.filter(**visible_lesson_lookups(staff=False)).order_by(
+        "position", "title"
+    )
+
+
+def _lesson_or_404(slug: str, *, staff: bool) -> Lesson:
     try:
-        return Lesson.objects.get(slug=slug, **lookups)
+        return Lesson.objects.get(slug=slug, **visible_lesson_lookups(staff=staff))
     except Lesson.DoesNotExist:
         raise Http404("No such lesson.") from None
+
+
+def get_published_lesson_or_404(slug: str) -> Lesson:
+    """A published lesson; unpublished ones 404 so drafts don't leak by guessing slugs."""
+    return _lesson_or_404(slug, staff=False)
+
+
+def get_visible_lesson_or_404(user: User, slug: str) -> Lesson:
+    """Staff may preview drafts; everyone else sees only published lessons."""
+    return _lesson_or_404(slug, staff=getattr(user, "is_staff", False))
 
 
 # The order learners meet a lesson's stages in (ties on position: by id, the same order
