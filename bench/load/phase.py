@@ -1,15 +1,21 @@
 """One measured phase: c learners, each running turns back to back for a fixed time.
 
 The learners' first turns are spread over one turn's length (config.TURN_SECONDS), so
-turns start at the steady rate instead of all at once. Chunks per second and CPU per chunk
-are taken over the window in which every learner is busy: from the last learner's start
-to the end of the phase. A steady phase (the comparison of one worker with two, at
-saturation) starts its window later, once every learner's first turn has ended: a
-saturated server's first seconds go to opening c turns at once (their database work,
-before any chunk), and a window that holds mostly that start measures how fast the start
-clears, which two workers do more than twice as fast, not how many chunks a worker
-streams. Used by the load client (turns over WebSockets) and the direct LiteLLM client
-(turns straight from ``litellm.acompletion``) alike.
+turns start at the steady rate instead of all at once. Chunks per second are taken over
+the window in which every learner is busy: from the last learner's start to the end of
+the phase. CPU per chunk is the whole phase's: the CPU from the first turn sent to the
+last one ended, over every chunk the phase delivered, so each turn's own start and end
+are counted with its chunks. Over the window instead, a saturated server's figure
+depended on how many of its turns were still starting in it (the same worker read 640
+or 1,300 µs a chunk from one phase to the next, for the same CPU over the phase).
+
+A steady phase (the comparison of one worker with two, at saturation) counts both in a
+later window, once every learner's first turn has ended: a saturated server's first
+seconds go to opening c turns at once (their database work, before any chunk), and a
+window that holds mostly that start measures how fast the start clears, which two
+workers do more than twice as fast, not how many chunks a worker streams. Used by the
+load client (turns over WebSockets) and the direct LiteLLM client (turns straight from
+``litellm.acompletion``) alike.
 """
 
 from __future__ import annotations
@@ -114,10 +120,18 @@ async def run_phase(
 
     steady_seconds = seconds if steady_limit is not None else None
     sampler = asyncio.create_task(_sample_cpu(window, (cpu, harness_cpu), all_busy, steady_seconds))
+    cpu_before = cpu()
     await asyncio.gather(*(learner(index) for index in range(c)))
+    phase_cpu_seconds = cpu() - cpu_before
     sampled = await sampler
     cpu_seconds, harness_seconds = sampled if sampled is not None else (None, None)
-    summary = summarize(turns, (window.start, window.end), cpu_seconds, CHUNKS)
+    if steady_limit is None:
+        # Every turn of the phase has ended: count them all (see the module's docstring).
+        summary = summarize(
+            turns, (window.start, window.end), phase_cpu_seconds, CHUNKS, cpu_over_every_turn=True
+        )
+    else:
+        summary = summarize(turns, (window.start, window.end), cpu_seconds, CHUNKS)
     window_seconds = max(0.0, window.end - window.start)
     summary.update(
         c=c,

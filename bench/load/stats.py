@@ -53,9 +53,12 @@ def summarize(
     window: tuple[float, float],
     cpu_seconds: float | None,
     expected_words: int,
+    cpu_over_every_turn: bool = False,
 ) -> dict[str, Any]:
-    """One phase's figures. TTFT and gaps over every turn; chunks per second and CPU per
-    chunk over the words that arrived inside ``window`` (when every learner was busy)."""
+    """One phase's figures. TTFT and gaps over every turn; chunks per second over the
+    words that arrived inside ``window`` (when every learner was busy); CPU per chunk over
+    those words too, or, with ``cpu_over_every_turn`` (``cpu_seconds`` spent on every turn
+    from start to end), over every word."""
     ttfts = [turn.ttft for turn in turns if turn.ttft is not None]
     gaps = [gap for turn in turns for gap in turn.gaps()]
     streams = [
@@ -65,6 +68,7 @@ def summarize(
     ]
     start, end = window
     in_window = sum(start <= t < end for turn in turns for t in turn.words.values())
+    counted = sum(len(turn.words) for turn in turns) if cpu_over_every_turn else in_window
     errors = Counter(turn.error for turn in turns if turn.error)
     lost = sum(expected_words - len(turn.words) for turn in turns if not turn.error)
     return {
@@ -74,7 +78,7 @@ def summarize(
         "gap_mean": statistics.fmean(streams) if streams else None,
         "gap_p95": percentile(gaps, 0.95),
         "chunks_per_second": in_window / (end - start) if end > start else None,
-        "cpu_per_chunk": cpu_seconds / in_window if cpu_seconds is not None and in_window else None,
+        "cpu_per_chunk": cpu_seconds / counted if cpu_seconds is not None and counted else None,
         "errors": sum(errors.values()),
         "error_kinds": dict(errors),
         "lost_chunks": lost,

@@ -42,3 +42,24 @@ def test_summary_counts_chunks_in_the_window_and_lost_chunks_of_finished_turns()
     assert summary["lost_chunks"] == 1  # the finished turn had 4 of 5 words
     assert summary["ttft_p50"] == 1.0  # 1.0 and 2.0: the nearest-rank median is the lower
     assert summary["gap_mean"] == 1.0
+
+
+def test_cpu_over_every_turn_is_divided_by_every_word_the_phase_delivered():
+    early = Turn(sent_at=0.0)
+    for n in range(4):
+        early.add_text(f"w{n} ", 0.5 + n)  # words at 0.5, 1.5, 2.5, 3.5
+    late = Turn(sent_at=3.0)
+    late.add_text("w0 w1 ", 5.0)  # after the window
+
+    window_only = summarize([early, late], window=(1.0, 3.0), cpu_seconds=0.6, expected_words=4)
+    every_turn = summarize(
+        [early, late],
+        window=(1.0, 3.0),
+        cpu_seconds=0.6,
+        expected_words=4,
+        cpu_over_every_turn=True,
+    )
+
+    assert window_only["cpu_per_chunk"] == 0.6 / 2  # words at 1.5 and 2.5
+    assert every_turn["cpu_per_chunk"] == 0.6 / 6  # all six words
+    assert every_turn["chunks_per_second"] == window_only["chunks_per_second"] == 2 / 2.0
