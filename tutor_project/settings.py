@@ -107,6 +107,11 @@ DATABASES = {
 TUTOR_DATABASE_THREADS = env.int("TUTOR_DATABASE_THREADS", default=4)
 if TUTOR_DATABASE_THREADS < 1:
     raise ImproperlyConfigured("TUTOR_DATABASE_THREADS must be at least 1.")
+# Threads each process lets LiteLLM run its own CPU work in at once (rebuilding every
+# streamed reply at its end; llm_app/worker_threads.py says why one is best).
+TUTOR_LLM_THREADS = env.int("TUTOR_LLM_THREADS", default=1)
+if TUTOR_LLM_THREADS < 1:
+    raise ImproperlyConfigured("TUTOR_LLM_THREADS must be at least 1.")
 # A connection is checked before it is reused (kept by a thread, or lent by a pool).
 DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
 if DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":

@@ -4,7 +4,8 @@
 (``engines.check_configuration``, so a server that must not start refuses to) and
 wraps the application in :class:`TurnRuntimeMiddleware`, which starts the runtime on
 the first connection (or on ASGI ``lifespan`` startup, for servers that send it) and
-so runs the start-up sweep before anything is served. One runtime per event loop:
+so runs the start-up sweep before anything is served; it also bounds the threads
+LiteLLM may use in the loop (``llm_app.worker_threads``). One runtime per event loop:
 Daphne has one; each async test has its own.
 """
 
@@ -15,11 +16,14 @@ import logging
 import weakref
 from dataclasses import dataclass
 
+from django.conf import settings
+
 from lessons_app.tutor import database
 from lessons_app.tutor.clock import Clock, SystemClock
 from lessons_app.tutor.engines import engine_class
 from lessons_app.tutor.engines.base import TurnEngine
 from lessons_app.tutor.runner import TurnRunner, new_runner_id
+from llm_app.worker_threads import limit_worker_threads
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +47,7 @@ _runtimes: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, asyncio.Task[Run
 
 
 async def _start(clock: Clock) -> Runtime:
+    limit_worker_threads(settings.TUTOR_LLM_THREADS)
     engine = engine_class()(runner_id=new_runner_id())
     runner = TurnRunner(engine, clock=clock)
     await runner.start()
