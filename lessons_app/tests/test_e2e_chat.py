@@ -408,6 +408,17 @@ def test_panel_renders_provider_output_safely_and_recovers_from_errors(
             *chunks("A whole answer this time."),
             {"type": "done"},
         ],
+        # The provider fails before its first word.
+        lambda frame: [
+            {"type": "message", "message": scripted_message(8, "user", frame["content"])},
+            {"type": "reply", "message": scripted_message(9, "assistant", status="streaming")},
+            {
+                "type": "error",
+                "code": "unavailable",
+                "message": "The tutor's AI provider is unavailable at the moment.",
+                "retryable": True,
+            },
+        ],
     ]
     received: list[dict] = []
 
@@ -483,10 +494,19 @@ def test_panel_renders_provider_output_safely_and_recovers_from_errors(
     wait_for_reply(page, "complete", count=4)
     assert last_reply(page).locator(".chat-body").inner_text() == "A whole answer this time."
     assert page.get_by_role("button", name="Retry this reply").count() == 0
+    assert last_reply(page).get_by_role("button", name="Copy this message").is_visible()
+
+    # A reply that failed before its first word offers Retry, and nothing to copy.
+    send(page, "Once more")
+    wait_for_reply(page, "error", count=5)
+    empty = last_reply(page)
+    assert empty.get_by_role("button", name="Retry this reply").is_visible()
+    assert empty.get_by_role("button", name="Copy this message").count() == 0
     assert received == [
         {"type": "message", "content": "Explain it with links"},
         {"type": "message", "content": "And now?"},
         {"type": "retry"},
+        {"type": "message", "content": "Once more"},
     ]
 
     opened.close_and_assert_local_and_error_free()

@@ -260,11 +260,14 @@ class Supervisor:
         if any(slot.successor for slot in self.slots):
             logger.info("already replacing the workers")
             return
-        for slot in self.slots:
-            # A worker that is (re)starting already runs the new code: nothing to replace.
-            if slot.current is not None and slot.current.ready:
-                slot.successor = self._launch(slot)
-        logger.info("replacing the %d workers together", len(self.slots))
+        serving = [slot for slot in self.slots if slot.current is not None and slot.current.ready]
+        if not serving:
+            # Every worker is still (re)starting, so each already loads the new code.
+            logger.info("no worker serves yet: nothing to replace")
+            return
+        for slot in serving:
+            slot.successor = self._launch(slot)
+        logger.info("replacing the %d serving workers together", len(serving))
 
     def run(self, inbox: SignalInbox, *, sleep: Callable[[float], None] = time.sleep) -> int:
         """Serve until SIGTERM or SIGINT; 0 then, 1 if a worker could not start."""

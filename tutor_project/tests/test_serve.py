@@ -7,6 +7,7 @@ test_serve_e2e.py runs the real thing.
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
@@ -471,6 +472,17 @@ def test_a_second_sighup_while_replacing_starts_no_more_workers():
     workers.supervisor.replace_all()
     workers.after(0.1)
     assert len(workers.processes) == 4
+
+
+def test_sighup_before_any_worker_serves_replaces_nothing_and_says_so(caplog):
+    workers = Workers(2)
+    workers.supervisor.start()  # started, not yet ready: they load the new code anyway
+    with caplog.at_level(logging.INFO, logger="tutor.serve"):
+        workers.supervisor.replace_all()
+    workers.after(0.1)
+    assert len(workers.processes) == 2
+    assert "nothing to replace" in caplog.text
+    assert "replacing" not in caplog.text
 
 
 def test_replacing_stops_when_a_new_worker_cannot_start_and_the_old_ones_serve_on():

@@ -418,8 +418,12 @@
       const line = el("p", "chat-error", errorText || ENDED_EARLY_TEXT[status]);
       li.querySelector(".chat-bubble").after(line);
     }
-    // Nothing to copy while it is still being written.
+    // Nothing to copy while it is still being written, nor when it ended before a word.
     li._actions.hidden = status === STATUS.STREAMING;
+    const copy = li._actions.querySelector(".chat-copy");
+    if (copy) {
+      copy.hidden = !(li._message.content || "").trim();
+    }
     if (
       status === STATUS.COMPLETE &&
       li._message.id != null &&
