@@ -359,6 +359,24 @@ def chunks(text: str, size: int = 7) -> list[dict]:
     return [{"type": "text", "content": text[i : i + size]} for i in range(0, len(text), size)]
 
 
+def failed_turn(frame: dict, user_id: int, text: str) -> list[dict]:
+    """A scripted turn whose provider fails after ``text`` (the reply is ``user_id + 1``)."""
+    return [
+        {"type": "message", "message": scripted_message(user_id, "user", frame["content"])},
+        {
+            "type": "reply",
+            "message": scripted_message(user_id + 1, "assistant", status="streaming"),
+        },
+        *chunks(text),
+        {
+            "type": "error",
+            "code": "unavailable",
+            "message": "The tutor's AI provider is unavailable at the moment.",
+            "retryable": True,
+        },
+    ]
+
+
 @pytest.mark.browser
 def test_panel_renders_provider_output_safely_and_recovers_from_errors(
     local_page, chat_learner, artifacts_dir
@@ -391,17 +409,7 @@ def test_panel_renders_provider_output_safely_and_recovers_from_errors(
             {"type": "done"},
         ],
         # The provider fails halfway.
-        lambda frame: [
-            {"type": "message", "message": scripted_message(5, "user", frame["content"])},
-            {"type": "reply", "message": scripted_message(6, "assistant", status="streaming")},
-            *chunks("Half an ans"),
-            {
-                "type": "error",
-                "code": "unavailable",
-                "message": "The tutor's AI provider is unavailable at the moment.",
-                "retryable": True,
-            },
-        ],
+        lambda frame: failed_turn(frame, 5, "Half an ans"),
         # Retry.
         lambda frame: [
             {"type": "reply", "message": scripted_message(7, "assistant", status="streaming")},
@@ -409,16 +417,7 @@ def test_panel_renders_provider_output_safely_and_recovers_from_errors(
             {"type": "done"},
         ],
         # The provider fails before its first word.
-        lambda frame: [
-            {"type": "message", "message": scripted_message(8, "user", frame["content"])},
-            {"type": "reply", "message": scripted_message(9, "assistant", status="streaming")},
-            {
-                "type": "error",
-                "code": "unavailable",
-                "message": "The tutor's AI provider is unavailable at the moment.",
-                "retryable": True,
-            },
-        ],
+        lambda frame: failed_turn(frame, 8, ""),
     ]
     received: list[dict] = []
 
