@@ -267,7 +267,8 @@ class Supervisor:
             return
         for slot in serving:
             slot.successor = self._launch(slot)
-        logger.info("replacing the %d serving workers together", len(serving))
+        noun = "worker" if len(serving) == 1 else "workers together"
+        logger.info("replacing %d serving %s", len(serving), noun)
 
     def run(self, inbox: SignalInbox, *, sleep: Callable[[float], None] = time.sleep) -> int:
         """Serve until SIGTERM or SIGINT; 0 then, 1 if a worker could not start."""

@@ -485,6 +485,18 @@ def test_sighup_before_any_worker_serves_replaces_nothing_and_says_so(caplog):
     assert "replacing" not in caplog.text
 
 
+def test_sighup_while_one_worker_still_starts_replaces_the_one_that_serves(caplog):
+    workers = Workers(2)
+    workers.supervisor.start()
+    workers.processes[1].becomes_ready()
+    workers.supervisor.step()
+    with caplog.at_level(logging.INFO, logger="tutor.serve"):
+        workers.supervisor.replace_all()
+    workers.after(0.1)
+    assert len(workers.processes) == 3  # a successor for the serving one only
+    assert "replacing 1 serving worker" in caplog.messages
+
+
 def test_replacing_stops_when_a_new_worker_cannot_start_and_the_old_ones_serve_on():
     workers = Workers(2)
     workers.start_ready()
