@@ -32,7 +32,7 @@ pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("
 TRIPS_TO_OPEN = ["admit", "chat_state"]
 # The tables each trip reads, one query each, in order.
 QUERIES_TO_OPEN = [
-    # admit: the session and its user (Channels), the conversation with its lesson.
+    # admit: the session and its user (as Channels checks them), the conversation with its lesson.
     "django_session",
     "auth_user",
     "lessons_app_conversation",

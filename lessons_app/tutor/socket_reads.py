@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.contrib.auth import get_user_model
 from django.contrib.sessions.models import Session
 
 from lessons_app import services
@@ -75,6 +76,21 @@ _SESSION = PreparedQuery(
     ),
     session_key=str,
 )
+
+
+# The learner a session names (Django's ModelBackend.get_user asks for it by its id).
+_USER = PreparedQuery(
+    lambda user_id: (
+        get_user_model().objects.filter(pk=user_id).values_list(*model_fields(get_user_model()))
+    ),
+    user_id=int,
+)
+
+
+def user_row(user_id: int):
+    """The user ``user_id``, active or not, if there is one."""
+    rows = _USER.rows(user_id=user_id)
+    return load(get_user_model(), rows[0]) if rows else None
 
 
 def session_row(session_key: str | None) -> Session | None:
