@@ -19,6 +19,7 @@ from channels.auth import get_user
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
 from django.contrib.auth.backends import ModelBackend
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.models import AnonymousUser
 from django.utils.crypto import constant_time_compare
 
@@ -50,7 +51,7 @@ class Admission:
     refusal: Refusal | None = None
 
 
-def session_user(scope: dict[str, Any]) -> Any:
+def session_user(scope: dict[str, Any]) -> AbstractBaseUser | AnonymousUser:
     """Channels' ``get_user``: the user the session names, checked against their session
     hash; the user's row read by a prepared query (lessons_app.tutor.socket_reads) when
     Django's ``ModelBackend`` logged them in, as it logs in everyone here.

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sessions.models import Session
 
 from lessons_app import services
@@ -87,7 +88,7 @@ _USER = PreparedQuery(
 )
 
 
-def user_row(user_id: int):
+def user_row(user_id: int) -> AbstractBaseUser | None:
     """The user ``user_id``, active or not, if there is one."""
     rows = _USER.rows(user_id=user_id)
     return load(get_user_model(), rows[0]) if rows else None
