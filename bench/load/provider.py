@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from bench.load.config import ROOT
 from bench.load.fake_provider import READY_LINE
-from bench.load.servers import free_port
+from bench.load.servers import before_exec, free_port
 
 RESET_PATH = "/_fake/reset"
 
@@ -38,6 +38,7 @@ def fake_provider(env: dict[str, str]) -> Iterator[Provider]:
         env=env,
         stdout=subprocess.PIPE,
         text=True,
+        preexec_fn=before_exec,
     )
     try:
         ready, api_base = process.stdout.readline().split()

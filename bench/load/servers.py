@@ -25,6 +25,7 @@ from tutor_project.serve.supervisor import STOP_SECONDS as SUPERVISOR_STOP_SECON
 from tutor_project.serve.worker import (
     WEBSOCKET_CONNECT_TIMEOUT_OPTION,
     WEBSOCKET_CONNECT_TIMEOUT_SECONDS,
+    signal_me_when_my_parent_dies,
 )
 
 ASGI_APPLICATION = "tutor_project.asgi:application"
@@ -64,6 +65,14 @@ def rss_kib(pid: int) -> int:
     raise LookupError(f"no VmRSS for {pid}")
 
 
+def before_exec() -> None:
+    """In a benchmark's child, before it runs: thousands of sockets' worth of open files,
+    and SIGTERM when the benchmark dies, however it dies (a benchmark stopped by a
+    signal runs none of its clean-up, and its servers went on serving)."""
+    raise_file_limit()
+    signal_me_when_my_parent_dies()
+
+
 def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Popen:
     """``command`` in the project's directory, its output appended to ``log``."""
     with log.open("a") as out:
@@ -73,7 +82,7 @@ def _start(command: list[str], env: dict[str, str], log: Path) -> subprocess.Pop
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,
-            preexec_fn=raise_file_limit,
+            preexec_fn=before_exec,
         )
 
 
