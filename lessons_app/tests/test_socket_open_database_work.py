@@ -1,11 +1,11 @@
 """What opening a chat socket asks of the database: two trips, both after the handshake.
 
 After a deploy every learner's socket reconnects at once, and each trip waits its
-turn for one of the chat's database threads: the user (Channels' session lookup)
-with the lesson and the learner's conversation, then the history. Whether the stage
-still needs its opening message is read from that history, not asked again. Two trips,
-not one: the socket watches the conversation between them, so that a turn starting
-meanwhile is either in the history or seen live.
+turn for one of the chat's database threads: the user (from the session, checked as
+Channels checks them) with the lesson and the learner's conversation, then the history.
+Whether the stage still needs its opening message is read from that history, not asked
+again. Two trips, not one: the socket watches the conversation between them, so that a
+turn starting meanwhile is either in the history or seen live.
 
 And each table once: the progress and the stages were read twice, the ratings apart
 from the messages; the lesson is read with the conversation. A learner's first socket
@@ -28,7 +28,7 @@ from lessons_app.tutor import database
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("turn_runtime")]
 
-# The user (Channels' session lookup) with the lesson and the conversation; the history.
+# The user (from the session) with the lesson and the conversation; the history.
 TRIPS_TO_OPEN = ["admit", "chat_state"]
 # The tables each trip reads, one query each, in order.
 QUERIES_TO_OPEN = [
