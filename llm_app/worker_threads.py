@@ -8,9 +8,9 @@ of it faster. But anyio allows 40 threads per event
 loop, and under load dozens of replies end close together: their threads then take
 the GIL from the event loop by turns, each for Python's switch interval, and the
 loop, which streams every turn of the process, waits behind all of them. Measured
-on one worker at 200 concurrent turns (bench/load, the two settings alternated, five
-phases each): a median time to first token of 7.2-8.5 s with one thread against
-9.7-13.7 s with anyio's 40, for the same CPU.
+on one worker at 200 concurrent turns (bench/load, the two settings alternated, six
+phases with one thread and five with 40): a median time to first token of 7.2-8.5 s
+with one thread against 9.7-13.7 s with anyio's 40, for the same CPU.
 
 What else waits its turn for that one thread: anything that calls
 ``anyio.to_thread.run_sync`` with anyio's default limiter, such as LiteLLM's refresh
