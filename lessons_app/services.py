@@ -34,6 +34,9 @@ M = TypeVar("M", bound=models.Model)
 STARTED_STAGE_MARKER = gettext_noop("Started {activity}: {title}")
 FINISHED_STAGE_MARKER = gettext_noop("Finished {activity}: {title}")
 COMPLETED_LESSON_MARKER = gettext_noop("Completed the lesson: {title}")
+# The backend every login of this site goes through (signing up, the log-in page, the
+# admin): the log-in throttle's backend, listed first, only refuses.
+MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 
 
 # --- Selectors ---------------------------------------------------------------

@@ -26,7 +26,6 @@ from lessons_app.stage_kinds import render_previous_stage_body, render_stage_bod
 CHAT_SOCKET_PATH = "/ws/lessons/{slug}/chat/"
 # An uploaded image's address never shows another image (uploads are never changed).
 IMAGE_CACHE_SECONDS = 365 * 24 * 3600
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 # The hidden field in the Next/Back forms naming the stage they were shown on.
 FROM_STAGE_FIELD = "from_stage"
 # A rating is a value and a comment of at most ratings.MAX_COMMENT_CHARS characters.
@@ -59,7 +58,7 @@ def signup(request: HttpRequest) -> HttpResponse:
     if request.method == "POST" and form.is_valid():
         user = form.save()
         # Two backends are configured (the log-in throttle's first): say which logs them in.
-        login(request, user, backend=MODEL_BACKEND)
+        login(request, user, backend=services.MODEL_BACKEND)
         next_url = request.POST.get("next", "")
         if url_has_allowed_host_and_scheme(
             next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()

@@ -13,12 +13,12 @@ from django.contrib.auth.backends import ModelBackend
 from django.contrib.sessions.backends.db import SessionStore
 from django.test import Client
 
+from lessons_app.services import MODEL_BACKEND
 from lessons_app.tests.chat_helpers import make_user
 from lessons_app.tutor.admission import session_user
 
 pytestmark = pytest.mark.django_db
 
-MODEL_BACKEND = "django.contrib.auth.backends.ModelBackend"
 AXES_BACKEND = "axes.backends.AxesStandaloneBackend"
 
 

@@ -25,11 +25,9 @@ from django.utils.crypto import constant_time_compare
 
 from lessons_app.ai_notice import notice_required
 from lessons_app.models import Conversation, Lesson
+from lessons_app.services import MODEL_BACKEND
 from lessons_app.tutor.conversation import find_chat
 from lessons_app.tutor.socket_reads import user_row
-
-# The backend every learner and staff member of this site logs in with (lessons_app.views).
-_MODEL_BACKEND = f"{ModelBackend.__module__}.{ModelBackend.__qualname__}"
 
 
 class Refusal(IntEnum):
@@ -68,7 +66,7 @@ def session_user(scope: dict[str, Any]) -> AbstractBaseUser | AnonymousUser:
     except KeyError:
         return AnonymousUser()
     if (
-        backend_path != _MODEL_BACKEND
+        backend_path != MODEL_BACKEND
         or backend_path not in settings.AUTHENTICATION_BACKENDS
         or type(user_id) is not int
     ):
