@@ -125,13 +125,15 @@ async def run_phase(
     phase_cpu_seconds = cpu() - cpu_before
     sampled = await sampler
     cpu_seconds, harness_seconds = sampled if sampled is not None else (None, None)
-    if steady_limit is None:
-        # Every turn of the phase has ended: count them all (see the module's docstring).
-        summary = summarize(
-            turns, (window.start, window.end), phase_cpu_seconds, CHUNKS, cpu_over_every_turn=True
-        )
-    else:
-        summary = summarize(turns, (window.start, window.end), cpu_seconds, CHUNKS)
+    # A level phase counts every turn's CPU (see the module's docstring), a steady one its window's.
+    every_turn = steady_limit is None
+    summary = summarize(
+        turns,
+        (window.start, window.end),
+        phase_cpu_seconds if every_turn else cpu_seconds,
+        CHUNKS,
+        cpu_over_every_turn=every_turn,
+    )
     window_seconds = max(0.0, window.end - window.start)
     summary.update(
         c=c,
