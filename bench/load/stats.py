@@ -30,9 +30,12 @@ class Turn:
     first_text_at: float | None = None
     # word number -> arrival time (a coalesced frame gives its words one time)
     words: dict[int, float] = field(default_factory=dict)
+    # text frames (direct LiteLLM: chunks) that brought them
+    frames: int = 0
     error: str | None = None
 
     def add_text(self, content: str, arrived_at: float) -> None:
+        self.frames += 1
         if self.first_text_at is None:
             self.first_text_at = arrived_at
         for match in WORD.finditer(content):
@@ -69,6 +72,7 @@ def summarize(
     start, end = window
     in_window = sum(start <= t < end for turn in turns for t in turn.words.values())
     counted = sum(len(turn.words) for turn in turns) if cpu_over_every_turn else in_window
+    framed = [turn.frames for turn in turns if turn.words]
     errors = Counter(turn.error for turn in turns if turn.error)
     lost = sum(expected_words - len(turn.words) for turn in turns if not turn.error)
     return {
@@ -77,6 +81,7 @@ def summarize(
         "ttft_p95": percentile(ttfts, 0.95),
         "gap_mean": statistics.fmean(streams) if streams else None,
         "gap_p95": percentile(gaps, 0.95),
+        "frames_per_turn": statistics.fmean(framed) if framed else None,
         "chunks_per_second": in_window / (end - start) if end > start else None,
         "cpu_per_chunk": cpu_seconds / counted if cpu_seconds is not None and counted else None,
         "errors": sum(errors.values()),

@@ -42,6 +42,7 @@ def brief(summary: dict[str, Any]) -> str:
         f"{summary['turns']} turns, TTFT p50 {number(summary['ttft_p50'], scale=1000)} ms "
         f"p95 {number(summary['ttft_p95'], scale=1000)} ms, "
         f"gap {number(summary['gap_mean'], '.1f', 1000)} ms, "
+        f"{number(summary.get('frames_per_turn'))} frames/turn, "
         f"{number(summary['cpu_per_chunk'], scale=1e6)} µs CPU/chunk, "
         f"{number(summary['chunks_per_second'])} chunks/s, {errors(summary)} errors "
         f"{summary['error_kinds'] or ''}{_steady(summary)}"
@@ -65,6 +66,7 @@ COLUMNS = (
     ("+p95", 7),
     ("gap", 6),
     ("gap p95", 8),
+    ("frames", 6),
     ("CPU µs/ch", 10),
     ("CPU/dir", 8),
     ("chunks/s", 9),
@@ -106,6 +108,7 @@ def _phase_row(c: int, label: str, summary: dict[str, Any], direct: dict[str, An
             *added,
             number(summary["gap_mean"], ".1f", 1000),
             number(summary["gap_p95"], ".1f", 1000),
+            number(summary.get("frames_per_turn")),
             number(summary["cpu_per_chunk"], scale=1e6),
             cpu_ratio,
             number(summary["chunks_per_second"]),

@@ -42,6 +42,18 @@ def test_summary_counts_chunks_in_the_window_and_lost_chunks_of_finished_turns()
     assert summary["lost_chunks"] == 1  # the finished turn had 4 of 5 words
     assert summary["ttft_p50"] == 1.0  # 1.0 and 2.0: the nearest-rank median is the lower
     assert summary["gap_mean"] == 1.0
+    assert summary["frames_per_turn"] == (4 + 1) / 2  # the failed turn's one frame counts
+
+
+def test_frames_per_turn_counts_the_frames_that_brought_text_not_the_words():
+    coalesced = Turn(sent_at=0.0)
+    coalesced.add_text("w0 ", 0.3)
+    coalesced.add_text("w1 w2 w3 ", 0.5)
+    silent = Turn(sent_at=0.0, error="connect")  # no text: not counted
+
+    summary = summarize([coalesced, silent], window=(0.0, 1.0), cpu_seconds=0.1, expected_words=4)
+
+    assert summary["frames_per_turn"] == 2
 
 
 def test_cpu_over_every_turn_is_divided_by_every_word_the_phase_delivered():
