@@ -329,7 +329,8 @@ TUTOR_REDIS_PREFIX = env.str("TUTOR_REDIS_PREFIX", default="tutor")
 # How often partial replies are saved (batched, one UPDATE for all turns of a process).
 TUTOR_CHECKPOINT_SECONDS = env.float("TUTOR_CHECKPOINT_SECONDS", default=1.0)
 # Shortest time between two text frames of a reply: chunks that come faster are sent
-# together (the first text never waits). 0 sends every chunk as it comes.
+# together (the first text never waits); wider under load (lessons_app.tutor.text_frames).
+# 0 sends every chunk as it comes.
 TUTOR_TEXT_FRAME_SECONDS = env.float("TUTOR_TEXT_FRAME_SECONDS", default=0.04)
 # A turn whose runner has not beaten for this long is finished as interrupted.
 TUTOR_RUNNER_STALE_SECONDS = env.float("TUTOR_RUNNER_STALE_SECONDS", default=10.0)

@@ -1,9 +1,11 @@
-"""Text frames of a reply: at once when quiet, joined when chunks come faster than the interval."""
+"""Text frames of a reply: at once when quiet, joined when chunks come faster than the interval,
+which widens with the loop's lag under load."""
 
 import asyncio
 
 from lessons_app.tests.manual_clock import ManualClock
-from lessons_app.tutor.text_frames import TextFrames
+from lessons_app.tutor.loop_share import SMOOTHING, LoopShare
+from lessons_app.tutor.text_frames import LAG_MULTIPLE, SLOWEST_SECONDS, TextFrames
 
 INTERVAL = 0.04
 
@@ -81,3 +83,59 @@ async def test_an_interval_of_zero_sends_every_chunk():
     for chunk in ("a", "b", "c"):
         frames.add(chunk)
     assert sent == ["a", "b", "c"]
+
+
+class BusyLoop:
+    """A LoopShare whose lag the test sets."""
+
+    def __init__(self, lag: float) -> None:
+        self.lag = lag
+
+
+def frames_under(clock: ManualClock, lag: float, interval: float = INTERVAL):
+    sent: list[str] = []
+    return TextFrames(interval, clock, sent.append, BusyLoop(lag)), sent
+
+
+async def test_a_busy_loop_spaces_frames_by_its_lag():
+    clock = ManualClock()
+    frames, sent = frames_under(clock, lag=0.05)
+    assert frames.interval == LAG_MULTIPLE * 0.05
+    frames.add("a")
+    await clock.advance(0.05)
+    frames.add("b")  # past the setting's 0.04 s, within four lags
+    await clock.advance(0.05)
+    frames.add("c")
+    assert sent == ["a"]
+    await clock.advance(0.1)
+    await settle()
+    assert sent == ["a", "bc"]
+
+
+async def test_an_idle_loop_keeps_the_setting_and_the_busiest_one_is_capped():
+    assert frames_under(ManualClock(), lag=0.001)[0].interval == INTERVAL
+    assert frames_under(ManualClock(), lag=5.0)[0].interval == SLOWEST_SECONDS
+
+
+async def test_an_interval_of_zero_sends_every_chunk_however_busy_the_loop():
+    frames, sent = frames_under(ManualClock(), lag=0.5, interval=0)
+    for chunk in ("a", "b", "c"):
+        frames.add(chunk)
+    assert sent == ["a", "b", "c"]
+
+
+async def test_giving_way_lets_the_other_ready_tasks_run_and_measures_how_long_they_took():
+    clock = ManualClock()
+    share = LoopShare(clock)
+    ran = []
+
+    async def another_task():
+        ran.append("other")
+        await clock.advance(0.2)  # the loop was busy for 200 ms
+
+    asyncio.get_running_loop().create_task(another_task())
+    await share.give_way()
+    assert ran == ["other"]
+    assert share.lag == SMOOTHING * 0.2
+    await share.give_way()  # nothing else was ready: no time passed
+    assert share.lag == (1 - SMOOTHING) * SMOOTHING * 0.2

@@ -36,6 +36,7 @@ from lessons_app.tutor import feed, snapshot, sweep, turns
 from lessons_app.tutor.clock import Clock
 from lessons_app.tutor.database import database_call
 from lessons_app.tutor.engines.base import EngineUnavailable, TurnEngine
+from lessons_app.tutor.loop_share import LoopShare
 from lessons_app.tutor.turn import RunningTurn, TurnOwner, ended_by, log_entry, record_reply
 from lessons_app.tutor.turns import StreamingRow, TurnRequest
 from lessons_app.tutor.writer import LogWriter
@@ -54,6 +55,8 @@ class TurnRunner:
         self.runner_id = engine.runner_id
         self.clock = clock
         self.writer = LogWriter(engine, clock)
+        # Every turn of the process gives way after each chunk, and all measure the lag.
+        self.loop_share = LoopShare(clock)
         self._turns: dict[int, RunningTurn] = {}
         self._loops: list[asyncio.Task] = []
         self._stale_after = timedelta(seconds=settings.TUTOR_RUNNER_STALE_SECONDS)
@@ -123,6 +126,7 @@ class TurnRunner:
             owner,
             writer=self.writer,
             clock=self.clock,
+            loop_share=self.loop_share,
             started_at=started_at,
             on_done=self._forget,
         )

@@ -8,6 +8,12 @@ than at 25. So the first text goes out at once, so does any chunk that comes aft
 a quiet spell, and chunks that come sooner after the last frame wait, at most
 until the interval has passed (or until the turn sends anything else), and go
 out as one frame.
+
+Under load the interval widens with the loop's lag (``loop_share``): when the
+process takes 200 ms to come back to a turn, its chunks reach it 200 ms apart
+and would each go as a frame of their own, the costliest way to send them just
+when the process has least to spare. Frames are then ``LAG_MULTIPLE`` lags
+apart, a few chunks each, and never more than ``SLOWEST_SECONDS``.
 """
 
 from __future__ import annotations
@@ -16,13 +22,26 @@ import asyncio
 from collections.abc import Callable
 
 from lessons_app.tutor.clock import Clock
+from lessons_app.tutor.loop_share import LoopShare
+
+# Under load, frames at least this many loop lags apart: a few chunks in each.
+LAG_MULTIPLE = 4
+# However busy the process, the text moves at least this often.
+SLOWEST_SECONDS = 1.0
 
 
 class TextFrames:
-    def __init__(self, interval: float, clock: Clock, send: Callable[[str], None]) -> None:
-        self._interval = interval
+    def __init__(
+        self,
+        interval: float,
+        clock: Clock,
+        send: Callable[[str], None],
+        loop_share: LoopShare | None = None,
+    ) -> None:
+        self._base_interval = interval
         self._clock = clock
         self._send = send
+        self._loop_share = loop_share
         self._waiting: list[str] = []
         self._last_sent_at: float | None = None
         self._timer: asyncio.Task | None = None
@@ -31,11 +50,20 @@ class TextFrames:
         """One chunk of the reply's text: sent now, or with the next frame."""
         self._waiting.append(text)
         now = self._clock.monotonic()
-        if self._last_sent_at is None or now - self._last_sent_at >= self._interval:
+        interval = self.interval
+        if self._last_sent_at is None or now - self._last_sent_at >= interval:
             self.flush()
         elif self._timer is None:
-            due = self._last_sent_at + self._interval
+            due = self._last_sent_at + interval
             self._timer = asyncio.get_running_loop().create_task(self._flush_at(due))
+
+    @property
+    def interval(self) -> float:
+        """The shortest time between two frames now: the setting's, or wider under load."""
+        if not self._base_interval or self._loop_share is None:
+            return self._base_interval  # 0: every chunk goes as it comes, whatever the load
+        under_load = min(LAG_MULTIPLE * self._loop_share.lag, SLOWEST_SECONDS)
+        return max(self._base_interval, under_load)
 
     def flush(self) -> None:
         """Send what is waiting (before any other frame of the turn, and at its end)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
+from contextlib import aclosing
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -29,6 +30,7 @@ from lessons_app.tutor.clock import Clock
 from lessons_app.tutor.conversation import serialize_message
 from lessons_app.tutor.database import database_call
 from lessons_app.tutor.engines.base import LogEntry
+from lessons_app.tutor.loop_share import LoopShare
 from lessons_app.tutor.protocol import (
     INTERRUPTED_MESSAGE,
     STOPPED_MESSAGE,
@@ -124,6 +126,7 @@ class RunningTurn:
         *,
         writer: LogWriter,
         clock: Clock,
+        loop_share: LoopShare,
         started_at: float,
         on_done: Callable[[RunningTurn], None],
     ) -> None:
@@ -138,6 +141,7 @@ class RunningTurn:
         self.finishing = False
         self._writer = writer
         self._clock = clock
+        self._loop_share = loop_share
         self._started_at = started_at
         self._first_token_at: float | None = None
         self._record: TurnRecord | None = None
@@ -148,7 +152,10 @@ class RunningTurn:
         self._taken_over = False
         self._task: asyncio.Task | None = None
         self._text_frames = TextFrames(
-            settings.TUTOR_TEXT_FRAME_SECONDS, clock, lambda text: self._emit(text_event(text))
+            settings.TUTOR_TEXT_FRAME_SECONDS,
+            clock,
+            lambda text: self._emit(text_event(text)),
+            loop_share,
         )
 
     @property
@@ -242,7 +249,7 @@ class RunningTurn:
             if self.owner.show_debug:
                 self._emit(prompts.debug_payload(system, messages))
 
-        async for event in prompts.send_message(
+        reply = prompts.send_message(
             opened.context.history,
             self.request.stage,
             current_content=opened.context.current_content,
@@ -252,10 +259,14 @@ class RunningTurn:
             teaching=self.request.teaching,
             learner=opened.context.learner,
             language=self.request.language,
-        ):
-            ended = await self._take(event)
-            if ended is not None:
-                return ended
+        )
+        # aclosing: a stop that lands while the turn gives way (between two chunks, not
+        # inside the stream) closes the provider stream now, not when it is collected.
+        async with aclosing(reply) as events:
+            async for event in events:
+                ended = await self._take(event)
+                if ended is not None:
+                    return ended
         return _internal()  # the seam always ends with done or error; this is a guard
 
     async def _take(self, event: dict[str, Any]) -> tuple[TurnResult, dict[str, Any]] | None:
@@ -267,6 +278,8 @@ class RunningTurn:
             self._parts.append(event["content"])
             self._length += len(event["content"])
             self._text_frames.add(event["content"])
+            # The next chunk may be waiting in the buffer already: the other tasks go first.
+            await self._loop_share.give_way()
             return None
         if kind == EventType.DONE:
             return TurnResult(Message.Status.COMPLETE, "", self._record), event
