@@ -3,6 +3,8 @@ which widens with the loop's lag under load."""
 
 import asyncio
 
+import pytest
+
 from lessons_app.tests.manual_clock import ManualClock
 from lessons_app.tutor.loop_share import SMOOTHING, LoopShare
 from lessons_app.tutor.text_frames import LAG_MULTIPLE, SLOWEST_SECONDS, TextFrames
@@ -136,6 +138,6 @@ async def test_giving_way_lets_the_other_ready_tasks_run_and_measures_how_long_t
     asyncio.get_running_loop().create_task(another_task())
     await share.give_way()
     assert ran == ["other"]
-    assert share.lag == SMOOTHING * 0.2
+    assert share.lag == pytest.approx(SMOOTHING * 0.2)
     await share.give_way()  # nothing else was ready: no time passed
-    assert share.lag == (1 - SMOOTHING) * SMOOTHING * 0.2
+    assert share.lag == pytest.approx((1 - SMOOTHING) * SMOOTHING * 0.2)
