@@ -6,8 +6,8 @@ all its piled-up chunks, tens of milliseconds, while every other task of the
 process waited behind it: a new turn on its way to its first token, a socket
 being let in, a stop. So a turn gives the loop back after each chunk.
 
-How long the loop takes to come back is how busy the process is, measured for
-nothing: the text frames of every turn are spaced by it (``text_frames``), so
+How long the loop takes to come back is how busy the process is, a measure that
+costs nothing more: the text frames of every turn are spaced by it (``text_frames``), so
 that under load a frame carries several chunks instead of each chunk costing a
 frame on every socket that follows the turn.
 """
