@@ -20,7 +20,7 @@ async def settle() -> None:
 
 def frames_on(clock: ManualClock, interval: float = INTERVAL) -> tuple[TextFrames, list[str]]:
     sent: list[str] = []
-    return TextFrames(interval, clock, sent.append), sent
+    return TextFrames(interval, clock, sent.append, LoopShare(clock)), sent
 
 
 async def test_the_first_text_goes_at_once():
@@ -87,16 +87,12 @@ async def test_an_interval_of_zero_sends_every_chunk():
     assert sent == ["a", "b", "c"]
 
 
-class BusyLoop:
-    """A LoopShare whose lag the test sets."""
-
-    def __init__(self, lag: float) -> None:
-        self.lag = lag
-
-
 def frames_under(clock: ManualClock, lag: float, interval: float = INTERVAL):
+    """Frames of a process whose loop has been coming back ``lag`` seconds late."""
+    share = LoopShare(clock)
+    share.lag = lag
     sent: list[str] = []
-    return TextFrames(interval, clock, sent.append, BusyLoop(lag)), sent
+    return TextFrames(interval, clock, sent.append, share), sent
 
 
 async def test_a_busy_loop_spaces_frames_by_its_lag():

@@ -36,7 +36,7 @@ class TextFrames:
         interval: float,
         clock: Clock,
         send: Callable[[str], None],
-        loop_share: LoopShare | None = None,
+        loop_share: LoopShare,
     ) -> None:
         self._base_interval = interval
         self._clock = clock
@@ -60,8 +60,8 @@ class TextFrames:
     @property
     def interval(self) -> float:
         """The shortest time between two frames now: the setting's, or wider under load."""
-        if not self._base_interval or self._loop_share is None:
-            return self._base_interval  # 0: every chunk goes as it comes, whatever the load
+        if not self._base_interval:
+            return 0.0  # every chunk goes as it comes, whatever the load
         under_load = min(LAG_MULTIPLE * self._loop_share.lag, SLOWEST_SECONDS)
         return max(self._base_interval, under_load)
 
