@@ -128,11 +128,10 @@ class ChatSession:
     async def open(self) -> None:
         """Send the history (with any turn in flight) and follow the conversation from here."""
         self.subscription = self.engine.subscribe()
-        try:
-            # Watch before reading history, so a turn starting in between is not missed.
-            await self.engine.watch(self.subscription, self.conversation.pk)
-        except EngineUnavailable:
-            self._paused = True
+        # Watch before reading history, so a turn starting in between is not missed.
+        self.engine.watch(self.subscription, self.conversation.pk)
+        # Told once it is back, as every socket is (EngineState).
+        self._paused = not self.engine.available
         state = await self._send_history(self._cursor)
         if self._paused:
             await self._send(live_paused_notice())

@@ -292,12 +292,10 @@ class TurnEngine(ABC):
 
     def unsubscribe(self, subscription: Subscription) -> None:
         self.fanout.remove(subscription)
-        self._subscriptions_changed()
 
-    async def watch(self, subscription: Subscription, conversation_id: int) -> None:
+    def watch(self, subscription: Subscription, conversation_id: int) -> None:
         """Deliver the conversation's events from now on."""
         self.fanout.watch(subscription, conversation_id)
-        self._subscriptions_changed()
 
     def follow(self, subscription: Subscription, turn_id: int, after_seq: int) -> None:
         """Deliver the turn's entries numbered above ``after_seq``, those written already first."""
@@ -305,11 +303,13 @@ class TurnEngine(ABC):
         running = self._running.get(turn_id)
         if running is not None:
             self.fanout.deliver(subscription, turn_id, running)
-        self._subscriptions_changed()
+        else:
+            self._log_to_read(turn_id)
 
     def unfollow(self, subscription: Subscription, turn_id: int) -> None:
         self.fanout.unfollow(subscription, turn_id)
-        self._subscriptions_changed()
 
-    def _subscriptions_changed(self) -> None:  # noqa: B027 - optional hook
-        """Hook for engines whose reader must learn what to read."""
+    def _log_to_read(self, turn_id: int) -> None:  # noqa: B027 - optional hook
+        """Hook for engines whose reader must learn that a log elsewhere is to be read,
+        from the lowest cursor on it. Nothing else changes what a reader reads: one
+        that reads a log nobody follows any longer hands its entries to nobody."""

@@ -8,17 +8,21 @@ Keys, all under ``TUTOR_REDIS_PREFIX``:
   is harmless, only one writer's frame 7 can exist, and a log that Redis lost
   (a restart) is written again from its start rather than with a hole.
   It expires ``TUTOR_TURN_LOG_RETENTION_SECONDS`` after the turn ends.
-- ``conversation:<id>``: the conversation's feed (short, capped stream).
+- ``feed``: every conversation's events (a turn started, was interrupted, the stage
+  changed), one capped stream whose entries name their conversation. Every process
+  reads all of it and hands each event to its own sockets of that conversation, so a
+  socket opening or closing changes nothing in Redis or in what the reader asks for.
 - ``control``: stop requests, read by every process; the one running the turn acts.
 - ``runner:<id>``: a runner's heartbeat, with a time to live.
-- ``wake:<runner id>``: written to wake this process's reader when what it must
-  read changes (a new socket, a new turn to follow).
+- ``wake:<runner id>``: written to wake this process's reader when it must read a
+  turn's log it did not read before (a socket follows a turn running elsewhere).
 
-Each process has **one** reader task that blocks in a single ``XREAD`` over every
-stream its sockets need, from the lowest cursor on each, and hands what comes
-back to the fan-out. So a thousand idle sockets cost one Redis connection, not a
-thousand. Nothing here goes through the channel layer, whose ``group_send`` is
-at-most-once and drops messages when full.
+Each process has **one** reader task that blocks in a single ``XREAD`` over the
+feed, the stop requests and the logs of turns its sockets follow from other
+processes, from the lowest cursor on each, and hands what comes back to the
+fan-out. So a thousand idle sockets cost one Redis connection and a three-key
+``XREAD``, not a thousand of either. Nothing here goes through the channel layer,
+whose ``group_send`` is at-most-once and drops messages when full.
 """
 
 from __future__ import annotations
@@ -46,8 +50,9 @@ BLOCK_MS = 5_000
 READ_COUNT = 1_000
 # A turn's log lives at least this long while the turn runs (a crashed runner's is dropped).
 LIVE_LOG_TTL_SECONDS = 24 * 3600
-FEED_MAX_EVENTS = 100
-FEED_TTL_SECONDS = 24 * 3600
+# The feed's length (trimmed approximately): far more events than a reader falls behind
+# by while it is connected; one that was cut off resynchronises its sockets anyway.
+FEED_MAX_EVENTS = 10_000
 CONTROL_MAX_REQUESTS = 1_000
 WAKE_TTL_SECONDS = 600
 # The reader's pause after a failed read, doubling up to the cap while Redis is down.
@@ -147,7 +152,7 @@ class RedisEngine(TurnEngine):
         self._control_key = self._key("control")
         self._wake_cursor = "0-0"
         self._control_cursor = "0-0"
-        self._feed_cursors: dict[int, str] = {}
+        self._feed_cursor = "0-0"
         self._wake_pending = False
         self._reader_task: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
@@ -159,8 +164,9 @@ class RedisEngine(TurnEngine):
     def turn_key(self, turn_id: int) -> str:
         return self._key("turn", turn_id)
 
-    def feed_key(self, conversation_id: int) -> str:
-        return self._key("conversation", conversation_id)
+    @property
+    def feed_key(self) -> str:
+        return self._key("feed")
 
     def runner_key(self, runner_id: str) -> str:
         return self._key("runner", runner_id)
@@ -169,9 +175,11 @@ class RedisEngine(TurnEngine):
 
     async def start(self, *, on_stop, on_state) -> None:
         await super().start(on_stop=on_stop, on_state=on_state)
-        # Stop requests older than this process are not ours; read those that follow.
+        # Stop requests and events older than this process are not ours; read those that
+        # follow. (Redis down: from the start, once it is back; each event is a hint to check.)
         with contextlib.suppress(*_BACKEND_ERRORS):
             self._control_cursor = await self._last_id(self._control_key)
+            self._feed_cursor = await self._last_id(self.feed_key)
         self._reader_task = asyncio.get_running_loop().create_task(
             self._read_forever(), name="tutor-redis-reader"
         )
@@ -241,9 +249,11 @@ class RedisEngine(TurnEngine):
             for turn_id in seal:
                 pipe.expire(self.turn_key(turn_id), settings.TUTOR_TURN_LOG_RETENTION_SECONDS)
             for conversation_id, event in announcements:
-                key = self.feed_key(conversation_id)
-                pipe.xadd(key, {"e": json.dumps(dict(event))}, maxlen=FEED_MAX_EVENTS)
-                pipe.expire(key, FEED_TTL_SECONDS)
+                pipe.xadd(
+                    self.feed_key,
+                    {"c": conversation_id, "e": json.dumps(dict(event))},
+                    maxlen=FEED_MAX_EVENTS,
+                )
             results = await pipe.execute(raise_on_error=False)
         for result in results[len(logs) :]:
             if isinstance(result, Exception):
@@ -289,21 +299,7 @@ class RedisEngine(TurnEngine):
 
     # --- subscriptions and the reader ---
 
-    async def watch(self, subscription, conversation_id: int) -> None:
-        failure: BaseException | None = None
-        if conversation_id not in self._feed_cursors:
-            try:
-                cursor = await self._last_id(self.feed_key(conversation_id))
-            except _BACKEND_ERRORS as exc:
-                # Read the feed from its start once Redis is back: the session treats
-                # every event as a hint to check, so an old one does no harm.
-                cursor, failure = "0-0", exc
-            self._feed_cursors.setdefault(conversation_id, cursor)
-        await super().watch(subscription, conversation_id)
-        if failure is not None:
-            raise EngineUnavailable(str(failure)) from failure
-
-    def _subscriptions_changed(self) -> None:
+    def _log_to_read(self, turn_id: int) -> None:
         if self._wake_pending or self._reader_task is None:
             return
         self._wake_pending = True
@@ -321,34 +317,27 @@ class RedisEngine(TurnEngine):
         self._background.add(task)
         task.add_done_callback(self._background.discard)
 
-    def _streams(self) -> tuple[dict[str, str], dict[str, tuple[str, int]]]:
-        """What the next XREAD asks for, and which subscription kind each key serves.
+    def _streams(self) -> tuple[dict[str, str], dict[str, int]]:
+        """What the next XREAD asks for, and the turn each log's key is of.
 
-        Turns come before feeds: Redis answers in this order, so a turn's last entry is
-        handed on before a feed event about that turn written after it.
+        Turns come before the feed: Redis answers in this order, so a turn's last entry
+        is handed on before a feed event about that turn written after it.
         """
         streams = {self._wake_key: self._wake_cursor, self._control_key: self._control_cursor}
-        kinds: dict[str, tuple[str, int]] = {}
+        turns: dict[str, int] = {}
         for turn_id, cursor in self.fanout.followed_turns().items():
             if turn_id in self._running:
                 continue  # served from this process's own entries
             key = self.turn_key(turn_id)
             streams[key] = f"{cursor}-0"
-            kinds[key] = ("turn", turn_id)
-        watched = self.fanout.watched_conversations()
-        for conversation_id in list(self._feed_cursors):
-            if conversation_id not in watched:
-                del self._feed_cursors[conversation_id]
-        for conversation_id in watched:
-            key = self.feed_key(conversation_id)
-            streams[key] = self._feed_cursors.setdefault(conversation_id, "0-0")
-            kinds[key] = ("feed", conversation_id)
-        return streams, kinds
+            turns[key] = turn_id
+        streams[self.feed_key] = self._feed_cursor
+        return streams, turns
 
     async def _read_forever(self) -> None:
         pause = RETRY_FIRST_SECONDS
         while True:
-            streams, kinds = self._streams()
+            streams, turns = self._streams()
             self._wake_pending = False
             try:
                 response = await self._reader.xread(streams, count=READ_COUNT, block=BLOCK_MS)
@@ -365,13 +354,13 @@ class RedisEngine(TurnEngine):
             pause = RETRY_FIRST_SECONDS
             for key, items in response or ():
                 try:
-                    self._dispatch(key, items, kinds.get(key))
+                    self._dispatch(key, items, turns.get(key))
                 except Exception:
                     # One malformed entry must not end the one reader of this process.
                     logger.exception("Could not hand on what Redis returned for %s", key)
 
     def _dispatch(
-        self, key: str, items: list[tuple[str, dict[str, str]]], kind: tuple[str, int] | None
+        self, key: str, items: list[tuple[str, dict[str, str]]], turn: int | None
     ) -> None:
         if not items:
             return
@@ -383,11 +372,10 @@ class RedisEngine(TurnEngine):
             for _, fields in items:
                 with contextlib.suppress(KeyError, ValueError):
                     self._on_stop(int(fields["stop"]))
-        elif kind is not None and kind[0] == "feed":
-            if kind[1] in self._feed_cursors:
-                self._feed_cursors[kind[1]] = last_id
+        elif key == self.feed_key:
+            self._feed_cursor = last_id
             for _, fields in items:
                 with contextlib.suppress(KeyError, ValueError):
-                    self.fanout.publish_event(kind[1], json.loads(fields["e"]))
-        elif kind is not None:
-            self.fanout.publish_turn(kind[1], [_entry_from(i, f) for i, f in items])
+                    self.fanout.publish_event(int(fields["c"]), json.loads(fields["e"]))
+        elif turn is not None:
+            self.fanout.publish_turn(turn, [_entry_from(i, f) for i, f in items])
