@@ -7,6 +7,7 @@ Which kind of stage cuts what is said in :mod:`lessons_app.stage_kinds`.
 
 from __future__ import annotations
 
+import functools
 import io
 from typing import TYPE_CHECKING
 
@@ -68,6 +69,13 @@ def _normalise(text: str) -> tuple[str, list[int]]:
     return "".join(folded), origin
 
 
+# Cuts remembered: every tutor turn cuts its stage's content again, from the same few
+# lessons' text, and the cut (a loop over each character) is the turn's slowest step
+# before the model call. The functions are pure, so a remembered cut is the same cut.
+_REMEMBERED_CUTS = 64
+
+
+@functools.lru_cache(maxsize=_REMEMBERED_CUTS)
 def cut_excerpt(body: str, from_text: str = "", to_text: str = "") -> str:
     """Return ``body`` from the start of ``from_text`` to the end of ``to_text``, inclusive.
 
@@ -132,6 +140,7 @@ def transcript_as_webvtt(transcript: str) -> str:
     return "\n\n".join(blocks) + "\n"
 
 
+@functools.lru_cache(maxsize=_REMEMBERED_CUTS)
 def cut_transcript(transcript: str, start: float = 0, end: float | None = None) -> str:
     """Return the text of the cues that overlap the ``start``-``end`` span, one per line."""
     lines = [

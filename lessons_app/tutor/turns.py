@@ -128,11 +128,16 @@ def build_turn_context(
     user: Any = None,
     teaching: StageTeaching = NO_TEACHING,
 ) -> TurnContext:
-    rows = live_messages(conversation).exclude(pk__in=exclude).order_by("created_at", "id")
+    rows = (
+        live_messages(conversation)
+        .exclude(pk__in=exclude)
+        .order_by("created_at", "id")
+        .values_list("role", "content", "status")  # no model instances: a third of the trip
+    )
     history = [
-        {"role": row.role, "content": row.content}
-        for row in rows
-        if row.role != Message.Role.ASSISTANT or row.status in REPLAYED_STATUSES
+        {"role": role, "content": content}
+        for role, content, status in rows
+        if role != Message.Role.ASSISTANT or status in REPLAYED_STATUSES
     ]
     previous = previous_stage(stage) if kind_of(stage).builds_on_previous else None
     return TurnContext(
