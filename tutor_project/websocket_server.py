@@ -14,8 +14,9 @@ this project's ASGI application, which calls :func:`close_instead_of_dropping` (
 
 from __future__ import annotations
 
+import functools
 import sys
-from pprint import pformat
+from collections.abc import Callable
 from typing import Any
 
 # Autobahn's log levels (txaio's) at which it writes its debug lines.
@@ -41,27 +42,48 @@ def close_instead_of_dropping() -> None:
     daphne_server.WebSocketFactory = CleanlyClosingFactory
 
 
-def _pformat_if_logged(value: Any, *args: Any, **kwargs: Any) -> str:
+def _debug_logged() -> bool:
     import txaio
 
     try:
-        logged = txaio.get_global_log_level() in DEBUG_LEVELS
+        return txaio.get_global_log_level() in DEBUG_LEVELS
     except RuntimeError:  # no framework chosen yet: nothing has logged
-        logged = False
-    return pformat(value, *args, **kwargs) if logged else repr(value)
+        return False
+
+
+def _only_when_logged(format_for_debug: Callable[..., str], plain: Callable[[Any], str]):
+    """``format_for_debug`` when Autobahn writes debug lines, else the cheaper ``plain``."""
+
+    @functools.wraps(format_for_debug)
+    def formatted(value: Any, *args: Any, **kwargs: Any) -> str:
+        if _debug_logged():
+            return format_for_debug(value, *args, **kwargs)
+        return plain(value)
+
+    formatted.only_when_logged = True
+    return formatted
 
 
 def format_debug_lines_only_when_logged() -> None:
-    """Stop Autobahn pretty-printing every new socket's options for a line nobody logs.
+    """Stop Autobahn formatting, for every socket and every frame, lines nobody logs.
 
-    Its ``WebSocketProtocol._connectionMade`` passes ``pformat()`` of some thirty options
-    to ``log.debug`` on every connection, whatever the log level: 0.1 ms of the
-    interpreter a socket, when after a restart every learner's socket connects at once.
-    The ``pformat`` of its module is made to pretty-print only when Autobahn logs debug
-    lines, and otherwise to give ``repr``: text all the same (its other uses are debug
-    lines too, and ``Timings.__str__``, used only with ``trackTimings``). Idempotent;
-    only in a process that runs Daphne's server (it has imported Autobahn).
+    Its debug lines' arguments are built whatever the log level: ``pformat()`` of some
+    thirty options for every new socket in ``WebSocketProtocol._connectionMade`` (0.1 ms
+    a socket, when after a restart every learner's socket connects at once), and, for
+    every frame sent, ``sendData``'s ``hltype()`` (an ``inspect`` of the method) and
+    two ``hlval()`` (each a ``click.style``). The three names of the protocol module
+    are made to format only when Autobahn logs debug lines, and otherwise to give plain
+    text (``repr``, ``str``): text all the same, as their other uses are debug lines
+    too, and ``Timings.__str__``, used only with ``trackTimings``. Idempotent; only in
+    a process that runs Daphne's server (it has imported Autobahn).
     """
     protocol = sys.modules.get("autobahn.websocket.protocol")
-    if protocol is not None:
-        protocol.pformat = _pformat_if_logged
+    if protocol is None or getattr(protocol.pformat, "only_when_logged", False):
+        return
+    protocol.pformat = _only_when_logged(protocol.pformat, repr)
+    protocol.hltype = _only_when_logged(protocol.hltype, _qualified_name)
+    protocol.hlval = _only_when_logged(protocol.hlval, str)
+
+
+def _qualified_name(value: Any) -> str:
+    return getattr(value, "__qualname__", type(value).__qualname__)

@@ -14,10 +14,11 @@ OPTIONS = [(f"option{n}", n * 1000, "WebSocketServerFactory") for n in range(30)
 
 @pytest.fixture
 def autobahn_protocol(monkeypatch):
-    """Autobahn's protocol module, its ``pformat`` put back after the test."""
+    """Autobahn's protocol module, its formatting functions put back after the test."""
     import autobahn.websocket.protocol as protocol
 
-    monkeypatch.setattr(protocol, "pformat", protocol.pformat)
+    for name in ("pformat", "hltype", "hlval"):
+        monkeypatch.setattr(protocol, name, getattr(protocol, name))
     return protocol
 
 
@@ -28,6 +29,23 @@ def test_autobahn_pretty_prints_only_for_the_debug_lines_it_writes(autobahn_prot
     assert autobahn_protocol.pformat(OPTIONS) == repr(OPTIONS)
     monkeypatch.setattr(txaio, "get_global_log_level", lambda: "debug")
     assert autobahn_protocol.pformat(OPTIONS) == pprint.pformat(OPTIONS) != repr(OPTIONS)
+
+
+def test_autobahn_highlights_a_frames_debug_line_only_when_it_writes_it(
+    autobahn_protocol, monkeypatch
+):
+    from autobahn import util
+
+    format_debug_lines_only_when_logged()
+    format_debug_lines_only_when_logged()  # idempotent: wrapped once
+
+    send = autobahn_protocol.WebSocketProtocol.sendData
+    monkeypatch.setattr(txaio, "get_global_log_level", lambda: "info")
+    assert autobahn_protocol.hltype(send) == "WebSocketProtocol.sendData"
+    assert autobahn_protocol.hlval(1234) == "1234"
+    monkeypatch.setattr(txaio, "get_global_log_level", lambda: "debug")
+    assert autobahn_protocol.hltype(send) == util.hltype(send)
+    assert autobahn_protocol.hlval(1234) == util.hlval(1234)
 
 
 def test_nothing_is_changed_in_a_process_without_autobahn(monkeypatch):
