@@ -107,6 +107,11 @@ DATABASES = {
 TUTOR_DATABASE_THREADS = env.int("TUTOR_DATABASE_THREADS", default=4)
 if TUTOR_DATABASE_THREADS < 1:
     raise ImproperlyConfigured("TUTOR_DATABASE_THREADS must be at least 1.")
+# A worker replaced by a deploy (tutor_project/serve/drain.py) closes its chat sockets
+# this many a second, so that the new workers let each page in as it comes; 0: all at once.
+TUTOR_DRAIN_SOCKETS_PER_SECOND = env.float("TUTOR_DRAIN_SOCKETS_PER_SECOND", default=100.0)
+if TUTOR_DRAIN_SOCKETS_PER_SECOND < 0:
+    raise ImproperlyConfigured("TUTOR_DRAIN_SOCKETS_PER_SECOND must not be negative.")
 # Threads each process lets LiteLLM run its own CPU work in at once (rebuilding every
 # streamed reply at its end; llm_app/worker_threads.py says why one is best).
 TUTOR_LLM_THREADS = env.int("TUTOR_LLM_THREADS", default=1)

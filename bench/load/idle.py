@@ -1,9 +1,9 @@
 """Idle sockets: learners that keep a lesson open and reconnect like chat.js when dropped.
 
 Each socket waits for nothing but its own close; then it reconnects with chat.js's
-backoff (RECONNECT_FIRST / RECONNECT_MAX, half to all of the doubled delay, at random),
-asking the lesson page after a failed handshake once two attempts have failed, as
-chat.js does. The times
+backoff (RECONNECT_FIRST / RECONNECT_MAX, half to all of the doubled delay, at random;
+within 0.1 s of a close with 1012, a replaced worker's), asking the lesson page after a
+failed handshake once two attempts have failed, as chat.js does. The times
 of each socket's first ``history`` after a close are what ``reconnected`` reports.
 """
 
@@ -26,6 +26,9 @@ from bench.load.sockets import lesson_url, new_browser, open_chat
 RECONNECT_FIRST_SECONDS = 0.5
 RECONNECT_MAX_SECONDS = 15.0
 CHECK_PAGE_AFTER_ATTEMPTS = 2
+# A close with 1012 (a replaced worker's, tutor_project/serve/drain.py): back at once.
+SERVICE_RESTART = 1012
+SERVICE_RESTART_JITTER_SECONDS = 0.1
 POLL_SECONDS = 0.05
 SOCKET_ERRORS = (aiohttp.ClientError, TimeoutError, ValueError, OSError)
 
@@ -71,23 +74,29 @@ class Pool:
         except SOCKET_ERRORS:
             pass  # offline: chat.js connects anyway
 
-    async def _hold(self, keeper: Keeper, chat: aiohttp.ClientWebSocketResponse) -> None:
-        """Until the server closes the socket; then note when."""
+    async def _hold(self, keeper: Keeper, chat: aiohttp.ClientWebSocketResponse) -> bool:
+        """Until the server closes the socket; then note when. Whether it closed with
+        1012, after which chat.js comes back at once."""
         async for _ in chat:
             pass
         keeper.closed_at = time.monotonic()
         keeper.reopened_at = None
         keeper.tries = 0
+        return chat.close_code == SERVICE_RESTART
 
     async def keep(self, keeper: Keeper) -> None:
         async with self.gate:  # the first open only: a page load, not a reconnect storm
             chat = await self._try_open(keeper)
         while True:
+            restarted = False
             if chat is not None:
                 keeper.attempts = 0
-                await self._hold(keeper, chat)
-            await asyncio.sleep(backoff(keeper.attempts))
-            keeper.attempts += 1
+                restarted = await self._hold(keeper, chat)
+            if restarted:
+                await asyncio.sleep(random.random() * SERVICE_RESTART_JITTER_SECONDS)
+            else:
+                await asyncio.sleep(backoff(keeper.attempts))
+                keeper.attempts += 1
             chat = await self._try_open(keeper)
             failed = chat is None and keeper.handshake_failed
             if failed and keeper.attempts >= CHECK_PAGE_AFTER_ATTEMPTS:

@@ -2,10 +2,12 @@
 on one port (PostgreSQL + Redis), the idle sockets open on it, then SIGHUP.
 
 The supervisor starts a new worker beside each old one and, once all of them listen,
-sends the old ones SIGTERM: every socket is closed once and reconnects as chat.js does,
-onto workers that have finished starting. Measured: the seconds from SIGHUP to the old
-workers closing their sockets (the new ones starting), from then to the last socket
-back (its ``history`` in), and how long each learner's chat was away (close to history).
+tells the old ones they are replaced: each closes its sockets ``TUTOR_DRAIN_SOCKETS_PER_SECOND``
+at a time with 1012, and each page reconnects at once, as chat.js does, onto workers that
+have finished starting (tutor_project/serve/drain.py). Measured: the seconds from SIGHUP
+to the old workers closing their first sockets (the new ones starting), from then to the
+last socket back (its ``history`` in: about the drain's length), and how long each
+learner's chat was away (close to history).
 """
 
 from __future__ import annotations

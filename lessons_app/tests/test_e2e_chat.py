@@ -559,6 +559,39 @@ def test_a_learner_logged_out_elsewhere_is_told_so_instead_of_reconnecting_for_e
 
 
 @pytest.mark.browser
+def test_a_socket_closed_for_a_deploy_comes_back_at_once_a_dropped_one_after_its_backoff(
+    local_page, chat_learner
+):
+    # A worker replaced by a deploy closes its sockets with 1012 (service restart) while
+    # the new workers serve (tutor_project/serve/drain.py): the page reconnects within
+    # 0.1 s. A socket dropped by the network waits chat.js's backoff, 0.25 s at least.
+    opened = local_page(timeout_ms=TIMEOUT_MS, console_errors=False)
+    page = opened.page
+    sockets = proxy_chat_sockets(page)
+    log_in(page, "/accounts/login/", chat_learner, PASSWORD)
+    page.clock.install()
+    page.goto(f"/lessons/{DEMO_SLUG}/")
+    wait_for_connection(page)
+    # From here the page's timers fire only when the test moves its clock on.
+    page.clock.pause_at(page.evaluate("Date.now()") + 1000)
+
+    sockets[-1].close(code=1012, reason="Service restart")
+    page.get_by_text("Reconnecting…").wait_for()
+    page.clock.run_for(100)
+    wait_for_connection(page)
+    assert len(sockets) == 2
+
+    sockets[-1].close()
+    page.get_by_text("Reconnecting…").wait_for()
+    page.clock.run_for(240)
+    assert len(sockets) == 2  # still waiting out its backoff
+    page.clock.run_for(300)
+    wait_for_connection(page)
+    assert len(sockets) == 3
+    opened.close_and_assert_local_and_error_free()
+
+
+@pytest.mark.browser
 def test_a_page_whose_handshakes_fail_asks_the_page_after_two_and_never_before_one(
     local_page, chat_learner
 ):

@@ -12,7 +12,7 @@ own, which it does when Daphne is running on its socket (:class:`WorkerProcess`)
   while it keeps dying young (:class:`RestartBackoff`); its old socket is closed at
   once, so meanwhile the kernel sends new connections to the other workers.
 - On SIGHUP the workers are replaced together: a new one starts beside each old one,
-  and once every new one listens the old ones are sent SIGTERM at once, so the port
+  and once every new one listens the old ones are sent ``REPLACED_SIGNAL`` at once, so the port
   never goes unserved and the pages of the old workers reconnect to workers that have
   finished starting (a new worker that fails to start ends the replacing: the other
   new ones are stopped and the old ones stay). Replaced one at a time, the second new
@@ -45,6 +45,9 @@ STOP_SECONDS = 20.0
 EXIT_WORKER_FAILED = 1
 # What a worker writes on its readiness pipe once Daphne serves on its socket.
 READY_BYTE = b"!"
+# What a worker replaced by new ones is sent: stop, closing its chat sockets at a pace the
+# new workers can take (tutor_project/serve/drain.py). SIGTERM stops one at once.
+REPLACED_SIGNAL = signal.SIGUSR1
 
 logger = logging.getLogger("tutor.serve")
 
@@ -106,7 +109,7 @@ class Running:
     sock: socket.socket
     started_at: float
     ready: bool = False
-    # When it was sent SIGTERM (replaced by a new worker), if it was.
+    # When it was told to stop (replaced by a new worker), if it was.
     stopping_since: float | None = None
 
     def close(self) -> None:
@@ -236,7 +239,7 @@ class Supervisor:
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.slots = [Slot(number) for number in range(1, workers + 1)]
-        # Replaced workers, sent SIGTERM, not yet gone.
+        # Replaced workers, told to stop, not yet gone.
         self.retiring: list[Running] = []
         self._new_socket = new_socket
         self._spawn = spawn
@@ -382,7 +385,7 @@ class Supervisor:
             slot.restart_at = None
             logger.info("worker %d replaced by pid %d", slot.number, slot.current.process.pid)
             if old is not None:
-                self._retire(old)
+                self._retire(old, REPLACED_SIGNAL)
 
     def _stop_replacing(self, failed: Slot, returncode: int) -> None:
         """A new worker died before it was ready: the old workers go on serving."""
@@ -400,13 +403,13 @@ class Supervisor:
                 self._retire(slot.successor)
                 slot.successor = None
 
-    def _retire(self, running: Running) -> None:
+    def _retire(self, running: Running, sig: int = signal.SIGTERM) -> None:
         # The supervisor's copy of its socket too: while any copy is open the kernel still
         # queues connections on it, which are reset when the worker exits.
         running.sock.close()
         running.stopping_since = self._clock()
         if running.process.poll() is None:
-            running.process.send_signal(signal.SIGTERM)
+            running.process.send_signal(sig)
         self.retiring.append(running)
 
     def _reap_retiring(self, now: float) -> None:

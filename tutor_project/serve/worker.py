@@ -12,11 +12,14 @@ The supervisor starts it; it is not meant to be run by hand. In order, it:
 3. runs Daphne's own command line on that socket (``--fd``), and says on its readiness
    pipe that it serves once Twisted runs (Daphne has adopted the socket by then, or has
    given up without running it);
-4. at shutdown, first closes its listening socket (new connections go to the other
-   workers), then sends the application the ASGI ``lifespan.shutdown`` Daphne does
-   not send, on which the project closes this process's turn runtime: on SIGTERM the
-   turns in flight are saved as interrupted (with Retry) at once, as under an ASGI
-   server that sends it.
+4. replaced by new workers (``REPLACED_SIGNAL``), closes its listening socket and its
+   chat sockets, at a pace the new workers can take (``tutor_project.serve.drain``),
+   then stops as on SIGTERM;
+5. at shutdown (SIGTERM: at once), first closes its listening socket (new connections
+   go to the other workers), then sends the application the ASGI ``lifespan.shutdown``
+   Daphne does not send, on which the project closes this process's turn runtime: the
+   turns in flight are saved as interrupted (with Retry), as under an ASGI server that
+   sends it.
 """
 
 from __future__ import annotations
@@ -37,8 +40,9 @@ from daphne.cli import CommandLineInterface
 from daphne.utils import import_by_path
 from twisted.internet import defer
 
+from tutor_project.serve.drain import drain, open_chat_sockets
 from tutor_project.serve.sockets import LISTEN_BACKLOG
-from tutor_project.serve.supervisor import READY_BYTE
+from tutor_project.serve.supervisor import READY_BYTE, REPLACED_SIGNAL
 
 ASGI_APPLICATION = "tutor_project.asgi:application"
 # prctl(2): have the kernel signal this process when its parent exits.
@@ -140,6 +144,42 @@ def stop_listening() -> None:
             reader.stopListening()
 
 
+def drain_then_stop() -> None:
+    """Replaced by new workers: stop listening, close the chat sockets at the drain's pace,
+    then stop as on SIGTERM.
+
+    The sockets are closed before Twisted is told to stop, not in a shutdown trigger:
+    Daphne's own trigger cancels every application instance at once, which drops their
+    sockets before a paced close could reach them.
+    """
+    # Imported here, after daphne.cli has installed the asyncio reactor Daphne needs (and
+    # the application has configured Django: the reactor runs this only once it serves).
+    from django.conf import settings
+    from twisted.internet import reactor
+
+    try:
+        stop_listening()
+        sockets = open_chat_sockets(reactor.getReaders())
+        per_second = settings.TUTOR_DRAIN_SOCKETS_PER_SECOND
+        logger.info("replaced: closing %d chat sockets, %g a second", len(sockets), per_second)
+        drained = drain(sockets, per_second=per_second, scheduler=reactor)
+    except Exception:
+        logger.exception("Closing the chat sockets failed; stopping at once")
+        drained = defer.succeed(None)
+    drained.addErrback(lambda failure: logger.error("The drain failed: %s", failure.value))
+    drained.addBoth(lambda _: reactor.stop())
+
+
+def drain_then_stop_when_replaced() -> None:
+    """On ``REPLACED_SIGNAL``, :func:`drain_then_stop` (whose default would kill the worker)."""
+    from twisted.internet import reactor
+
+    def on_replaced(signum: int, frame: Any) -> None:
+        reactor.callFromThread(drain_then_stop)  # as Twisted's own SIGTERM handler does
+
+    signal.signal(REPLACED_SIGNAL, on_replaced)
+
+
 def shut_down_application_first(application: ASGIApplication) -> None:
     """When Twisted is told to stop, stop listening, then shut ``application`` down
     before Daphne stops it."""
@@ -165,6 +205,7 @@ def say_ready_when_serving(ready_fd: int) -> None:
 def main(argv: Sequence[str] | None = None) -> None:
     args = parse_worker_args(sys.argv[1:] if argv is None else argv)
     follow_supervisor(args.supervisor)
+    drain_then_stop_when_replaced()  # from the start: the signal must never kill it
     # The seconds of imports, before any connection comes.
     application = guarantee_single_callable(import_by_path(ASGI_APPLICATION))
     shut_down_application_first(application)

@@ -22,6 +22,7 @@ from tutor_project.serve.errors import Misconfigured
 from tutor_project.serve.sockets import reserve, resolve, worker_socket
 from tutor_project.serve.supervisor import (
     EXIT_WORKER_FAILED,
+    REPLACED_SIGNAL,
     STOP_SECONDS,
     RestartBackoff,
     SignalInbox,
@@ -454,12 +455,13 @@ def test_sighup_replaces_the_workers_together_keeping_the_port_served():
     new_first.becomes_ready()
     workers.after(0.1)
     assert old[0].signals == old[1].signals == []  # not before every new one is ready
-    old[1].obeys = False  # still shutting down after its SIGTERM
+    old[1].obeys = False  # still closing its chat sockets after the signal
     new_second.becomes_ready()
     workers.after(0.1)
-    assert old[0].signals == old[1].signals == [signal.SIGTERM]
+    # Not SIGTERM: told it was replaced, each closes its chat sockets at a pace (drain.py).
+    assert old[0].signals == old[1].signals == [REPLACED_SIGNAL]
     assert workers.alive() == [101, 102, 103]
-    # Closed with the SIGTERM: the kernel queues no more connections on it meanwhile.
+    # Closed with the signal: the kernel queues no more connections on it meanwhile.
     assert old[0].sock.closed and old[1].sock.closed
     assert [slot.current.process for slot in workers.supervisor.slots] == [new_first, new_second]
 

@@ -114,3 +114,65 @@ def test_two_workers_answer_on_one_port_and_sigterm_ends_them_all(tmp_path):
         if migrate.poll() is None:
             migrate.kill()
             migrate.wait()
+
+
+LEARNER, LEARNER_PASSWORD = "deploy-learner", "deploy-learner-password-2291"
+CREATE_LEARNER = f"""
+from django.contrib.auth import get_user_model
+get_user_model().objects.create_user(username={LEARNER!r}, password={LEARNER_PASSWORD!r})
+"""
+TABS = 3
+
+
+def _pid_other_than(url: str, old: int, supervisor: subprocess.Popen, log: Path) -> int:
+    deadline = time.monotonic() + ANSWERED_WITHIN_SECONDS
+    while time.monotonic() < deadline:
+        if supervisor.poll() is not None:
+            pytest.fail(f"serve exited with {supervisor.returncode}:\n{_tail(log)}")
+        pid = _answering_pid(url)
+        if pid is not None and int(pid) != old:
+            return int(pid)
+        time.sleep(POLL_SECONDS)
+    pytest.fail(f"no new worker answered:\n{_tail(log)}")
+
+
+async def test_a_deploy_closes_the_old_workers_chat_sockets_with_service_restart(tmp_path):
+    """SIGHUP: the replaced worker closes its sockets with 1012 (tutor_project.serve.drain),
+    on which pages reconnect at once, and the new worker lets them in."""
+    import asyncio
+
+    import aiohttp
+
+    from lessons_app.tests.served_app import cookie_jar, log_in, open_chat, set_up_app
+    from lessons_app.tests.test_e2e_lesson import DEMO_SLUG
+    from tutor_project.serve.drain import SERVICE_RESTART
+
+    env = _env(tmp_path / "db.sqlite3")
+    await asyncio.to_thread(set_up_app, env, CREATE_LEARNER)
+    port, log = free_port(), tmp_path / "serve.log"
+    url = f"http://{LOOPBACK}:{port}"
+    command = ["-m", "tutor_project.serve", "--workers", "1", "--host", LOOPBACK]
+    supervisor = _start([*command, "--port", str(port)], env, log)
+    try:
+        old = await asyncio.to_thread(_pid_other_than, url, 0, supervisor, log)
+        async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as browser:
+            await log_in(browser, url, LEARNER, LEARNER_PASSWORD)
+            tabs = [(await open_chat(browser, url, DEMO_SLUG))[0] for _ in range(TABS)]
+
+            supervisor.send_signal(signal.SIGHUP)
+            for tab in tabs:
+                closing = await tab.receive(timeout=ANSWERED_WITHIN_SECONDS)
+                assert closing.type == aiohttp.WSMsgType.CLOSE, closing
+                assert closing.data == SERVICE_RESTART
+            new = await asyncio.to_thread(_pid_other_than, url, old, supervisor, log)
+            _, history = await open_chat(browser, url, DEMO_SLUG)  # let in by the new one
+        assert new != old
+        assert history["type"] == "history"
+        assert f"closing {TABS} chat sockets" in log.read_text()
+    finally:
+        supervisor.send_signal(signal.SIGTERM)
+        try:
+            supervisor.wait(timeout=STOPPED_WITHIN_SECONDS)
+        except subprocess.TimeoutExpired:
+            supervisor.kill()
+            supervisor.wait()

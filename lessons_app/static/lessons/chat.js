@@ -87,6 +87,10 @@
   const CHECK_PAGE_AFTER_ATTEMPTS = 2;
   // Close codes of a socket that may not chat (docs/protocol.md): final, not retried.
   const CLOSE = { UNAUTHENTICATED: 4401, NOTICE_NOT_ACCEPTED: 4403, NOT_FOUND: 4404 };
+  // A worker replaced by a deploy closes its sockets a few at a time with 1012 (service
+  // restart) while the new workers already serve: come back at once, within this.
+  const SERVICE_RESTART = 1012;
+  const SERVICE_RESTART_JITTER_MS = 100;
   const NOTICE_MS = 6000;
   // Show the character counter from this share of the limit.
   const COUNTER_FROM = 0.8;
@@ -1200,7 +1204,9 @@
       if (state.leaving) {
         return;
       }
-      if (!opened && state.attempts >= CHECK_PAGE_AFTER_ATTEMPTS) {
+      if (event.code === SERVICE_RESTART) {
+        reconnectSoon();
+      } else if (!opened && state.attempts >= CHECK_PAGE_AFTER_ATTEMPTS) {
         checkPageThenReconnect();
       } else {
         scheduleReconnect();
@@ -1229,6 +1235,12 @@
     setStatus(gettext("Reconnecting…"));
     window.clearTimeout(state.reconnectTimer);
     state.reconnectTimer = window.setTimeout(connect, delay);
+  }
+
+  function reconnectSoon() {
+    setStatus(gettext("Reconnecting…"));
+    window.clearTimeout(state.reconnectTimer);
+    state.reconnectTimer = window.setTimeout(connect, Math.random() * SERVICE_RESTART_JITTER_MS);
   }
 
   // The server answers every handshake, then closes with a code if the socket may not
