@@ -14,6 +14,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 from redis.asyncio import Redis
+from redis.exceptions import ConnectionError as RedisConnectionError
 
 from lessons_app.tests.turn_engines import delete_redis_keys
 from lessons_app.tutor import feed
@@ -101,3 +102,31 @@ async def test_an_event_written_after_a_socket_watches_is_never_missed(engines):
         await here.append({}, announcements=[(turn_id, feed.turn_started(turn_id))])
         assert (await _next_event(subscription)).event[feed.TURN] == turn_id
         there.unsubscribe(subscription)
+
+
+async def test_a_process_started_while_redis_was_down_gets_no_events_from_before(
+    engines, monkeypatch
+):
+    here, _ = engines
+    await here.append({}, announcements=[(5, feed.turn_started(51))])  # before it starts
+    late = RedisEngine(runner_id="late:3:cccc", url=here._url, prefix=here._prefix)
+    answers, asked_again = late._last_id, asyncio.Event()
+
+    async def down_at_first(key: str) -> str:
+        if late._reader_task is None:  # during start(): Redis does not answer
+            raise RedisConnectionError("Redis is down")
+        try:
+            return await answers(key)
+        finally:
+            asked_again.set()
+
+    monkeypatch.setattr(late, "_last_id", down_at_first)
+    await late.start(on_stop=lambda turn_id: None, on_state=lambda available: None)
+    try:
+        socket = late.subscribe()
+        late.watch(socket, 5)
+        await asyncio.wait_for(asked_again.wait(), DELIVERY_SECONDS)  # its reader asks
+        await here.append({}, announcements=[(5, feed.turn_started(52))])
+        assert (await _next_event(socket)).event[feed.TURN] == 52, "an event from before"
+    finally:
+        await late.close()

@@ -152,7 +152,8 @@ class RedisEngine(TurnEngine):
         self._control_key = self._key("control")
         self._wake_cursor = "0-0"
         self._control_cursor = "0-0"
-        self._feed_cursor = "0-0"
+        # None until read: the feed's newest entry when this process started.
+        self._feed_cursor: str | None = None
         self._wake_pending = False
         self._reader_task: asyncio.Task | None = None
         self._background: set[asyncio.Task] = set()
@@ -176,7 +177,8 @@ class RedisEngine(TurnEngine):
     async def start(self, *, on_stop, on_state) -> None:
         await super().start(on_stop=on_stop, on_state=on_state)
         # Stop requests and events older than this process are not ours; read those that
-        # follow. (Redis down: from the start, once it is back; each event is a hint to check.)
+        # follow. (Redis down: stop requests from the start once it is back, events from
+        # then on, which is when every socket resynchronises anyway.)
         with contextlib.suppress(*_BACKEND_ERRORS):
             self._control_cursor = await self._last_id(self._control_key)
             self._feed_cursor = await self._last_id(self.feed_key)
@@ -318,7 +320,8 @@ class RedisEngine(TurnEngine):
         task.add_done_callback(self._background.discard)
 
     def _streams(self) -> tuple[dict[str, str], dict[str, int]]:
-        """What the next XREAD asks for, and the turn each log's key is of.
+        """What the next XREAD asks for (once the feed's cursor is known), and the turn
+        each log's key is of.
 
         Turns come before the feed: Redis answers in this order, so a turn's last entry
         is handed on before a feed event about that turn written after it.
@@ -337,9 +340,11 @@ class RedisEngine(TurnEngine):
     async def _read_forever(self) -> None:
         pause = RETRY_FIRST_SECONDS
         while True:
-            streams, turns = self._streams()
-            self._wake_pending = False
             try:
+                if self._feed_cursor is None:
+                    self._feed_cursor = await self._last_id(self.feed_key)
+                streams, turns = self._streams()
+                self._wake_pending = False
                 response = await self._reader.xread(streams, count=READ_COUNT, block=BLOCK_MS)
             except _BACKEND_ERRORS as exc:
                 if self.available:
