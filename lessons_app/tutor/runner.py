@@ -58,6 +58,9 @@ class TurnRunner:
         # Every turn of the process gives way after each chunk, and all measure the lag.
         self.loop_share = LoopShare(clock)
         self._turns: dict[int, RunningTurn] = {}
+        # Set while no turn runs here: what a worker replaced by a deploy waits for.
+        self._no_turns = asyncio.Event()
+        self._no_turns.set()
         self._loops: list[asyncio.Task] = []
         self._stale_after = timedelta(seconds=settings.TUTOR_RUNNER_STALE_SECONDS)
 
@@ -131,6 +134,7 @@ class TurnRunner:
             on_done=self._forget,
         )
         self._turns[turn.reply_id] = turn
+        self._no_turns.clear()
         self.engine.running_here(turn.reply_id, turn.entries)
         turn.start()
         # After the turn has started, in a task of its own: the reply never waits for it.
@@ -140,6 +144,12 @@ class TurnRunner:
     def _forget(self, turn: RunningTurn) -> None:
         # The engine serves it from memory until the writer has all of it in the log.
         self._turns.pop(turn.reply_id, None)
+        if not self._turns:
+            self._no_turns.set()
+
+    async def turns_finished(self) -> None:
+        """Wait until no turn runs in this process (each has saved its reply)."""
+        await self._no_turns.wait()
 
     async def request_stop(self, turn_id: int) -> None:
         """Stop turn ``turn_id`` wherever it runs: here at once, elsewhere through the engine."""

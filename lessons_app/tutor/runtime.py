@@ -96,6 +96,17 @@ async def shutdown_runtime() -> None:
     await runtime.close()
 
 
+async def turns_finished() -> None:
+    """Wait until this event loop's runtime runs no turn (at once if it has not started).
+
+    A worker replaced by a deploy waits for this after closing its sockets: its turns'
+    pages follow them from the new workers, and a turn that finishes is not interrupted.
+    """
+    runtime = current_runtime()
+    if runtime is not None:
+        await runtime.runner.turns_finished()
+
+
 async def engine_health() -> str:
     """The engine's health for /healthz: the running one's, or a throwaway probe's."""
     runtime = current_runtime()

@@ -9,10 +9,11 @@ time (in small batches), each page is let in as soon as it comes, so each learne
 chat is away for the moment its reconnect takes.
 
 Each is closed with ``1012`` (*service restart*), on which the browser reconnects at
-once rather than after its backoff. Turns in flight go on meanwhile: their pages follow
-them from the new workers through Redis (a deploy replaces workers only where Redis
-shares the turns). A worker stopped for good (SIGTERM) closes everything at once, as
-there is nowhere to reconnect to.
+once rather than after its backoff. Turns in flight go on, meanwhile and afterwards, for
+up to ``TURNS_SECONDS`` from the signal: their pages follow them from the new workers
+through Redis (a deploy replaces workers only where Redis shares the turns), and a turn
+that ends in that time is not interrupted. A worker stopped for good (SIGTERM) closes
+everything at once, as there is nowhere to reconnect to.
 """
 
 from __future__ import annotations
@@ -38,6 +39,10 @@ LONGEST_SECONDS = 10.0
 # After the last close is sent, how long the pages get to answer it: the worker's
 # shutdown drops whatever is still open, close frame unsent or not.
 ANSWER_SECONDS = 2.0
+# From the signal, how long a replaced worker lets its turns in flight go on (their pages
+# follow them from the new workers) before it stops and saves those left as interrupted;
+# the supervisor kills it 20 s after the signal.
+TURNS_SECONDS = 15.0
 
 
 class Scheduler(Protocol):

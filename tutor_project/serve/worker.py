@@ -14,7 +14,8 @@ The supervisor starts it; it is not meant to be run by hand. In order, it:
    given up without running it);
 4. replaced by new workers (``REPLACED_SIGNAL``), closes its listening socket and its
    chat sockets, at a pace the new workers can take (``tutor_project.serve.drain``),
-   then stops as on SIGTERM;
+   lets its turns in flight finish (their pages follow them from the new workers), then
+   stops as on SIGTERM;
 5. at shutdown (SIGTERM: at once), first closes its listening socket (new connections
    go to the other workers), then sends the application the ASGI ``lifespan.shutdown``
    Daphne does not send, on which the project closes this process's turn runtime: the
@@ -40,11 +41,14 @@ from daphne.cli import CommandLineInterface
 from daphne.utils import import_by_path
 from twisted.internet import defer
 
-from tutor_project.serve.drain import drain, open_chat_sockets
+from tutor_project.serve.drain import TURNS_SECONDS, drain, open_chat_sockets
 from tutor_project.serve.sockets import LISTEN_BACKLOG
 from tutor_project.serve.supervisor import READY_BYTE, REPLACED_SIGNAL
 
 ASGI_APPLICATION = "tutor_project.asgi:application"
+# What a replaced worker waits on before it stops; loaded by path, like the application,
+# once Django is set up (the application's import does that, before the reactor runs).
+TURNS_FINISHED = "lessons_app.tutor.runtime:turns_finished"
 # prctl(2): have the kernel signal this process when its parent exits.
 PR_SET_PDEATHSIG = 1
 LIFESPAN_SHUTDOWN_FAILED = "lifespan.shutdown.failed"
@@ -146,7 +150,7 @@ def stop_listening() -> None:
 
 def drain_then_stop() -> None:
     """Replaced by new workers: stop listening, close the chat sockets at the drain's pace,
-    then stop as on SIGTERM.
+    let the turns in flight finish (``TURNS_SECONDS`` at most), then stop as on SIGTERM.
 
     The sockets are closed before Twisted is told to stop, not in a shutdown trigger:
     Daphne's own trigger cancels every application instance at once, which drops their
@@ -157,6 +161,13 @@ def drain_then_stop() -> None:
     from django.conf import settings
     from twisted.internet import reactor
 
+    async def let_turns_finish(seconds: float) -> None:
+        try:
+            await asyncio.wait_for(import_by_path(TURNS_FINISHED)(), seconds)
+        except TimeoutError:
+            logger.warning("replaced: turns still running after %g s; stopping", TURNS_SECONDS)
+
+    signalled = reactor.seconds()
     try:
         stop_listening()
         sockets = open_chat_sockets(reactor.getReaders())
@@ -166,7 +177,12 @@ def drain_then_stop() -> None:
     except Exception:
         logger.exception("Closing the chat sockets failed; stopping at once")
         drained = defer.succeed(None)
-    drained.addErrback(lambda failure: logger.error("The drain failed: %s", failure.value))
+    drained.addCallback(
+        lambda _: defer.Deferred.fromFuture(
+            asyncio.ensure_future(let_turns_finish(TURNS_SECONDS - (reactor.seconds() - signalled)))
+        )
+    )
+    drained.addErrback(lambda failure: logger.error("Replaced, then failed: %s", failure.value))
     drained.addBoth(lambda _: reactor.stop())
 
 

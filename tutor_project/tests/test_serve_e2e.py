@@ -117,11 +117,22 @@ def test_two_workers_answer_on_one_port_and_sigterm_ends_them_all(tmp_path):
 
 
 LEARNER, LEARNER_PASSWORD = "deploy-learner", "deploy-learner-password-2291"
-CREATE_LEARNER = f"""
-from django.contrib.auth import get_user_model
-get_user_model().objects.create_user(username={LEARNER!r}, password={LEARNER_PASSWORD!r})
-"""
 TABS = 3
+STORY = "A seed lands on warm soil, a root goes down, a shoot comes up, and the tree grows."
+
+
+def _set_up_learner_and_provider(api_base: str) -> str:
+    """The learner, and the fake Claude server as the default tutor (it can hold a reply)."""
+    return f"""
+from django.contrib.auth import get_user_model
+from llm_app.models import ProviderConfig
+from llm_app.services import make_default
+get_user_model().objects.create_user(username={LEARNER!r}, password={LEARNER_PASSWORD!r})
+make_default(ProviderConfig.objects.create(
+    name="Fake Claude", model="anthropic/claude-sonnet-4-20250514", api_base={api_base!r},
+    api_key="test-key-deploy", max_retries=0, timeout_seconds=60,
+))
+"""
 
 
 def _pid_other_than(url: str, old: int, supervisor: subprocess.Popen, log: Path) -> int:
@@ -136,43 +147,64 @@ def _pid_other_than(url: str, old: int, supervisor: subprocess.Popen, log: Path)
     pytest.fail(f"no new worker answered:\n{_tail(log)}")
 
 
-async def test_a_deploy_closes_the_old_workers_chat_sockets_with_service_restart(tmp_path):
+async def test_a_deploy_closes_the_old_workers_chat_sockets_and_lets_its_turn_finish(tmp_path):
     """SIGHUP: the replaced worker closes its sockets with 1012 (tutor_project.serve.drain),
-    on which pages reconnect at once, and the new worker lets them in."""
+    on which pages reconnect at once; the new worker lets them in, and the reply held
+    mid-stream meanwhile goes on in the old worker, followed from the new, to its end."""
     import asyncio
 
     import aiohttp
 
-    from lessons_app.tests.served_app import cookie_jar, log_in, open_chat, set_up_app
+    from lessons_app.tests.served_app import (
+        cookie_jar,
+        log_in,
+        open_chat,
+        receive_turn,
+        receive_until,
+        send,
+        set_up_app,
+    )
     from lessons_app.tests.test_e2e_lesson import DEMO_SLUG
+    from llm_app.testing import FakeAnthropicServer, Reply
     from tutor_project.serve.drain import SERVICE_RESTART
 
     env = _env(tmp_path / "db.sqlite3")
-    await asyncio.to_thread(set_up_app, env, CREATE_LEARNER)
     port, log = free_port(), tmp_path / "serve.log"
     url = f"http://{LOOPBACK}:{port}"
     command = ["-m", "tutor_project.serve", "--workers", "1", "--host", LOOPBACK]
-    supervisor = _start([*command, "--port", str(port)], env, log)
-    try:
-        old = await asyncio.to_thread(_pid_other_than, url, 0, supervisor, log)
-        async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as browser:
-            await log_in(browser, url, LEARNER, LEARNER_PASSWORD)
-            tabs = [(await open_chat(browser, url, DEMO_SLUG))[0] for _ in range(TABS)]
-
-            supervisor.send_signal(signal.SIGHUP)
-            for tab in tabs:
-                closing = await tab.receive(timeout=ANSWERED_WITHIN_SECONDS)
-                assert closing.type == aiohttp.WSMsgType.CLOSE, closing
-                assert closing.data == SERVICE_RESTART
-            new = await asyncio.to_thread(_pid_other_than, url, old, supervisor, log)
-            _, history = await open_chat(browser, url, DEMO_SLUG)  # let in by the new one
-        assert new != old
-        assert history["type"] == "history"
-        assert f"closing {TABS} chat sockets" in log.read_text()
-    finally:
-        supervisor.send_signal(signal.SIGTERM)
+    with FakeAnthropicServer() as claude:
+        await asyncio.to_thread(set_up_app, env, _set_up_learner_and_provider(claude.url))
+        claude.enqueue(Reply.text(STORY, chunks=6, pause_at=2))
+        supervisor = _start([*command, "--port", str(port)], env, log)
         try:
-            supervisor.wait(timeout=STOPPED_WITHIN_SECONDS)
-        except subprocess.TimeoutExpired:
-            supervisor.kill()
-            supervisor.wait()
+            old = await asyncio.to_thread(_pid_other_than, url, 0, supervisor, log)
+            async with aiohttp.ClientSession(cookie_jar=cookie_jar()) as browser:
+                await log_in(browser, url, LEARNER, LEARNER_PASSWORD)
+                tabs = [(await open_chat(browser, url, DEMO_SLUG))[0] for _ in range(TABS)]
+                await send(tabs[0], {"type": "message", "content": "How does a tree grow?"})
+                await receive_until(tabs[0], "text")
+                await asyncio.to_thread(claude.wait_until_paused, ANSWERED_WITHIN_SECONDS)
+
+                supervisor.send_signal(signal.SIGHUP)
+                for tab in tabs:
+                    closing = await tab.receive(timeout=ANSWERED_WITHIN_SECONDS)
+                    while closing.type == aiohttp.WSMsgType.TEXT:  # the reply's frames so far
+                        closing = await tab.receive(timeout=ANSWERED_WITHIN_SECONDS)
+                    assert closing.type == aiohttp.WSMsgType.CLOSE, closing
+                    assert closing.data == SERVICE_RESTART
+                new = await asyncio.to_thread(_pid_other_than, url, old, supervisor, log)
+                reopened, history = await open_chat(browser, url, DEMO_SLUG)  # on the new one
+                assert history["turn"] is not None, "the reply is held: still in flight"
+                claude.resume()
+                ending = (await receive_turn(reopened))[-1]
+            assert new != old
+            assert ending["type"] == "done", ending  # finished, not interrupted by the deploy
+            assert f"closing {TABS} chat sockets" in log.read_text()
+        finally:
+            claude.resume()
+            supervisor.send_signal(signal.SIGTERM)
+            try:
+                supervisor.wait(timeout=STOPPED_WITHIN_SECONDS)
+            except subprocess.TimeoutExpired:
+                supervisor.kill()
+                supervisor.wait()
