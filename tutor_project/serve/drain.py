@@ -26,6 +26,8 @@ from typing import Any, Protocol
 
 from twisted.internet import defer
 
+from tutor_project.serve.supervisor import STOP_SECONDS
+
 logger = logging.getLogger(__name__)
 
 # RFC 6455's registry (IANA): "the service is restarted; a client may reconnect".
@@ -39,10 +41,12 @@ LONGEST_SECONDS = 10.0
 # After the last close is sent, how long the pages get to answer it: the worker's
 # shutdown drops whatever is still open, close frame unsent or not.
 ANSWER_SECONDS = 2.0
+# What a replaced worker keeps of the supervisor's STOP_SECONDS for its lifespan shutdown,
+# which saves the turns still running as interrupted.
+SHUTDOWN_SECONDS = 5.0
 # From the signal, how long a replaced worker lets its turns in flight go on (their pages
-# follow them from the new workers) before it stops and saves those left as interrupted;
-# the supervisor kills it 20 s after the signal.
-TURNS_SECONDS = 15.0
+# follow them from the new workers) before it stops: 15 s, the supervisor killing it at 20.
+TURNS_SECONDS = STOP_SECONDS - SHUTDOWN_SECONDS
 
 
 class Scheduler(Protocol):

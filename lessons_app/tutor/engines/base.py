@@ -166,9 +166,6 @@ class Fanout:
             for turn_id, followers in self._by_turn.items()
         }
 
-    def watched_conversations(self) -> set[int]:
-        return set(self._by_conversation)
-
 
 StopHandler = Callable[[int], None]
 StateHandler = Callable[[bool], None]
