@@ -8,6 +8,11 @@ have finished starting (tutor_project/serve/drain.py). Measured: the seconds fro
 to the old workers closing their first sockets (the new ones starting), from then to the
 last socket back (its ``history`` in: about the drain's length), and how long each
 learner's chat was away (close to history).
+
+Then the same server is restarted cold (SIGTERM, then started again on its port): the
+seconds to stop it, and from its start to the last and the median socket back. While no
+worker of a starting ``serve`` is ready, the port queues connections instead of refusing
+them (tutor_project/serve/supervisor.py), so the pages do not back off meanwhile.
 """
 
 from __future__ import annotations
@@ -40,7 +45,9 @@ def rolling_restart(
             timeout=plan.idle_open_seconds,
         )
         try:
-            return _replace(client, served, plan, opened["opened"])
+            rolling = _replace(client, served, plan, opened["opened"])
+            rolling["cold"] = _cold_restart(client, served, plan, opened["opened"])
+            return rolling
         finally:
             client.call("idle_close")
     finally:
@@ -69,4 +76,31 @@ def _replace(client: Child, served: Supervised, plan: Plan, sockets: int) -> dic
         f"rolling restart: {back['reconnected']}/{sockets} sockets back, "
         f"last {result.get('last_back_seconds', float('nan')):.1f} s after the old workers closed"
     )
+    return result
+
+
+def _cold_restart(client: Child, served: Supervised, plan: Plan, sockets: int) -> dict[str, Any]:
+    stopping = time.monotonic()
+    served.stop()
+    started = time.monotonic()
+    served.start()
+    back = client.call(
+        "idle_reconnected", since=stopping, timeout=REPLACE_SECONDS + plan.idle_reconnect_seconds
+    )
+    result: dict[str, Any] = {
+        "sockets": sockets,
+        "reconnected": back["reconnected"],
+        "failures": back["failures"],
+        # Refused or failed handshakes, while it stopped and started.
+        "failed_attempts": sum(back["failures"].values()),
+        "stop_seconds": started - stopping,
+    }
+    for key in ("last", "median"):
+        at = back[f"{key}_history_at"]
+        result[f"{key}_back_seconds"] = None if at is None else at - started
+    log(
+        f"cold restart: {back['reconnected']}/{sockets} sockets back, "
+        f"last {result['last_back_seconds'] or float('nan'):.1f} s after the start"
+    )
+    served.wait_until_healthy()
     return result

@@ -11,7 +11,8 @@ one table to stdout (progress goes to stderr):
   + Redis): back to back, equally long, both in a steady window (bench/load/phase.py);
 - 2,000 idle sockets: memory per socket, and the time to take them all back after a
   restart, the clients reconnecting as chat.js does; then on PostgreSQL + Redis the
-  rolling restart of a deploy (``tutor_project.serve``, 2 workers, SIGHUP);
+  rolling restart of a deploy (``tutor_project.serve``, 2 workers, SIGHUP), and a cold
+  restart of that server (SIGTERM, then started again);
 - queries and database connections per turn, counted inside the app.
 
 ``BENCH_QUICK=1``: c = 1 and 10, 200 sockets. ``BENCH_WORKDIR``: keep the servers' logs.
@@ -79,6 +80,7 @@ class Bench:
             "saturation": {},
             "idle": {},
             "rolling": {},
+            "cold": {},
             "queries": {},
             "labels": {},
             "notes": [],
@@ -268,6 +270,10 @@ class Bench:
                 ),
             )
 
+    def _restarts(self, name: str, rolling: dict[str, Any]) -> None:
+        self.results["cold"][name] = rolling.pop("cold")
+        self.results["rolling"][name] = rolling
+
     def rolling_restart(self, client: Child) -> None:
         """The deploy of docs/deployment.md (serve, SIGHUP), where several workers can run."""
         for deployment in self.deployments:
@@ -275,7 +281,7 @@ class Bench:
                 continue
             self.section(
                 f"rolling restart, {deployment.name}",
-                lambda d=deployment: self.results["rolling"].__setitem__(
+                lambda d=deployment: self._restarts(
                     d.name,
                     rolling_restart(client, d.env, self.cookies[d.name], self.plan, self.workdir),
                 ),

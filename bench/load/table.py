@@ -277,6 +277,22 @@ def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], s
                 results, "rolling", n, ("outage_max_seconds", "outage_median_seconds"), ".1f"
             ),
         ),
+        (
+            "cold restart (serve, 2 workers, SIGTERM, start): back / opened / failed tries",
+            lambda n: _figures(
+                results, "cold", n, ("reconnected", "sockets", "failed_attempts"), ".0f"
+            ),
+        ),
+        (
+            "  s to stop it; from its start to last / median back",
+            lambda n: _figures(
+                results,
+                "cold",
+                n,
+                ("stop_seconds", "last_back_seconds", "median_back_seconds"),
+                ".1f",
+            ),
+        ),
         ("queries per turn: all / before model call", lambda n: _queries(results, n, QUERY_KEYS)),
         (
             "database trips per turn: all / before model",
@@ -355,6 +371,10 @@ def _error_notes(results: dict[str, Any]) -> list[str]:
                 f"{name}: {missing} sockets not back after the restart "
                 f"(failed attempts: {idle.get('failures')})"
             )
+    for name, cold in results.get("cold", {}).items():
+        missing = cold.get("sockets", 0) - cold.get("reconnected", 0)
+        if missing:
+            notes.append(f"{name}: cold restart: {missing} sockets not back")
     for name, rolling in results.get("rolling", {}).items():
         missing = rolling.get("sockets", 0) - rolling.get("reconnected", 0)
         if missing or rolling.get("failures"):

@@ -4,7 +4,9 @@ Every worker's socket is bound to the same address with ``SO_REUSEPORT``; Linux 
 hashes each new connection to one of the sockets that listen, so the workers share the
 load without a balancer in front and without racing for one accept queue. A socket is
 bound here but listened on by its worker, once the application is loaded: until then
-the kernel sends its connections to the workers that are ready.
+the kernel sends its connections to the workers that are ready. While none is (at
+start), the supervisor listens on the new sockets at once, so that connections wait
+for the workers rather than being refused (tutor_project/serve/supervisor.py).
 """
 
 from __future__ import annotations
@@ -14,8 +16,9 @@ from dataclasses import dataclass
 
 from tutor_project.serve.errors import Misconfigured
 
-# Connections the kernel queues per worker while it is busy (capped by net.core.somaxconn).
-LISTEN_BACKLOG = 1024
+# Connections the kernel queues per worker while it is busy or still loading (capped by
+# net.core.somaxconn, 4096 by default since Linux 5.4): a restart's reconnecting pages fit.
+LISTEN_BACKLOG = 4096
 
 
 @dataclass(frozen=True)

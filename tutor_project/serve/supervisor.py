@@ -5,6 +5,12 @@ The supervisor is one thread that looks at its workers a few times a second
 manual clock and fake processes. A worker is *ready* once it says so on a pipe of its
 own, which it does when Daphne is running on its socket (:class:`WorkerProcess`).
 
+- While no worker serves (at start, or once every worker has died), a new worker's
+  socket is listened on at once, so the connections that come while it loads its
+  application (seconds) wait in the kernel's queue instead of being refused: a refused
+  page backs off, for up to 15 s, and after a restart came back long after the workers
+  could have taken it. Otherwise the worker listens itself once it has loaded, and the
+  kernel sends the connections to the workers that serve meanwhile.
 - A worker that dies before it was ever ready means the application cannot start
   (an import error, a refused configuration): the supervisor stops everything and
   exits non-zero, rather than restart it forever.
@@ -36,6 +42,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tutor_project.serve.errors import Misconfigured
+from tutor_project.serve.sockets import LISTEN_BACKLOG
 
 WORKER_MODULE = "tutor_project.serve.worker"
 # How often the supervisor looks at its workers, and answers signals.
@@ -322,9 +329,14 @@ class Supervisor:
             running.close()
         logger.info("all workers stopped")
 
+    def _serving(self) -> bool:
+        return any(slot.current is not None and slot.current.ready for slot in self.slots)
+
     def _launch(self, slot: Slot) -> Running:
         sock = self._new_socket()
         try:
+            if not self._serving():
+                sock.listen(LISTEN_BACKLOG)  # queued until the worker serves: see above
             process = self._spawn(sock)
         except BaseException:
             sock.close()

@@ -8,7 +8,9 @@ The supervisor starts it; it is not meant to be run by hand. In order, it:
 1. asks Linux to send it SIGTERM if the supervisor dies (even by SIGKILL), so no worker
    is left serving on the port with no one to stop it;
 2. loads the application (seconds: LiteLLM's import), and only then listens on the
-   socket, so the kernel hands it no connection before it can answer;
+   socket, so the kernel hands it no connection before it can answer, unless no worker
+   served when it started: then its supervisor listened already, and the connections
+   that came meanwhile wait for it;
 3. runs Daphne's own command line on that socket (``--fd``), and says on its readiness
    pipe that it serves once Twisted runs (Daphne has adopted the socket by then, or has
    given up without running it);

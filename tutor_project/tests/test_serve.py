@@ -19,7 +19,7 @@ import pytest
 
 from tutor_project.serve import cli, worker
 from tutor_project.serve.errors import Misconfigured
-from tutor_project.serve.sockets import reserve, resolve, worker_socket
+from tutor_project.serve.sockets import LISTEN_BACKLOG, reserve, resolve, worker_socket
 from tutor_project.serve.supervisor import (
     EXIT_WORKER_FAILED,
     REPLACED_SIGNAL,
@@ -279,6 +279,11 @@ class ManualClock:
 class FakeSocket:
     number: int
     closed: bool = False
+    # The backlog it was listened on with by the supervisor, if it was.
+    backlog: int | None = None
+
+    def listen(self, backlog: int) -> None:
+        self.backlog = backlog
 
     def close(self) -> None:
         self.closed = True
@@ -362,6 +367,54 @@ def test_each_worker_starts_on_a_socket_of_its_own():
     assert [p.sock for p in workers.processes] == workers.sockets
     assert len(set(map(id, workers.sockets))) == 3
     assert all(slot.current.ready for slot in workers.supervisor.slots)
+
+
+def test_while_no_worker_serves_new_sockets_queue_connections_at_once():
+    workers = Workers(2)
+    workers.supervisor.start()
+    # Both load for seconds; meanwhile the pages' connections wait instead of being refused.
+    assert [sock.backlog for sock in workers.sockets] == [LISTEN_BACKLOG, LISTEN_BACKLOG]
+
+
+def test_a_worker_started_while_another_serves_listens_only_once_loaded():
+    workers = Workers(2)
+    workers.start_ready()
+    workers.clock.now += 5
+    workers.processes[0].returncode = 1
+    workers.supervisor.step()
+    workers.after(1)  # restarted: the other worker takes the connections meanwhile
+    assert workers.sockets[2].backlog is None
+    workers.supervisor.replace_all()  # SIGHUP: the old workers serve meanwhile
+    assert workers.sockets[3].backlog is None
+
+
+def test_a_lone_worker_that_died_is_restarted_on_a_socket_that_queues_at_once():
+    workers = Workers(1)
+    workers.start_ready()
+    workers.clock.now += 5
+    workers.processes[0].returncode = 1
+    workers.supervisor.step()
+    workers.after(1)
+    assert workers.sockets[1].backlog == LISTEN_BACKLOG
+
+
+def test_a_supervisor_that_starts_queues_real_connections_for_its_workers():
+    address = reserve(LOOPBACK, 0)
+    sockets = []
+
+    def new_socket():
+        sockets.append(worker_socket(address))
+        return sockets[-1]
+
+    supervisor = Supervisor(1, new_socket=new_socket, spawn=lambda sock: FakeProcess(100, sock))
+    try:
+        supervisor.start()
+        # No worker process runs, yet the connection is taken: it waits to be accepted.
+        with socket.create_connection((LOOPBACK, address.port), timeout=5):
+            pass
+    finally:
+        for sock in sockets:
+            sock.close()
 
 
 def test_a_worker_that_dies_is_restarted_on_a_fresh_socket_after_the_backoff():

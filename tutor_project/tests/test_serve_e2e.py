@@ -1,6 +1,7 @@
 """``python -m tutor_project.serve --workers 2`` for real, on the Redis turn engine.
 
-Both workers answer on the one port (``/healthz`` says which process answered, and
+A connection made while the workers still load waits for them (it is not refused). Both
+workers answer on the one port (``/healthz`` says which process answered, and
 new connections are spread over the workers' sockets by the kernel), and SIGTERM to
 the supervisor ends every worker before it exits. The database is migrated while the
 workers import (both cost seconds); nothing asks for a page before it is done.
@@ -9,6 +10,7 @@ workers import (both cost seconds); nothing asks for a page before it is done.
 from __future__ import annotations
 
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -29,6 +31,7 @@ WORKERS = 2
 # The workers import in parallel (seconds each, for LiteLLM); a busy CI machine is slower.
 ANSWERED_WITHIN_SECONDS = 90
 POLL_SECONDS = 0.2
+LOG_POLL_SECONDS = 0.02
 STOPPED_WITHIN_SECONDS = 60
 MIGRATE_SECONDS = 180
 OUTPUT_SHOWN_CHARS = 4000
@@ -81,6 +84,22 @@ def _answering_workers(url: str, supervisor: subprocess.Popen, log: Path) -> set
     return pids
 
 
+def _connect_once_a_worker_started(port: int, supervisor: subprocess.Popen, log: Path):
+    """A connection to the port made as soon as the supervisor says it started a worker:
+    seconds before any worker has loaded the application and could listen itself."""
+    deadline = time.monotonic() + ANSWERED_WITHIN_SECONDS
+    while "worker 1 started" not in log.read_text():
+        if supervisor.poll() is not None or time.monotonic() > deadline:
+            pytest.fail(f"serve started no worker:\n{_tail(log)}")
+        time.sleep(LOG_POLL_SECONDS)
+    return socket.create_connection((LOOPBACK, port), timeout=ANSWERED_WITHIN_SECONDS)
+
+
+def _healthz_status(connection: socket.socket) -> bytes:
+    connection.sendall(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+    return connection.makefile("rb").readline()
+
+
 def _parent_of(pid: int) -> int:
     # /proc/PID/stat: "pid (name) state ppid ...", and the name may hold spaces.
     return int(Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[1])
@@ -98,7 +117,11 @@ def test_two_workers_answer_on_one_port_and_sigterm_ends_them_all(tmp_path):
     command += ["--host", LOOPBACK, "--port", str(port)]
     supervisor = _start(command, env, tmp_path / "serve.log")
     try:
+        # Not refused while the workers load: it waits in the kernel's queue for them.
+        early = _connect_once_a_worker_started(port, supervisor, tmp_path / "serve.log")
         assert migrate.wait(timeout=MIGRATE_SECONDS) == 0, _tail(tmp_path / "migrate.log")
+        with early:
+            assert _healthz_status(early).startswith(b"HTTP/1.1 200")
         pids = _answering_workers(f"http://{LOOPBACK}:{port}", supervisor, tmp_path / "serve.log")
         assert len(pids) == WORKERS, f"only {pids} answered:\n{_tail(tmp_path / 'serve.log')}"
         assert {_parent_of(pid) for pid in pids} == {supervisor.pid}
