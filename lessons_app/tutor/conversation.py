@@ -26,7 +26,7 @@ from lessons_app.teaching import (
     load_learner_teaching,
     load_stage_teaching,
 )
-from lessons_app.tutor import socket_reads
+from lessons_app.tutor import socket_reads, turn_reads
 from lessons_app.tutor.protocol import TEACHING_CHECKLIST
 from llm_app.demo_provider import is_demo_model
 
@@ -44,16 +44,12 @@ def lock_conversation(conversation: Conversation) -> None:
     On PostgreSQL a row lock; SQLite takes its write lock when the (IMMEDIATE)
     transaction begins, which serialises writers just the same.
     """
-    Conversation.objects.select_for_update().filter(pk=conversation.pk).first()
+    turn_reads.lock(conversation.pk)
 
 
 def turn_in_flight(conversation: Conversation) -> int | None:
     """The id of the conversation's reply that is still streaming, if any."""
-    return (
-        conversation.messages.filter(status=Message.Status.STREAMING)
-        .values_list("pk", flat=True)
-        .first()
-    )
+    return turn_reads.streaming_reply(conversation.pk)
 
 
 # What staff see of a reply's record in the chat ("A message object" in docs/protocol.md).

@@ -36,6 +36,7 @@ from lessons_app.teaching import (
     StageTeaching,
     load_learner_teaching,
 )
+from lessons_app.tutor import turn_reads
 from lessons_app.tutor.conversation import (
     AUTHOR_ATTRIBUTION,
     TurnInFlight,
@@ -128,16 +129,10 @@ def build_turn_context(
     user: Any = None,
     teaching: StageTeaching = NO_TEACHING,
 ) -> TurnContext:
-    rows = (
-        live_messages(conversation)
-        .exclude(pk__in=exclude)
-        .order_by("created_at", "id")
-        .values_list("role", "content", "status")  # no model instances: a third of the trip
-    )
     history = [
         {"role": role, "content": content}
-        for role, content, status in rows
-        if role != Message.Role.ASSISTANT or status in REPLAYED_STATUSES
+        for pk, role, content, status in turn_reads.live_messages(conversation.pk)
+        if pk not in exclude and (role != Message.Role.ASSISTANT or status in REPLAYED_STATUSES)
     ]
     previous = previous_stage(stage) if kind_of(stage).builds_on_previous else None
     return TurnContext(
