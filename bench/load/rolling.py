@@ -46,7 +46,8 @@ def rolling_restart(
         )
         try:
             rolling = _replace(client, served, plan, opened["opened"])
-            rolling["cold"] = _cold_restart(client, served, plan, opened["opened"])
+            earlier = sum(rolling["failures"].values())  # the client counts from the start
+            rolling["cold"] = _cold_restart(client, served, plan, opened["opened"], earlier)
             return rolling
         finally:
             client.call("idle_close")
@@ -79,7 +80,9 @@ def _replace(client: Child, served: Supervised, plan: Plan, sockets: int) -> dic
     return result
 
 
-def _cold_restart(client: Child, served: Supervised, plan: Plan, sockets: int) -> dict[str, Any]:
+def _cold_restart(
+    client: Child, served: Supervised, plan: Plan, sockets: int, earlier_failures: int
+) -> dict[str, Any]:
     stopping = time.monotonic()
     served.stop()
     started = time.monotonic()
@@ -90,9 +93,8 @@ def _cold_restart(client: Child, served: Supervised, plan: Plan, sockets: int) -
     result: dict[str, Any] = {
         "sockets": sockets,
         "reconnected": back["reconnected"],
-        "failures": back["failures"],
-        # Refused or failed handshakes, while it stopped and started.
-        "failed_attempts": sum(back["failures"].values()),
+        # Refused or failed handshakes while it stopped and started.
+        "failed_attempts": sum(back["failures"].values()) - earlier_failures,
         "stop_seconds": started - stopping,
     }
     for key in ("last", "median"):
