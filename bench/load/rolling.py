@@ -55,12 +55,17 @@ def rolling_restart(
         served.stop()
 
 
+def _back_since(client: Child, since: float, plan: Plan) -> dict[str, Any]:
+    """The load client's answer once every socket closed since ``since`` is back."""
+    return client.call(
+        "idle_reconnected", since=since, timeout=REPLACE_SECONDS + plan.idle_reconnect_seconds
+    )
+
+
 def _replace(client: Child, served: Supervised, plan: Plan, sockets: int) -> dict[str, Any]:
     signalled = time.monotonic()
     served.replace_workers()
-    back = client.call(
-        "idle_reconnected", since=signalled, timeout=REPLACE_SECONDS + plan.idle_reconnect_seconds
-    )
+    back = _back_since(client, signalled, plan)
     result: dict[str, Any] = {
         "workers": WORKERS,
         "sockets": sockets,
@@ -87,9 +92,7 @@ def _cold_restart(
     served.stop()
     started = time.monotonic()
     served.start()
-    back = client.call(
-        "idle_reconnected", since=stopping, timeout=REPLACE_SECONDS + plan.idle_reconnect_seconds
-    )
+    back = _back_since(client, stopping, plan)
     result: dict[str, Any] = {
         "sockets": sockets,
         "reconnected": back["reconnected"],

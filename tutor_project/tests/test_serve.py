@@ -376,13 +376,17 @@ def test_while_no_worker_serves_new_sockets_queue_connections_at_once():
     assert [sock.backlog for sock in workers.sockets] == [LISTEN_BACKLOG, LISTEN_BACKLOG]
 
 
-def test_a_worker_started_while_another_serves_listens_only_once_loaded():
-    workers = Workers(2)
+def _first_worker_dies_and_is_restarted(workers: Workers) -> None:
     workers.start_ready()
     workers.clock.now += 5
     workers.processes[0].returncode = 1
     workers.supervisor.step()
-    workers.after(1)  # restarted: the other worker takes the connections meanwhile
+    workers.after(1)  # the first restart delay
+
+
+def test_a_worker_started_while_another_serves_listens_only_once_loaded():
+    workers = Workers(2)
+    _first_worker_dies_and_is_restarted(workers)  # the other one serves meanwhile
     assert workers.sockets[2].backlog is None
     workers.supervisor.replace_all()  # SIGHUP: the old workers serve meanwhile
     assert workers.sockets[3].backlog is None
@@ -390,11 +394,7 @@ def test_a_worker_started_while_another_serves_listens_only_once_loaded():
 
 def test_a_lone_worker_that_died_is_restarted_on_a_socket_that_queues_at_once():
     workers = Workers(1)
-    workers.start_ready()
-    workers.clock.now += 5
-    workers.processes[0].returncode = 1
-    workers.supervisor.step()
-    workers.after(1)
+    _first_worker_dies_and_is_restarted(workers)
     assert workers.sockets[1].backlog == LISTEN_BACKLOG
 
 
