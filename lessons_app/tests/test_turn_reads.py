@@ -1,6 +1,8 @@
 """The prepared queries a turn makes before the model call give what their ORM forms give,
 and the lock is a row lock where the database has them."""
 
+from datetime import timedelta
+
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
@@ -26,11 +28,11 @@ def _message(conversation, role, content, **fields):
 
 def test_the_live_messages_are_the_orm_s_in_its_order(conversation):
     now = timezone.now()
-    _message(conversation, Message.Role.USER, "first", created_at=now)
+    _message(conversation, Message.Role.USER, "first")
     _message(conversation, Message.Role.USER, "edited away", superseded_at=now)
     # Saved later but created earlier: the order is the messages' time, then their id.
-    earlier = _message(conversation, Message.Role.ASSISTANT, "earlier", created_at=now)
-    Message.objects.filter(pk=earlier.pk).update(created_at=now.replace(year=now.year - 1))
+    earlier = _message(conversation, Message.Role.ASSISTANT, "earlier")
+    Message.objects.filter(pk=earlier.pk).update(created_at=now - timedelta(days=1))
     _message(conversation, Message.Role.ASSISTANT, "streaming", status=Message.Status.STREAMING)
     _message(conversation, Message.Role.SYSTEM, "Started reading")
     orm = list(
