@@ -40,7 +40,7 @@ def test_the_live_messages_are_the_orm_s_in_its_order(conversation):
         .order_by("created_at", "id")
         .values_list("pk", "role", "content", "status")
     )
-    assert [tuple(row) for row in turn_reads.live_messages(conversation.pk)] == orm
+    assert [tuple(row) for row in turn_reads.live_message_rows(conversation.pk)] == orm
     assert [row[2] for row in orm][:2] == ["earlier", "first"]
     assert "edited away" not in [row[2] for row in orm]
 

@@ -11,8 +11,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from django.db.models import Q
+
 from lessons_app.models import Conversation, Message
 from lessons_app.tutor.prepared import PreparedQuery
+
+# The messages that count: not superseded by an edit or a regeneration.
+LIVE = Q(superseded_at__isnull=True)
 
 # On PostgreSQL a row lock; on SQLite nothing (its IMMEDIATE transaction holds the lock).
 _LOCK = PreparedQuery(
@@ -29,10 +34,9 @@ _STREAMING_REPLY = PreparedQuery(
     conversation_id=int,
 )
 
-# The messages that count (not superseded by an edit or a regeneration), in order.
 _LIVE_MESSAGES = PreparedQuery(
     lambda conversation_id: (
-        Message.objects.filter(conversation_id=conversation_id, superseded_at__isnull=True)
+        Message.objects.filter(LIVE, conversation_id=conversation_id)
         .order_by("created_at", "id")
         .values_list("pk", "role", "content", "status")
     ),
@@ -51,6 +55,6 @@ def streaming_reply(conversation_id: int) -> int | None:
     return rows[0][0] if rows else None
 
 
-def live_messages(conversation_id: int) -> Sequence[Sequence[Any]]:
+def live_message_rows(conversation_id: int) -> Sequence[Sequence[Any]]:
     """The conversation's live messages, oldest first: (id, role, content, status) each."""
     return _LIVE_MESSAGES.rows(conversation_id=conversation_id)

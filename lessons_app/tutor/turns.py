@@ -118,7 +118,7 @@ def safe_stage_content(stage: Stage | None) -> str:
 
 def live_messages(conversation: Conversation):
     """The conversation's messages that count: not superseded by an edit or a regeneration."""
-    return conversation.messages.filter(superseded_at__isnull=True)
+    return conversation.messages.filter(turn_reads.LIVE)
 
 
 def build_turn_context(
@@ -131,7 +131,7 @@ def build_turn_context(
 ) -> TurnContext:
     history = [
         {"role": role, "content": content}
-        for pk, role, content, status in turn_reads.live_messages(conversation.pk)
+        for pk, role, content, status in turn_reads.live_message_rows(conversation.pk)
         if pk not in exclude and (role != Message.Role.ASSISTANT or status in REPLAYED_STATUSES)
     ]
     previous = previous_stage(stage) if kind_of(stage).builds_on_previous else None

@@ -270,7 +270,7 @@ class Supervisor:
         if any(slot.successor for slot in self.slots):
             logger.info("already replacing the workers")
             return
-        serving = [slot for slot in self.slots if slot.current is not None and slot.current.ready]
+        serving = self._serving_slots()
         if not serving:
             # Every worker is still (re)starting, so each already loads the new code.
             logger.info("no worker serves yet: nothing to replace")
@@ -329,13 +329,13 @@ class Supervisor:
             running.close()
         logger.info("all workers stopped")
 
-    def _serving(self) -> bool:
-        return any(slot.current is not None and slot.current.ready for slot in self.slots)
+    def _serving_slots(self) -> list[Slot]:
+        return [slot for slot in self.slots if slot.current is not None and slot.current.ready]
 
     def _launch(self, slot: Slot) -> Running:
         sock = self._new_socket()
         try:
-            if not self._serving():
+            if not self._serving_slots():
                 sock.listen(LISTEN_BACKLOG)  # queued until the worker serves: see above
             process = self._spawn(sock)
         except BaseException:
