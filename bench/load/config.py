@@ -35,6 +35,8 @@ POSTGRES = {"host": "127.0.0.1", "port": 5432, "user": "postgres"}
 
 # A frame silent for this long ends the turn as an error (the server is stuck).
 RECEIVE_TIMEOUT_SECONDS = 60.0
+# Where the bare consumer (bench/load/bare_app.py) finds the fake provider.
+BARE_API_BASE_ENV = "BENCH_BARE_API_BASE"
 # Handshakes in flight at once while opening many sockets (Daphne's listen backlog is 50).
 CONNECT_CONCURRENCY = 40
 

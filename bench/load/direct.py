@@ -24,25 +24,36 @@ from bench.load.stats import Turn
 SYSTEM_PROMPT = "You are a patient tutor. Be brief."
 
 
+async def open_stream(api_base: str, question: str) -> Any:
+    """The benchmark's LiteLLM call, as both baselines make it (this client, and the bare
+    consumer of bench/load/bare_app.py): LiteLLM's stream of chunks."""
+    return await litellm.acompletion(
+        model=MODEL,
+        messages=[
+            {"role": "system", "content": SYSTEM_PROMPT},
+            {"role": "user", "content": question},
+        ],
+        api_base=api_base,
+        api_key=API_KEY,
+        max_tokens=1024,
+        stream=True,
+        stream_options={"include_usage": True},
+        max_retries=0,
+        timeout=RECEIVE_TIMEOUT_SECONDS,
+    )
+
+
+def chunk_text(chunk: Any) -> str | None:
+    """A streamed chunk's text, if it carries any (the last one carries only usage)."""
+    return chunk.choices[0].delta.content if chunk.choices else None
+
+
 async def _turn(api_base: str, learner: int, number: int) -> Turn:
     turn = Turn(sent_at=time.monotonic())
     try:
-        response = await litellm.acompletion(
-            model=MODEL,
-            messages=[
-                {"role": "system", "content": SYSTEM_PROMPT},
-                {"role": "user", "content": f"Learner {learner}, question {number}"},
-            ],
-            api_base=api_base,
-            api_key=API_KEY,
-            max_tokens=1024,
-            stream=True,
-            stream_options={"include_usage": True},
-            max_retries=0,
-            timeout=RECEIVE_TIMEOUT_SECONDS,
-        )
+        response = await open_stream(api_base, f"Learner {learner}, question {number}")
         async for chunk in response:
-            content = chunk.choices[0].delta.content if chunk.choices else None
+            content = chunk_text(chunk)
             if content:
                 turn.add_text(content, time.monotonic())
     except Exception as error:  # noqa: BLE001 - a failed stream is counted, not fatal

@@ -5,14 +5,16 @@ the in-memory engine; PostgreSQL + Redis, one and two workers, when they answer)
 WebSocket load client and a direct-LiteLLM client (each its own process), then prints
 one table to stdout (progress goes to stderr):
 
-- for c = 1, 10, 50, 200 concurrent turns: direct LiteLLM, then the tutor on each
-  deployment, back to back: TTFT p50/p95, per-chunk gap, CPU per chunk, errors;
+- for c = 1, 10, 50, 200 concurrent turns: direct LiteLLM, the bare consumer from c = 10
+  (the stack's floor: Daphne and Channels forwarding LiteLLM's chunks,
+  bench/load/bare_app.py), then the tutor on each deployment, back to back: TTFT
+  p50/p95, per-chunk gap, CPU per chunk, errors;
 - one worker process against two at the highest c, where one is saturated (PostgreSQL
   + Redis): back to back, equally long, both in a steady window (bench/load/phase.py);
-- 2,000 idle sockets: memory per socket, and the time to take them all back after a
-  restart, the clients reconnecting as chat.js does; then on PostgreSQL + Redis the
-  rolling restart of a deploy (``tutor_project.serve``, 2 workers, SIGHUP), and a cold
-  restart of that server (SIGTERM, then started again);
+- 2,000 idle sockets (on the bare consumer too): memory per socket, and the time to
+  take them all back after a restart, the clients reconnecting as chat.js does; then on
+  PostgreSQL + Redis the rolling restart of a deploy (``tutor_project.serve``, 2
+  workers, SIGHUP), and a cold restart of that server (SIGTERM, then started again);
 - queries and database connections per turn, counted inside the app.
 
 ``BENCH_QUICK=1``: c = 1 and 10, 200 sockets. ``BENCH_WORKDIR``: keep the servers' logs.
@@ -40,10 +42,16 @@ from bench.load.pipe import Child
 from bench.load.progress import elapsed, log
 from bench.load.provider import Provider, fake_provider
 from bench.load.rolling import rolling_restart
-from bench.load.servers import Workers, start_workers
+from bench.load.servers import Server, Workers, start_bare, start_workers
 
 # Workers started per deployment: two where a second one can share the turns (Redis).
 WORKERS = {databases.SQLITE: 1, databases.POSTGRESQL: 2}
+# The bare consumer has no learners: any cookie does.
+BARE_COOKIE = "bench=bare"
+# Below this c a phase holds four turns, whose CPU is read in 10 ms clock ticks: the
+# floor's ratio there would be noise, and the phase would cost ten seconds of the ten
+# minutes the benchmark may take.
+BARE_LOWEST_C = 10
 # Learners from the end of the list, never handed out to a phase (config.Plan.learners).
 QUERY_LEARNER = -1
 WARM_UP_LEARNERS = (-2, -3, -4)
@@ -89,6 +97,7 @@ class Bench:
         self.provider: Provider | None = None
         self.cookies: dict[str, list[str]] = {}
         self.workers: dict[str, Workers] = {}
+        self.bare: Server | None = None
         self.counters: dict[str, FileOpens | Sessions] = {}
         # Connections each deployment opens per second with nothing to do (sweeps, beats).
         self.idle_rates: dict[str, float] = {}
@@ -168,6 +177,7 @@ class Bench:
     def warm_up(self, client: Child, direct: Child, provider: Provider) -> None:
         """A turn on every worker and a direct stream: first-call costs are paid here."""
         direct.call("warm", api_base=provider.api_base)
+        self.bare_phase(client, 1, seconds=0.01)
         servers = [(name, s) for name, w in self.workers.items() for s in w.servers]
         client.call(
             "turns",
@@ -219,8 +229,25 @@ class Bench:
             summary["connections_per_turn"] = busy / summary["turns"]
         return summary
 
+    def start_bare(self, provider: Provider) -> None:
+        self.bare = start_bare(self.deployments[0].env, provider.api_base, self.workdir)
+        self.stack.callback(self.bare.stop)
+
+    def bare_phase(self, client: Child, c: int, seconds: float) -> dict[str, Any]:
+        """c learners on the bare consumer: what Daphne and Channels cost around LiteLLM."""
+        return client.call(
+            "turns",
+            targets=[self.bare.url],
+            cookies=[BARE_COOKIE] * c,
+            c=c,
+            seconds=seconds,
+            pids=[self.bare.pid],
+            harness_pids=[self.provider.pid],
+        )
+
     def levels(self, client: Child, direct: Child, provider: Provider) -> None:
-        """Direct LiteLLM, then the tutor on each deployment (one worker), at each c."""
+        """Direct LiteLLM, the bare consumer, then the tutor on each deployment (one
+        worker), at each c."""
         for c in self.plan.levels:
             row = self.results["levels"][c] = {}
             provider.reset()
@@ -232,6 +259,10 @@ class Bench:
             log(f"c={c} direct LiteLLM: {table.brief(row['direct'])}")
             if not self.idle_rates:  # the servers had nothing to do meanwhile
                 self.idle_rates = {name: count / seconds for name, count in opened.items()}
+            if c >= BARE_LOWEST_C:
+                provider.reset()
+                row[table.BARE] = self.bare_phase(client, c, self.plan.phase_seconds)
+                log(f"c={c} bare consumer: {table.brief(row[table.BARE])}")
             for name, workers in self.workers.items():
                 provider.reset()
                 row[name] = self.tutor_phase(client, name, workers.subset(1), c)
@@ -262,6 +293,16 @@ class Bench:
             log(f"c={c} steady, {count} worker(s): {table.brief(result)}")
 
     def idle_sockets(self, client: Child) -> None:
+        """On the bare consumer first, then on each deployment: the same sockets, restart."""
+        self.section(
+            "idle sockets, bare consumer",
+            lambda: self.results["idle"].__setitem__(
+                table.BARE,
+                idle_sockets(
+                    client, [BARE_COOKIE] * self.plan.idle_sockets, Workers([self.bare]), self.plan
+                ),
+            ),
+        )
         for name, workers in self.workers.items():
             self.section(
                 f"idle sockets, {name}",
@@ -298,6 +339,7 @@ def _run(plan: Plan, workdir: Path) -> dict[str, Any]:
         direct = Child("bench.load.direct", env)
         stack.callback(direct.close)
         bench.set_up(provider)
+        bench.start_bare(provider)
         bench.start_servers(provider)
         bench.warm_up(client, direct, provider)
         bench.levels(client, direct, provider)

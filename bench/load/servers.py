@@ -19,7 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.load.config import ROOT, raise_file_limit
+from bench.load.config import BARE_API_BASE_ENV, ROOT, raise_file_limit
 from tutor_project.serve.sockets import LISTEN_BACKLOG
 from tutor_project.serve.supervisor import STOP_SECONDS as SUPERVISOR_STOP_SECONDS
 from tutor_project.serve.worker import (
@@ -29,6 +29,8 @@ from tutor_project.serve.worker import (
 )
 
 ASGI_APPLICATION = "tutor_project.asgi:application"
+# The floor the tutor is measured against: Daphne and Channels around LiteLLM, nothing else.
+BARE_APPLICATION = "bench.load.bare_app:application"
 DAPHNE = (sys.executable, "-m", "daphne")
 SERVE = (sys.executable, "-m", "tutor_project.serve")
 # What ``python -m tutor_project.serve`` gives each worker besides its socket.
@@ -114,11 +116,12 @@ def _stop(process: subprocess.Popen | None, timeout: float) -> None:
 
 @dataclass
 class Server:
-    """One Daphne process serving the project in ``env`` on ``port``."""
+    """One Daphne process serving the project (or ``application``) in ``env`` on ``port``."""
 
     env: dict[str, str]
     port: int
     log: Path
+    application: str = ASGI_APPLICATION
     process: subprocess.Popen | None = field(default=None, repr=False)
 
     @property
@@ -141,7 +144,7 @@ class Server:
         return next((line for line in reversed(lines) if "Error" in line), "no error logged")
 
     def launch(self) -> None:
-        command = [*DAPHNE, "-e", self.endpoint, *SERVE_OPTIONS, ASGI_APPLICATION]
+        command = [*DAPHNE, "-e", self.endpoint, *SERVE_OPTIONS, self.application]
         self.process = _start(command, self.env, self.log)
 
     def wait_until_healthy(self, timeout: float = STARTUP_SECONDS) -> float:
@@ -225,6 +228,16 @@ def start_workers(env: dict[str, str], count: int, logs: Path, name: str) -> Wor
     for server in workers.servers:
         server.launch()
     return workers
+
+
+def start_bare(env: dict[str, str], api_base: str, logs: Path) -> Server:
+    """The bare consumer (bench/load/bare_app.py) on a free port, calling ``api_base``;
+    listening once this returns."""
+    env = {**env, BARE_API_BASE_ENV: api_base}
+    server = Server(env, free_port(), logs / "bare.log", application=BARE_APPLICATION)
+    server.launch()
+    server.wait_until_listening()
+    return server
 
 
 @dataclass

@@ -16,6 +16,8 @@ from bench.load.stats import ratio
 NONE = "-"
 DIRECT = "direct"
 DIRECT_LABEL = "direct LiteLLM"
+BARE = "bare"
+BARE_LABEL = "bare consumer (the stack's floor)"
 # The concurrency levels the read-offs name (issue 13's targets).
 LOW, MIDDLE, HIGH = 1, 50, 200
 
@@ -81,6 +83,7 @@ def _row(cells: list[str]) -> str:
 
 
 TTFTS = ("ttft_p50", "ttft_p95")
+RESTART_BACK = ("last_back_seconds", "median_back_seconds")
 
 
 def _added(summary: dict[str, Any], direct: dict[str, Any], key: str) -> float | None:
@@ -119,7 +122,7 @@ def _phase_row(c: int, label: str, summary: dict[str, Any], direct: dict[str, An
 
 
 def phases(results: dict[str, Any]) -> list[str]:
-    labels = {DIRECT: DIRECT_LABEL, **results["labels"]}
+    labels = {DIRECT: DIRECT_LABEL, BARE: BARE_LABEL, **results["labels"]}
     lines = [
         _row([name for name, _ in COLUMNS]),
         _row(["-" * width for _, width in COLUMNS]),
@@ -243,9 +246,7 @@ def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], s
         ),
         (
             "  restart to last / median socket back, s",
-            lambda n: _figures(
-                results, "idle", n, ("last_back_seconds", "median_back_seconds"), ".1f"
-            ),
+            lambda n: _figures(results, "idle", n, RESTART_BACK, ".1f"),
         ),
         (
             "  listening to last back / one reconnect alone, max s",
@@ -311,6 +312,22 @@ def _read_off_rows(results: dict[str, Any]) -> list[tuple[str, Callable[[str], s
             lambda n: _queries(results, n, ("idle_queries",)),
         ),
     ]
+
+
+def floor(results: dict[str, Any]) -> str:
+    """The bare consumer's figures, which the tutor's are to be read against."""
+    idle = results.get("idle", {})
+    sockets = idle.get(BARE, {}).get("sockets", results.get("plan", {}).get("idle_sockets"))
+    return (
+        f"{BARE_LABEL}: Daphne and Channels forwarding LiteLLM's chunks, one frame each, "
+        f"nothing else;\n  CPU per chunk / direct, c={', '.join(map(str, results['levels']))}: "
+        f"{_cpu_ratios(results, BARE)}; added TTFT c={MIDDLE}, p50 ms: "
+        f"{_added_ttft(results, BARE, MIDDLE, TTFTS[:1])};\n  {sockets} idle sockets: KiB per "
+        f"socket {_figures(results, 'idle', BARE, ('kib_per_socket',), '.1f')}; restart: back "
+        f"{_figures(results, 'idle', BARE, ('reconnected', 'sockets'), '.0f')}, s to start "
+        f"(listening) {_figures(results, 'idle', BARE, ('start_seconds',), '.1f')}, restart "
+        f"to last / median back {_figures(results, 'idle', BARE, RESTART_BACK, '.1f')} s"
+    )
 
 
 def read_offs(results: dict[str, Any]) -> list[str]:
@@ -405,7 +422,7 @@ def render(results: dict[str, Any]) -> str:
         "ended (within "
         f"{plan['saturation_limit_seconds']:.0f} s), not over the phase's start."
     )
-    lines = [header, "", *phases(results), "", *read_offs(results), LEGEND]
+    lines = [header, "", *phases(results), "", *read_offs(results), floor(results), LEGEND]
     notes = results["notes"] + _error_notes(results)
     lines += [f"note: {note}" for note in notes]
     lines.append(f"load benchmark took {results['elapsed_seconds']:.0f} s")

@@ -5,6 +5,7 @@ functions, so a figure in the table means what its heading says.
 """
 
 from bench.load.stats import Turn, percentile, summarize
+from bench.load.table import BARE, DIRECT, floor
 
 
 def test_percentile_is_nearest_rank_and_none_for_nothing():
@@ -75,3 +76,34 @@ def test_cpu_over_every_turn_is_divided_by_every_word_the_phase_delivered():
     assert window_only["cpu_per_chunk"] == 0.6 / 2  # words at 1.5 and 2.5
     assert every_turn["cpu_per_chunk"] == 0.6 / 6  # all six words
     assert every_turn["chunks_per_second"] == window_only["chunks_per_second"] == 2 / 2.0
+
+
+def test_the_floor_line_reads_the_bare_consumers_phases_against_direct_litellms():
+    def phase(ttft_p50, ttft_p95, cpu_per_chunk):
+        return {"ttft_p50": ttft_p50, "ttft_p95": ttft_p95, "cpu_per_chunk": cpu_per_chunk}
+
+    results = {
+        "levels": {
+            1: {DIRECT: phase(0.300, 0.310, 0.001)},  # not run at c = 1
+            10: {DIRECT: phase(0.300, 0.320, 0.002), BARE: {"failed": "the bare consumer died"}},
+            50: {DIRECT: phase(0.400, 0.900, 0.001), BARE: phase(0.473, 1.200, 0.0012)},
+        },
+        "idle": {
+            BARE: {
+                "sockets": 2000,
+                "kib_per_socket": 6.25,
+                "reconnected": 1999,
+                "start_seconds": 4.2,
+                "last_back_seconds": 9.5,
+                "median_back_seconds": 7.25,
+            }
+        },
+    }
+
+    line = floor(results)
+
+    assert "c=1, 10, 50: -, -, x1.20;" in line
+    assert "added TTFT c=50, p50 ms: +73;" in line
+    assert "2000 idle sockets: KiB per socket 6.2;" in line
+    assert "back 1999 / 2000, s to start (listening) 4.2" in line
+    assert "restart to last / median back 9.5 / 7.2 s" in line
