@@ -57,6 +57,16 @@ def idle_sockets(client: Child, cookies: list[str], workers: Workers, plan: Plan
     return result
 
 
+def seconds_back(back: dict[str, Any], since: float, suffix: str = "") -> dict[str, float | None]:
+    """From ``since`` to the last and the median socket back, in the load client's answer
+    ``back`` (``None`` where none came back): ``last_back<suffix>_seconds`` and the median's."""
+    seconds: dict[str, float | None] = {}
+    for key in ("last", "median"):
+        at = back[f"{key}_history_at"]
+        seconds[f"{key}_back{suffix}_seconds"] = None if at is None else at - since
+    return seconds
+
+
 def _restart(client: Child, workers: Workers, plan: Plan, sockets: int) -> dict[str, Any]:
     stopping = time.monotonic()
     workers.stop()
@@ -88,10 +98,8 @@ def _restart(client: Child, workers: Workers, plan: Plan, sockets: int) -> dict[
         log(f"restart: {error}")
         return {**result, "restart_error": error}
     result["start_seconds"] = listening["at"] - launched
-    for key in ("last", "median"):
-        at = back[f"{key}_history_at"]
-        result[f"{key}_back_seconds"] = None if at is None else at - launched
-        result[f"{key}_back_after_listening_seconds"] = None if at is None else at - listening["at"]
+    result.update(seconds_back(back, launched))
+    result.update(seconds_back(back, listening["at"], "_after_listening"))
     last = _seconds(result["last_back_seconds"])
     log(f"{back['reconnected']}/{sockets} sockets back; last {last} after the restart")
     try:

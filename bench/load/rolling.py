@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.load.config import Plan
+from bench.load.idle_phase import seconds_back
 from bench.load.pipe import Child
 from bench.load.progress import log
 from bench.load.servers import Supervised
@@ -100,9 +101,7 @@ def _cold_restart(
         "failed_attempts": sum(back["failures"].values()) - earlier_failures,
         "stop_seconds": started - stopping,
     }
-    for key in ("last", "median"):
-        at = back[f"{key}_history_at"]
-        result[f"{key}_back_seconds"] = None if at is None else at - started
+    result.update(seconds_back(back, started))
     log(
         f"cold restart: {back['reconnected']}/{sockets} sockets back, "
         f"last {result['last_back_seconds'] or float('nan'):.1f} s after the start"

@@ -4,6 +4,7 @@ The benchmark itself runs outside the suite (`make bench-load`); these check onl
 functions, so a figure in the table means what its heading says.
 """
 
+from bench.load.idle_phase import seconds_back
 from bench.load.stats import Turn, percentile, summarize
 from bench.load.table import BARE, DIRECT, floor
 
@@ -107,3 +108,13 @@ def test_the_floor_line_reads_the_bare_consumers_phases_against_direct_litellms(
     assert "2000 idle sockets: KiB per socket 6.2;" in line
     assert "back 1999 / 2000, s to start (listening) 4.2" in line
     assert "restart to last / median back 9.5 / 7.2 s" in line
+
+
+def test_seconds_back_count_from_the_moment_given_and_none_for_no_socket_back():
+    back = {"last_history_at": 15.0, "median_history_at": None}
+
+    assert seconds_back(back, 10.0) == {"last_back_seconds": 5.0, "median_back_seconds": None}
+    assert seconds_back(back, 12.0, "_after_listening") == {
+        "last_back_after_listening_seconds": 3.0,
+        "median_back_after_listening_seconds": None,
+    }
